@@ -1,0 +1,123 @@
+/**
+ * Types shared across gatepost's domains. Pure TypeScript, no Node-RED, no I/O.
+ * A domain module owns its logic; this file only fixes the shapes that cross module borders.
+ */
+
+// ---------- plates ----------
+export type PlateLayout =
+  | 'standard' // А123ВС77 / А123ВС777
+  | 'taxi' // АВ12377
+  | 'trailer' // АВ123477
+  | 'moto' // 1234АВ77
+  | 'police' // А123477
+  | 'foreign' // anything else that looks like a plate: kept as it is
+  | 'unknown';
+
+export interface Plate {
+  /** what came in */
+  raw: string;
+  /** the one comparable form: uppercase, the 12 Cyrillic letters as their Latin look-alikes, no separators */
+  canonical: string;
+  layout: PlateLayout;
+  series?: string;
+  number?: string;
+  region?: string;
+  /** the 3-digit number of a standard or taxi plate (what guards type), else null */
+  digits: string | null;
+}
+
+export type MatchPolicyName = 'exact' | 'ignore-region' | 'edit-distance';
+export interface MatchPolicy {
+  ignoreRegion: boolean;
+  /** 0 = off */
+  maxEditDistance: number;
+}
+
+// ---------- passes ----------
+export interface MirrorPass {
+  id: number;
+  list: string; // 'AllowedList1' | 'AllowedList2'
+  canonical: string;
+  raw: string;
+  digits: string | null;
+  house: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface TempPass {
+  id: number;
+  kind: 'plate' | 'digits';
+  raw: string;
+  canonical: string | null;
+  digits: string | null;
+  house: string;
+  note: string;
+  author: string;
+  createdAt: number;
+  validFrom: number;
+  validTo: number; // inclusive, epoch ms
+  cancelledAt: number | null;
+  cancelledBy: string | null;
+}
+
+// ---------- decisions ----------
+export type DecisionOutcome = 'allowed' | 'denied' | 'repeat' | 'rejected';
+export type DecisionSource = 'mirror' | 'temporary' | 'online' | 'manual' | 'none';
+
+/** The answer of E-Poselok's online check; errors are 'unavailable', never 'allowed'. */
+export interface OnlineResult {
+  status: 'allowed' | 'denied' | 'unavailable' | 'skipped';
+  latencyMs: number;
+  error?: string;
+}
+/** What plate-check asks when a plate is in no local list (implemented by the E-Poselok client). */
+export interface OnlineChecker {
+  check(plate: Plate): Promise<OnlineResult>;
+}
+
+export interface Decision {
+  /** event id in the store once recorded (0 before) */
+  eventId: number;
+  requestId?: string;
+  ts: number;
+  camera?: string;
+  gate?: string;
+  direction?: 'entry' | 'exit';
+  plate: string; // canonical ('' for rejected input)
+  raw: string;
+  digits: string | null;
+  confidence?: number;
+  decision: DecisionOutcome;
+  source: DecisionSource;
+  reason: string;
+  policy?: MatchPolicyName;
+  pass?: { ref: string; kind: 'mirror' | 'temporary'; house: string; list?: string; validTo?: number };
+  house?: string;
+  latencyMs: number;
+  image?: string;
+}
+
+// ---------- gates ----------
+export type GateCommand = 'open' | 'hold' | 'release' | 'close';
+export type GateStateName = 'closed' | 'open' | 'held' | 'fault';
+export type GateKind = 'barrier' | 'wicket' | 'door';
+export type CommandSourceKind = 'decision' | 'user' | 'mqtt' | 'system';
+export interface CommandSource {
+  kind: CommandSourceKind;
+  /** user name, MQTT client id, event id */
+  actor?: string;
+}
+/** Published retained on gatepost/gate/<id>/state and on the hub bus as 'gate-state'. */
+export interface GateStatePayload {
+  gate: string;
+  name: string;
+  kind: GateKind;
+  state: GateStateName;
+  since: number;
+  by: string | null;
+  lastError: string | null;
+  /** for 'open': when the pending close fires */
+  closesAt?: number | null;
+  reachable?: boolean;
+}

@@ -1,0 +1,135 @@
+/**
+ * The gatepost hub: one per database file, shared by every node of a runtime, the REST API and
+ * the MQTT bridge. It owns the database, the clock, the logger and an event bus, and holds the
+ * domain services (passes, events, gates, E-Poselok state), each created once on first use.
+ *
+ * Services attach themselves with `hub.service(key, factory)`; a service module exports a typed
+ * accessor, e.g. `export const gatesOf = (hub: Hub) => hub.service('gates', (h) => new GateService(h));`
+ * so nobody has to edit this file to add one.
+ */
+import * as path from 'path';
+import { EventEmitter } from 'events';
+import { Db } from '../store/db';
+import { Clock, systemClock } from '../core/clock';
+import { Logger, consoleLogger } from '../core/log';
+
+export interface HubOptions {
+  /** sqlite file; ':memory:' for throwaway tests */
+  dbPath: string;
+  /** IANA time zone of the site, e.g. 'Europe/Moscow' (default: process TZ or UTC) */
+  timezone?: string;
+  /** years of event history to keep (default 3) */
+  retentionYears?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export interface Service {
+  /** resolves when the service has loaded its state */
+  init?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** Bus event names (payloads are documented where they are emitted). */
+export type HubEvent =
+  | 'event' // a recorded recognition event (EventRecord)
+  | 'gate-state' // a gate changed state (GateStatePayload)
+  | 'gate-action' // a recorded gate action
+  | 'eposelok-state' // sync state changed
+  | 'passes-changed' // temporary passes or mirror changed
+  | 'alarm'; // something a guard must see
+
+const hubs = new Map<string, Hub>();
+
+export class Hub {
+  readonly bus = new EventEmitter();
+  readonly timezone: string;
+  readonly retentionYears: number;
+  clock: Clock;
+  logger: Logger;
+  private dbPromise: Promise<Db>;
+  private services = new Map<string, { instance: Service; ready: Promise<void> }>();
+  private closed = false;
+
+  private constructor(readonly options: HubOptions) {
+    this.timezone = options.timezone || process.env.TZ || 'UTC';
+    this.retentionYears = options.retentionYears ?? 3;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? consoleLogger;
+    this.bus.setMaxListeners(100);
+    this.dbPromise = Db.open(options.dbPath);
+    this.dbPromise.catch((err) => this.logger.error(`database ${options.dbPath} failed to open: ${err.message}`));
+  }
+
+  /** The hub of a database file, created on first call (same file → same hub). */
+  static open(options: HubOptions): Hub {
+    const key = options.dbPath === ':memory:' ? `:memory:${Math.random()}` : path.resolve(options.dbPath);
+    let hub = hubs.get(key);
+    if (!hub || hub.closed) {
+      hub = new Hub(options);
+      hubs.set(key, hub);
+    } else {
+      if (options.logger) hub.logger = options.logger;
+    }
+    return hub;
+  }
+
+  /** Closes every open hub (tests, shutdown). */
+  static async closeAll(): Promise<void> {
+    const all = [...hubs.values()];
+    hubs.clear();
+    await Promise.all(all.map((h) => h.close()));
+  }
+
+  db(): Promise<Db> {
+    return this.dbPromise;
+  }
+
+  /** The service under `key`, created by `factory` on first use and initialised once. */
+  service<T extends Service>(key: string, factory: (hub: Hub) => T): T {
+    let entry = this.services.get(key);
+    if (!entry) {
+      const instance = factory(this);
+      const ready = instance.init ? instance.init() : Promise.resolve();
+      ready.catch((err) => this.logger.error(`service ${key} failed to start: ${err.message}`));
+      entry = { instance, ready };
+      this.services.set(key, entry);
+    }
+    return entry.instance as T;
+  }
+
+  /** Resolves when the database and every service created so far are ready. */
+  async ready(): Promise<void> {
+    await this.dbPromise;
+    await Promise.all([...this.services.values()].map((s) => s.ready));
+  }
+
+  emit(event: HubEvent, payload: unknown): void {
+    this.bus.emit(event, payload);
+  }
+  on(event: HubEvent, listener: (payload: any) => void): () => void {
+    this.bus.on(event, listener);
+    return () => this.bus.off(event, listener);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [key, s] of [...this.services.entries()].reverse()) {
+      try {
+        await s.ready.catch(() => undefined);
+        await s.instance.close?.();
+      } catch (err) {
+        this.logger.error(`service ${key} failed to close: ${(err as Error).message}`);
+      }
+    }
+    this.services.clear();
+    this.bus.removeAllListeners();
+    const db = await this.dbPromise.catch(() => undefined);
+    await db?.close();
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The one sqlite access layer of gatepost (sqlite3, WAL).
+ *
+ * Two connections to one file:
+ *  - the writer: every write goes through one promise queue, so a transaction is never
+ *    interleaved with another caller's statements (a rolled-back sync cannot take an event
+ *    write down with it);
+ *  - the reader: queries (search, history, reports) run beside the writer thanks to WAL and
+ *    never wait for a long write transaction.
+ * Statements are prepared once and cached per connection.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sqlite3 from 'sqlite3';
+import { MIGRATIONS, Migration } from './migrations';
+
+export type Params = unknown[] | Record<string, unknown>;
+export interface RunResult {
+  lastID: number;
+  changes: number;
+}
+
+/** Statement access inside a write transaction. */
+export interface Tx {
+  run(sql: string, params?: Params): Promise<RunResult>;
+  get<T = any>(sql: string, params?: Params): Promise<T | undefined>;
+  all<T = any>(sql: string, params?: Params): Promise<T[]>;
+}
+
+class Conn {
+  private cache = new Map<string, sqlite3.Statement>();
+  constructor(readonly raw: sqlite3.Database) {}
+
+  static open(file: string, mode: number): Promise<Conn> {
+    return new Promise((resolve, reject) => {
+      const raw = new sqlite3.Database(file, mode, (err) => (err ? reject(err) : resolve(new Conn(raw))));
+    });
+  }
+
+  private stmt(sql: string): sqlite3.Statement {
+    let s = this.cache.get(sql);
+    if (!s) {
+      s = this.raw.prepare(sql);
+      this.cache.set(sql, s);
+    }
+    return s;
+  }
+
+  run(sql: string, params: Params = []): Promise<RunResult> {
+    return new Promise((resolve, reject) => {
+      this.stmt(sql).run(params as any, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve({ lastID: this.lastID, changes: this.changes });
+      });
+    });
+  }
+  get<T>(sql: string, params: Params = []): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      this.stmt(sql).get(params as any, (err: Error | null, row: T) => (err ? reject(err) : resolve(row)));
+    });
+  }
+  all<T>(sql: string, params: Params = []): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      this.stmt(sql).all(params as any, (err: Error | null, rows: T[]) => (err ? reject(err) : resolve(rows)));
+    });
+  }
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.raw.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+  async close(): Promise<void> {
+    for (const s of this.cache.values()) await new Promise<void>((r) => s.finalize(() => r()));
+    this.cache.clear();
+    await new Promise<void>((resolve, reject) => this.raw.close((err) => (err ? reject(err) : resolve())));
+  }
+}
+
+export class Db {
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly writer: Conn,
+    private reader: Conn,
+  ) {}
+
+  /** Opens (creating if needed) the database file, sets WAL and runs pending migrations. */
+  static async open(file: string, migrations: Migration[] = MIGRATIONS): Promise<Db> {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const writer = await Conn.open(file, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
+    await writer.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;');
+    const db = new Db(file, writer, writer);
+    await db.migrate(migrations);
+    if (file !== ':memory:') {
+      const reader = await Conn.open(file, sqlite3.OPEN_READONLY);
+      await reader.exec('PRAGMA busy_timeout=5000; PRAGMA query_only=ON;');
+      db.reader = reader;
+    }
+    return db;
+  }
+
+  /** The schema version now in the file (0 = empty). */
+  async version(): Promise<number> {
+    const row = await this.reader.get<{ user_version: number }>('PRAGMA user_version');
+    return row?.user_version ?? 0;
+  }
+
+  private async migrate(migrations: Migration[]): Promise<void> {
+    const current = (await this.writer.get<{ user_version: number }>('PRAGMA user_version'))?.user_version ?? 0;
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (m.version <= current) continue;
+      await this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        await this.writer.exec(m.up);
+        await this.writer.exec(`PRAGMA user_version = ${Number(m.version)}`);
+        await this.writer.exec('COMMIT');
+      } catch (err) {
+        await this.writer.exec('ROLLBACK').catch(() => undefined);
+        throw new Error(`migration ${m.version} (${m.name}) failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('database is closed'));
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** A single write statement, queued behind any running transaction. */
+  run(sql: string, params?: Params): Promise<RunResult> {
+    return this.enqueue(() => this.writer.run(sql, params));
+  }
+
+  /** Runs fn inside BEGIN IMMEDIATE … COMMIT on the writer; rolls back if fn throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.enqueue(async () => {
+      await this.writer.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.writer);
+        await this.writer.exec('COMMIT');
+        return result;
+      } catch (err) {
+        await this.writer.exec('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Read queries run on the reader connection and never wait for the write queue. */
+  get<T = any>(sql: string, params?: Params): Promise<T | undefined> {
+    return this.reader.get<T>(sql, params);
+  }
+  all<T = any>(sql: string, params?: Params): Promise<T[]> {
+    return this.reader.all<T>(sql, params);
+  }
+
+  /** A read that must see every write queued before it (read-your-writes). */
+  getAfterWrites<T = any>(sql: string, params?: Params): Promise<T | undefined> {
+    return this.enqueue(() => this.writer.get<T>(sql, params));
+  }
+
+  /** Size of the database file and its WAL, in bytes. */
+  sizeBytes(): number {
+    if (this.file === ':memory:') return 0;
+    let total = 0;
+    for (const f of [this.file, `${this.file}-wal`]) {
+      try {
+        total += fs.statSync(f).size;
+      } catch {
+        /* absent */
+      }
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.enqueue(async () => undefined);
+    this.closed = true;
+    await this.writer.exec('PRAGMA wal_checkpoint(TRUNCATE)').catch(() => undefined);
+    if (this.reader !== this.writer) await this.reader.close();
+    await this.writer.close();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * Versioned schema migrations (PRAGMA user_version). Append only: never edit a released
+ * migration, add a new one with the next version. Times are epoch milliseconds (INTEGER).
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    up: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+
+-- Local mirror of E-Poselok's allowed lists. One row per (list, canonical plate, house).
+CREATE TABLE mirror_passes (
+  id INTEGER PRIMARY KEY,
+  list TEXT NOT NULL,              -- 'AllowedList1' | 'AllowedList2'
+  canonical TEXT NOT NULL,
+  raw TEXT NOT NULL,
+  digits TEXT,                     -- the 3-digit number of a standard plate, else NULL
+  house TEXT NOT NULL DEFAULT '',
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  UNIQUE (list, canonical, house)
+);
+CREATE INDEX mirror_passes_canonical ON mirror_passes (canonical);
+CREATE INDEX mirror_passes_digits ON mirror_passes (digits);
+
+-- Guards' temporary passes: a full plate or digits only.
+CREATE TABLE temp_passes (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('plate', 'digits')),
+  raw TEXT NOT NULL,
+  canonical TEXT,                  -- for kind = 'plate'
+  digits TEXT,                     -- for kind = 'digits', and the number of a standard plate
+  house TEXT NOT NULL DEFAULT '',
+  note TEXT NOT NULL DEFAULT '',
+  author TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  valid_from INTEGER NOT NULL,
+  valid_to INTEGER NOT NULL,       -- inclusive end, epoch ms
+  cancelled_at INTEGER,
+  cancelled_by TEXT,
+  CHECK (valid_to >= valid_from)
+);
+CREATE INDEX temp_passes_valid_to ON temp_passes (valid_to);
+CREATE INDEX temp_passes_canonical ON temp_passes (canonical);
+CREATE INDEX temp_passes_digits ON temp_passes (digits);
+
+-- Every recognition, allowed, denied, repeated or rejected, kept for years.
+CREATE TABLE events (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  camera TEXT,
+  gate TEXT,
+  direction TEXT,                  -- 'entry' | 'exit' | NULL
+  plate_raw TEXT,
+  canonical TEXT,
+  digits TEXT,
+  confidence REAL,
+  decision TEXT NOT NULL,          -- 'allowed' | 'denied' | 'repeat' | 'rejected'
+  source TEXT NOT NULL,            -- 'mirror' | 'temporary' | 'online' | 'manual' | 'none'
+  reason TEXT NOT NULL DEFAULT '',
+  policy TEXT,                     -- match policy that matched: 'exact' | 'ignore-region' | 'edit-distance'
+  pass_ref TEXT,                   -- 'mirror:<id>' | 'temp:<id>' | 'online'
+  house TEXT,
+  latency_ms REAL,
+  image TEXT,                      -- image reference (URL or file under the data dir)
+  request_id TEXT,
+  input TEXT                       -- the raw input (truncated) of a rejected message
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_canonical_ts ON events (canonical, ts);
+CREATE INDEX events_digits_ts ON events (digits, ts);
+CREATE INDEX events_gate_ts ON events (gate, ts);
+CREATE INDEX events_decision_ts ON events (decision, ts);
+
+-- Gate controller state, persisted for the fail-safe restart.
+CREATE TABLE gate_state (
+  gate TEXT PRIMARY KEY,
+  state TEXT NOT NULL,             -- 'closed' | 'open' | 'held' | 'fault'
+  since INTEGER NOT NULL,
+  by TEXT,
+  last_error TEXT,
+  updated_at INTEGER NOT NULL
+);
+
+-- Every gate action: who asked what, and what the device said.
+CREATE TABLE gate_actions (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  gate TEXT NOT NULL,
+  command TEXT NOT NULL,           -- 'open' | 'hold' | 'release' | 'close' | 'restart-close' | 'restart-hold' | 'alarm'
+  source TEXT NOT NULL,            -- 'decision' | 'user' | 'mqtt' | 'system'
+  actor TEXT,                      -- user name, MQTT client id, event id
+  result TEXT NOT NULL,            -- 'ok' | 'error'
+  latency_ms REAL,
+  error TEXT
+);
+CREATE INDEX gate_actions_gate_ts ON gate_actions (gate, ts);
+CREATE INDEX gate_actions_ts ON gate_actions (ts);
+
+-- E-Poselok sync runs.
+CREATE TABLE sync_runs (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  added INTEGER NOT NULL DEFAULT 0,
+  removed INTEGER NOT NULL DEFAULT 0,
+  unchanged INTEGER NOT NULL DEFAULT 0,
+  total INTEGER NOT NULL DEFAULT 0,
+  duration_ms REAL,
+  error TEXT,
+  pending_confirm INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX sync_runs_ts ON sync_runs (ts);
+`,
+  },
+];
