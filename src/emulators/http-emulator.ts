@@ -40,6 +40,8 @@ export type Handler = (req: http.IncomingMessage, body: string, url: URL) => { s
 export class HttpEmulator {
   readonly requests: LoggedRequest[] = [];
   private fault: Fault | null = null;
+  /** device-specific control paths under /__emulator/ (e.g. relay state); undefined → 404 */
+  extraControl?: (method: string, url: URL, body: string) => { status: number; body?: string } | undefined;
   private server: http.Server;
   private listeners: Array<(r: LoggedRequest) => void> = [];
   port = 0;
@@ -166,6 +168,8 @@ export class HttpEmulator {
       }
       return send(200, JSON.stringify(this.requests.slice(-500).map(({ ts, method: m, url: u, body: b }) => ({ ts, method: m, url: u, body: b }))));
     }
+    const extra = this.extraControl?.(method, url, body);
+    if (extra) return send(extra.status, extra.body);
     return send(404, JSON.stringify({ errors: ['unknown control path'] }));
   }
 
