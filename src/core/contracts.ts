@@ -102,7 +102,8 @@ export interface Decision {
 export type GateCommand = 'open' | 'hold' | 'release' | 'close';
 export type GateStateName = 'closed' | 'open' | 'held' | 'fault';
 export type GateKind = 'barrier' | 'wicket' | 'door';
-export type CommandSourceKind = 'decision' | 'user' | 'mqtt' | 'system';
+/** 'flow': a command from a flow message that is neither a decision nor a user action */
+export type CommandSourceKind = 'decision' | 'user' | 'mqtt' | 'system' | 'flow';
 export interface CommandSource {
   kind: CommandSourceKind;
   /** user name, MQTT client id, event id */
