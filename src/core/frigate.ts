@@ -171,7 +171,7 @@ export function parseCameraMap(text: string | Record<string, unknown> | undefine
     }
     return out;
   }
-  for (const part of text.split(/[,;\n]/)) {
+  for (const part of String(text).split(/[,;\n]/)) {
     const item = part.trim();
     if (!item) continue;
     const m = /^([^=\s]+)\s*=\s*([^:\s]*)\s*(?::\s*(\S+))?$/.exec(item);
