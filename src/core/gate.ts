@@ -145,11 +145,12 @@ export class GateController {
 
   /**
    * The fail-safe at start: a held gate is held again (open re-asserted), anything else is closed
-   * (a crash in the middle of a pulse must not leave a barrier open). Uses the current snapshot,
-   * i.e. the persisted state the controller was created with.
+   * (a crash in the middle of a pulse must not leave a barrier open). `persisted` is the state
+   * read from storage (else the current snapshot is used).
    */
-  restart(): Promise<GateSnapshot> {
+  restart(persisted?: Partial<GateSnapshot>): Promise<GateSnapshot> {
     return this.enqueue(async () => {
+      if (persisted) this.snap = { ...this.snap, ...persisted, closesAt: null };
       const system: CommandSource = { kind: 'system', actor: 'restart' };
       this.epoch++;
       if (this.snap.state === 'held') {
@@ -324,7 +325,8 @@ export class GateController {
       const started = this.clock.now();
       try {
         const r = await this.actuator.actuate(action);
-        this.listener.action(this.record(command, source, 'ok', r.latencyMs, null));
+        // a skipped action sent nothing to the device (a Sokol door closes by itself): nothing to record
+        if (!r.skipped) this.listener.action(this.record(command, source, 'ok', r.latencyMs, null));
         return r;
       } catch (err) {
         lastErr = err;

@@ -1,0 +1,231 @@
+/**
+ * The gate service: one GateController per gate id, kept in the hub so that gates survive a
+ * Node-RED redeploy (a re-created `gatepost-gate` config node calls `define()` again, which swaps
+ * the driver and keeps the state and any pending close). State changes are persisted in
+ * `gate_state` and published on the hub bus as 'gate-state' (GateStatePayload); every device
+ * action is recorded in `gate_actions` and published as 'gate-action'; close failures raise an 'alarm'.
+ *
+ * Fail-safe start: the first `define()` of a gate (after the service has loaded the stored states)
+ * re-asserts a held gate and sends a close to every other gate.
+ */
+import type { Hub, Service } from './hub';
+import type { CommandSource, GateCommand, GateKind, GateStatePayload } from '../core/contracts';
+import { GateActuator, GateCommandError, GateController, GateListener, GateSnapshot, GateTiming, isGateCommand, sourceLabel } from '../core/gate';
+import { createRelayDriver, RelayConfig } from '../devices/relay';
+import { GateActionFilter, GateActionRow, GatesStore, GateStateRow } from '../store/gates-store';
+
+export interface GateDef {
+  /** gate id (topic segment, decision `gate`), e.g. 'main' */
+  id: string;
+  name?: string;
+  kind?: GateKind;
+  relay: RelayConfig;
+  /** pulse length, ms (default 6000 for barriers, 5000 otherwise) */
+  pulseMs?: number;
+  /** device timeout, ms (default 3000) */
+  timeoutMs?: number;
+  closeRetryBaseMs?: number;
+  closeRetryMaxMs?: number;
+}
+
+/** A gate error with the HTTP status the API answers and, when known, the gate state after it. */
+export class GateError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly state?: GateStatePayload,
+  ) {
+    super(message);
+  }
+}
+
+export interface GateAlarm {
+  source: 'gate';
+  gate: string;
+  ts: number;
+  message: string;
+}
+
+interface Entry {
+  def: GateDef;
+  ctl: GateController;
+  started: Promise<unknown>;
+}
+
+const GATE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function pulseMsOf(def: Pick<GateDef, 'pulseMs' | 'kind'>): number {
+  const p = Number(def.pulseMs);
+  return Number.isFinite(p) && p > 0 ? p : def.kind === 'barrier' || !def.kind ? 6000 : 5000;
+}
+
+export class GateService implements Service {
+  private gates = new Map<string, Entry>();
+  private store: GatesStore | null = null;
+  private persisted = new Map<string, GateStateRow>();
+  private loaded: Promise<void>;
+  private resolveLoaded!: () => void;
+  private closed = false;
+
+  constructor(private readonly hub: Hub) {
+    this.loaded = new Promise((r) => (this.resolveLoaded = r));
+  }
+
+  async init(): Promise<void> {
+    try {
+      const db = await this.hub.db();
+      this.store = new GatesStore(db);
+      this.persisted = await this.store.loadStates();
+    } finally {
+      this.resolveLoaded();
+    }
+  }
+
+  /**
+   * Registers or updates a gate. Throws a clear Error for an invalid definition (bad id, URL,
+   * channel, driver). On first definition the fail-safe restart runs in the background.
+   */
+  define(def: GateDef): GateStatePayload {
+    if (!def || typeof def.id !== 'string' || !GATE_ID.test(def.id)) {
+      throw new Error(`gate id must be 1-64 letters, digits, '_', '-' or '.' (got "${def?.id}")`);
+    }
+    const kind: GateKind = def.kind === 'wicket' || def.kind === 'door' ? def.kind : 'barrier';
+    const d: GateDef = { ...def, kind, name: def.name || def.id };
+    const actuator = createRelayDriver(d.relay, d.timeoutMs && d.timeoutMs > 0 ? d.timeoutMs : 3000);
+    const timing = this.timingOf(d);
+    const existing = this.gates.get(d.id);
+    if (existing) {
+      existing.def = d;
+      existing.ctl.update(actuator, timing);
+      const payload = this.payload(d, existing.ctl.snapshot());
+      this.hub.emit('gate-state', payload);
+      return payload;
+    }
+    const ctl = new GateController(d.id, actuator as GateActuator, timing, this.hub.clock, this.listener(d.id));
+    const entry: Entry = { def: d, ctl, started: Promise.resolve() };
+    entry.started = this.loaded
+      .then(() => {
+        const p = this.persisted.get(d.id);
+        const initial: Partial<GateSnapshot> | undefined = p ? { state: p.state, since: p.since, by: p.by, lastError: p.lastError } : undefined;
+        this.hub.logger.info(`gate ${d.id}: start (stored state ${p?.state ?? 'none'}): ${p?.state === 'held' ? 're-asserting hold' : 'sending close'}`);
+        return ctl.restart(initial);
+      })
+      .catch((err) => this.hub.logger.error(`gate ${d.id}: restart failed: ${(err as Error).message}`));
+    this.gates.set(d.id, entry);
+    return this.payload(d, ctl.snapshot());
+  }
+
+  /** Removes a gate; a pulsing (or failing) gate is closed first. */
+  async remove(id: string): Promise<void> {
+    const entry = this.gates.get(id);
+    if (!entry) return;
+    await entry.started;
+    await entry.ctl.shutdown();
+    if (this.gates.get(id) === entry) this.gates.delete(id);
+  }
+
+  /** Runs a command; resolves with the new state, rejects with a GateError (404/400/502). */
+  async command(id: string, cmd: GateCommand, source: CommandSource): Promise<GateStatePayload> {
+    if (!isGateCommand(cmd)) throw new GateError(`unknown gate command "${String(cmd)}" (expected open, hold, release or close)`, 400);
+    const entry = this.gates.get(id);
+    if (!entry) throw new GateError(`unknown gate "${id}"`, 404);
+    await entry.started;
+    this.hub.logger.info(`gate ${id}: ${cmd} by ${sourceLabel(source)}`);
+    try {
+      const snap = await entry.ctl.command(cmd, source);
+      return this.payload(entry.def, snap);
+    } catch (err) {
+      const state = err instanceof GateCommandError ? this.payload(entry.def, err.snapshot) : this.get(id);
+      this.hub.logger.warn(`gate ${id}: ${cmd} by ${sourceLabel(source)} failed: ${(err as Error).message}`);
+      throw new GateError((err as Error).message, 502, state);
+    }
+  }
+
+  get(id: string): GateStatePayload | undefined {
+    const e = this.gates.get(id);
+    return e ? this.payload(e.def, e.ctl.snapshot()) : undefined;
+  }
+
+  list(): GateStatePayload[] {
+    return [...this.gates.values()].map((e) => this.payload(e.def, e.ctl.snapshot())).sort((a, b) => a.gate.localeCompare(b.gate));
+  }
+
+  /** Resolves when the gate's start-up and every queued command have run (tests, shutdown). */
+  async idle(id: string): Promise<void> {
+    const e = this.gates.get(id);
+    if (!e) return;
+    await e.started;
+    await e.ctl.idle();
+  }
+
+  async actions(filter: GateActionFilter = {}): Promise<GateActionRow[]> {
+    await this.loaded;
+    if (!this.store) throw new Error('gate store is not available (database failed to open)');
+    return this.store.actions(filter);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // a gate in the middle of a pulse is closed on a clean shutdown; held gates stay held
+    await Promise.all(
+      [...this.gates.values()].map(async (e) => {
+        const s = e.ctl.snapshot().state;
+        if (s === 'open' || s === 'fault') {
+          await Promise.race([e.ctl.shutdown(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
+        }
+        e.ctl.dispose();
+        await Promise.race([e.ctl.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
+      }),
+    );
+    this.gates.clear();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private timingOf(d: GateDef): GateTiming {
+    return { pulseMs: pulseMsOf(d), openRetries: 1, closeRetryBaseMs: d.closeRetryBaseMs, closeRetryMaxMs: d.closeRetryMaxMs };
+  }
+
+  private payload(d: GateDef, s: GateSnapshot): GateStatePayload {
+    return {
+      gate: d.id,
+      name: d.name ?? d.id,
+      kind: d.kind ?? 'barrier',
+      state: s.state,
+      since: s.since,
+      by: s.by,
+      lastError: s.lastError,
+      closesAt: s.state === 'open' ? s.closesAt : null,
+      reachable: s.reachable,
+    };
+  }
+
+  private listener(id: string): GateListener {
+    return {
+      state: (s) => {
+        const e = this.gates.get(id);
+        const payload = this.payload(e?.def ?? { id, relay: undefined as any }, s);
+        this.store
+          ?.saveState({ gate: id, state: s.state, since: s.since, by: s.by, lastError: s.lastError, updatedAt: this.hub.clock.now() })
+          .catch((err) => this.hub.logger.error(`gate ${id}: state not saved: ${(err as Error).message}`));
+        this.hub.emit('gate-state', payload);
+      },
+      action: (a) => {
+        if (a.result === 'error') this.hub.logger.warn(`gate ${id}: ${a.command} (${a.source}) failed: ${a.error}`);
+        if (!this.store) return;
+        this.store
+          .recordAction(a)
+          .then((row) => this.hub.emit('gate-action', row))
+          .catch((err) => this.hub.logger.error(`gate ${id}: action not recorded: ${(err as Error).message}`));
+      },
+      alarm: (message) => {
+        this.hub.logger.error(message);
+        const alarm: GateAlarm = { source: 'gate', gate: id, ts: this.hub.clock.now(), message };
+        this.hub.emit('alarm', alarm);
+      },
+    };
+  }
+}
+
+export const gatesOf = (hub: Hub): GateService => hub.service('gates', (h) => new GateService(h));
