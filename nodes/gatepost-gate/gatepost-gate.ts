@@ -1,0 +1,43 @@
+/**
+ * `gatepost-gate` config node: one gate definition (id, name, kind, driver, device settings,
+ * credentials). It registers the gate with `gatesOf(hub)`; a re-created node (redeploy) calls
+ * `define()` again, which keeps the state and any pending close. When the node is deleted
+ * (close with removed = true) the gate is removed, a pulsing gate being closed first.
+ */
+import type { NodeAPI } from 'node-red';
+import { hubFor } from '../common/hub';
+import { gatesOf } from '../../src/services/gate-service';
+import { gateDefOf, GatepostGateDef, GatepostGateNode } from './gate-def';
+
+export = function (RED: NodeAPI): void {
+  function GatepostGate(this: GatepostGateNode, config: GatepostGateDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    node.gateId = String(config.gateId ?? '').trim();
+    node.driver = config.driver || 'sarapul-relay';
+    node.defineError = null;
+    const hub = hubFor(RED);
+    try {
+      gatesOf(hub).define(gateDefOf(config, node.credentials ?? {}));
+    } catch (err) {
+      node.defineError = (err as Error).message;
+      node.error(`${RED._('gatepost-gate.errors.invalid')}: ${node.defineError}`);
+    }
+
+    node.on('close', (removed: boolean, done: () => void) => {
+      if (!removed || node.defineError) return done();
+      gatesOf(hub)
+        .remove(node.gateId)
+        .catch((err) => node.error(`gate ${node.gateId}: ${(err as Error).message}`))
+        .finally(() => done());
+    });
+  }
+
+  RED.nodes.registerType('gatepost-gate', GatepostGate as any, {
+    credentials: {
+      token: { type: 'password' },
+      username: { type: 'text' },
+      password: { type: 'password' },
+    },
+  });
+};
