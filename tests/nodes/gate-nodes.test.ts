@@ -34,7 +34,7 @@ describe('gate command nodes', () => {
     dbPath = path.join(dir, 'n.db');
     relay = await startClGateEmulator({ token: 'tok-77' });
     panel = await startSokolEmulator();
-    helper.settings({ gatepost: { dbPath } });
+    helper.settings({ gatepost: { dbPath } } as any);
     await new Promise<void>((r) => helper.startServer(() => r()));
   });
   afterEach(async () => {
