@@ -14,6 +14,9 @@ const gateNode = require('../../nodes/gatepost-gate/gatepost-gate');
 const sarapulNode = require('../../nodes/sarapul-relay/sarapul-relay');
 const sokolNode = require('../../nodes/sokol-door/sokol-door');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+const injectNode = require('@node-red/nodes/core/common/20-inject.js');
+const debugNode = require('@node-red/nodes/core/common/21-debug.js');
+const commentNode = require('@node-red/nodes/core/common/90-comment.js');
 
 async function until(pred: () => boolean, timeoutMs = 3000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -145,6 +148,23 @@ describe('gate command nodes', () => {
     helper.getNode('s2').receive({ payload: 'open' });
     expect((await err).error.message).toContain('wrong login or password');
     expect(panel.relayState(2)).toBe(false);
+  });
+
+  test('examples/sarapul-relay.json loads and takes the relay URL from ${GATEPOST_RELAY_URL}', async () => {
+    process.env.GATEPOST_RELAY_URL = relay.url;
+    process.env.GATEPOST_RELAY_CHANNEL = '3';
+    try {
+      const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/sarapul-relay.json'), 'utf8'));
+      await helper.load([gateNode, sarapulNode, catchNode, injectNode, debugNode, commentNode], flow, { 'sarapul-relay-gate': { token: 'tok-77' } });
+      const hub = Hub.open({ dbPath });
+      await gatesOf(hub).idle('main');
+      (helper.getNode('sarapul-relay-hold') as any).receive({});
+      await relay.waitForRequest((r) => r.url.includes('relay=3&state=1'), 3000);
+      expect(relay.channelState(3)).toBe(1);
+    } finally {
+      delete process.env.GATEPOST_RELAY_URL;
+      delete process.env.GATEPOST_RELAY_CHANNEL;
+    }
   });
 
   test('redeploy keeps a pulsing gate open; deleting the gate node closes it', async () => {
