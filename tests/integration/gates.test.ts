@@ -88,16 +88,16 @@ describe('gate service with the CL-Gate relay', () => {
 
   test('a second open during the pulse extends it (no close in between)', async () => {
     const gates = gatesOf(newHub());
-    gates.define(def({ pulseMs: 300 }));
+    gates.define(def({ pulseMs: 500 }));
     await gates.idle('main');
     relay.requests.length = 0;
     const first = await gates.command('main', 'open', { kind: 'flow' });
-    await sleep(200);
+    await sleep(250);
     const second = await gates.command('main', 'open', { kind: 'user', actor: 'guard1' });
     expect(second.state).toBe('open');
     expect(second.since).toBe(first.since);
     expect(second.closesAt!).toBeGreaterThan(first.closesAt!);
-    await sleep(180); // past the first pulse's end, before the second's
+    await sleep(300); // past the first pulse's end, before the second's
     expect(relayReq(relay, 0)).toHaveLength(0);
     expect(gates.get('main')?.state).toBe('open');
     await relay.waitForRequest((r) => r.url.includes('state=0'), 2000);
