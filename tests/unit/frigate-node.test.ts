@@ -32,7 +32,7 @@ describe('frigate-lpr node', () => {
     await new Promise<void>((r) => helper.stopServer(() => r()));
   });
 
-  const flow = (props: Record<string, unknown> = {}) => [
+  const flow = (props: Record<string, unknown> = {}): any[] => [
     { id: 'tab', type: 'tab' },
     { id: 'f', z: 'tab', type: 'frigate-lpr', cameraMap: 'gate_cam=main:entry', zones: '', cameras: '', minScore: '0', ttl: '600', ...props, wires: [['plates'], ['refused']] },
     { id: 'plates', z: 'tab', type: 'helper' },
@@ -127,7 +127,7 @@ describe('frigate-lpr node', () => {
     test('Frigate publishes on frigate/# → one plate message', async () => {
       await helper.load(
         [frigateNode, catchNode, mqttNodes],
-        [
+        ([
           { id: 'tab', type: 'tab' },
           { id: 'b', type: 'mqtt-broker', broker: '127.0.0.1', port: String(broker.port), clientid: 'open-nodered-test', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
           { id: 'in1', z: 'tab', type: 'mqtt in', topic: 'frigate/tracked_object_update', qos: '0', datatype: 'auto-detect', broker: 'b', nl: false, rap: true, rh: 0, inputs: 0, wires: [['f']] },
@@ -135,7 +135,7 @@ describe('frigate-lpr node', () => {
           { id: 'f', z: 'tab', type: 'frigate-lpr', cameraMap: 'gate_cam=main', zones: 'gate_zone', cameras: '', minScore: '0.5', ttl: '600', wires: [['plates'], ['refused']] },
           { id: 'plates', z: 'tab', type: 'helper' },
           { id: 'refused', z: 'tab', type: 'helper' },
-        ],
+        ] as any[]),
         { b: { user: broker.user, password: broker.password } } as any,
       );
       const plates = collector('plates');
