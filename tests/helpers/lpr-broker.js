@@ -78,7 +78,8 @@ function matches(filter, topic) {
     },
     () => undefined,
   );
-  const server = net.createServer(broker.handle);
+  // noDelay: without it Nagle holds a decision behind the PUBACK until the client's delayed ACK (~40 ms)
+  const server = net.createServer({ noDelay: true }, broker.handle);
   server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => out({ port: server.address().port }));
   const stop = () => {
     server.close();
