@@ -1,4 +1,6 @@
 /** The frigate-lpr node with node-red-node-test-helper: direct input, and fed by a core mqtt in node from a real aedes broker. */
+import * as fs from 'fs';
+import * as path from 'path';
 import helper from 'node-red-node-test-helper';
 import { MqttLite } from '../../src/cli/mqtt-lite';
 import { ChildBroker, startChildBroker } from '../helpers/lpr-test-utils';
@@ -7,6 +9,9 @@ helper.init(require.resolve('node-red'));
 const frigateNode = require('../../nodes/frigate-lpr/frigate-lpr');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const mqttNodes = require('@node-red/nodes/core/network/10-mqtt.js');
+const injectNode = require('@node-red/nodes/core/common/20-inject.js');
+const debugNode = require('@node-red/nodes/core/common/21-debug.js');
+const commentNode = require('@node-red/nodes/core/common/90-comment.js');
 
 const lpr = (over: Record<string, unknown> = {}) => ({ type: 'lpr', id: 'obj-1', name: null, plate: 'А123ВС77', score: 0.91, camera: 'gate_cam', timestamp: 1718987129.3, plate_box: [1, 2, 3, 4], ...over });
 const ev = (after: Record<string, unknown>) => ({ type: 'update', before: {}, after: { id: 'obj-2', camera: 'gate_cam', label: 'car', current_zones: [], entered_zones: [], ...after } });
@@ -159,6 +164,33 @@ describe('frigate-lpr node', () => {
         expect(plates.msgs.length).toBe(1);
       } finally {
         await frigate.end();
+      }
+    });
+
+    test('examples/frigate-lpr.json: the sample read goes out to gatepost/lpr/<camera> on the gatepost broker', async () => {
+      const env = { FRIGATE_MQTT_HOST: '127.0.0.1', FRIGATE_MQTT_PORT: String(broker.port), GATEPOST_MQTT_HOST: '127.0.0.1', GATEPOST_MQTT_PORT: String(broker.port), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: '' };
+      const saved: Record<string, string | undefined> = {};
+      for (const [k, v] of Object.entries(env)) {
+        saved[k] = process.env[k];
+        process.env[k] = v;
+      }
+      try {
+        const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/frigate-lpr.json'), 'utf8'));
+        expect(flow.filter((n: any) => n.type === 'tab').length).toBe(1);
+        expect(flow.some((n: any) => n.type === 'comment')).toBe(true);
+        const creds = { 'frigate-lpr-broker-frigate': { user: broker.user, password: broker.password }, 'frigate-lpr-broker-gatepost': { user: broker.user, password: broker.password } };
+        await helper.load([frigateNode, mqttNodes, injectNode, debugNode, commentNode], flow, creds as any);
+        const out = helper.getNode('frigate-lpr-out') as any;
+        const end = Date.now() + 5000;
+        while (!String(out.status.lastCall?.args[0]?.text ?? '').includes('connected') && Date.now() < end) await tick(20);
+        (helper.getNode('frigate-lpr-inject-lpr') as any).receive({});
+        const m = await broker.waitPublished((p) => p.topic === 'gatepost/lpr/gate_cam' && p.payload.includes('frigate-1718987129.308396-fqk3jn'));
+        expect(JSON.parse(m.payload)).toMatchObject({ plate: 'А123ВС77', gate: 'main', direction: 'entry', confidence: 0.92 });
+      } finally {
+        for (const [k, v] of Object.entries(saved)) {
+          if (v === undefined) delete process.env[k];
+          else process.env[k] = v;
+        }
       }
     });
   });
