@@ -194,3 +194,68 @@ describe('mqtt-lite', () => {
     }
   });
 });
+
+describe('gatepost-lpr with gatepost down (direct path)', () => {
+  const hasEposelok = fs.existsSync(path.join(__dirname, '../../src/emulators/eposelok.ts'));
+
+  test('without E-Poselok settings nothing opens; the passage is queued as rejected and the exit is 2', async () => {
+    const { startClGateEmulator } = await import('../../src/emulators/clgate');
+    const relay = await startClGateEmulator({ token: 'relay-tok' });
+    try {
+      const io = captureIo({ ...envFor(), GATEPOST_LPR_URL: `mqtt://127.0.0.1:${await closedPort()}`, GATEPOST_RELAY_URL: relay.url, GATEPOST_RELAY_TOKEN: 'relay-tok' });
+      expect(await main(['A123BC77', '--camera', 'cam1'], io)).toBe(2);
+      expect(io.err.join('\n')).toMatch(/gatepost unreachable.*direct path/);
+      expect(io.err.join('\n')).toMatch(/fallback not configured/);
+      expect(relay.requests.length).toBe(0);
+      const q = new FallbackQueue(path.join(dir, 'queue.jsonl')).read().entries;
+      expect(q).toEqual([expect.objectContaining({ plate: 'A123BC77', camera: 'cam1', gate: 'main', decision: 'rejected', source: 'none' })]);
+      expect(io.err.join('\n')).not.toMatch(/relay-tok/);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  (hasEposelok ? test : test.skip)('E-Poselok allows → relay pulse (open, wait, close) → queued → delivered when gatepost is back', async () => {
+    const { startClGateEmulator } = await import('../../src/emulators/clgate');
+    const { startEposelokEmulator } = require('../../src/emulators/eposelok');
+    const relay = await startClGateEmulator({ token: 'relay-tok' });
+    const epos = await startEposelokEmulator({});
+    try {
+      epos.setPlates?.({ AllowedList1: [{ Number: '12', Plate: 'А123ВС77' }] });
+      const env = {
+        ...envFor(),
+        GATEPOST_LPR_URL: `mqtt://127.0.0.1:${await closedPort()}`,
+        GATEPOST_LPR_PULSE_MS: '300',
+        GATEPOST_RELAY_URL: relay.url,
+        GATEPOST_RELAY_TOKEN: 'relay-tok',
+        GATEPOST_RELAY_CHANNEL: '2',
+        GATEPOST_EPOSELOK_NAME: epos.name ?? 'test',
+        GATEPOST_EPOSELOK_TOKEN: epos.token ?? 'tok',
+        GATEPOST_EPOSELOK_CAMID: 'cam-9',
+        GATEPOST_EPOSELOK_CHECK_URL: epos.checkUrl ?? `${epos.url}/cgi-bin/cars/avtogate.cgi`,
+      };
+      const io = captureIo(env);
+      const started = Date.now();
+      expect(await main(['A123BC77', '--camera', 'cam1'], io)).toBe(0);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(relay.changes.map((c) => [c.channel, c.state])).toEqual([
+        [2, 1],
+        [2, 0],
+      ]);
+      const q = new FallbackQueue(path.join(dir, 'queue.jsonl'));
+      expect(q.read().entries).toEqual([expect.objectContaining({ plate: 'A123BC77', decision: 'allowed', source: 'online', relay: 'ok' })]);
+      // a plate E-Poselok does not know: denied, no relay request, queued too
+      const before = relay.requests.length;
+      expect(await main(['X000XX00'], captureIo(env))).toBe(1);
+      expect(relay.requests.length).toBe(before);
+      expect(q.read().entries.length).toBe(2);
+      // gatepost is back: the next run hands the queue over
+      const r = await deliverQueue(loadConfig(parseArgs(['x']), envFor()), { stderr: () => undefined });
+      expect(r).toEqual({ delivered: 2, left: 0 });
+      await broker.waitPublished((p) => p.topic === 'gatepost/lpr/cam1/fallback' && p.payload.includes('"allowed"'));
+    } finally {
+      await relay.close();
+      await epos.close();
+    }
+  });
+});
