@@ -1,0 +1,240 @@
+/**
+ * gatepost's REST API under /api:
+ *  - GET /api/health (open): 200 with { status, version, uptime, broker, flows, db } once the
+ *    runtime is ready and the database answers, 503 before (and while degraded);
+ *  - behind auth (session cookie or HTTP Basic, `req.user = { username }`):
+ *    GET /api/me, GET /api/system, GET /api/stream (Server-Sent Events from the hub bus),
+ *    and the domain routers that exist (src/api/<area>.ts exporting <area>Router(hub)); a router
+ *    module that is not there yet is logged and skipped, so areas appear as they land.
+ */
+import express, { Request, Response } from 'express';
+import type { Hub, HubEvent } from '../services/hub';
+import type { GateStatePayload } from '../core/contracts';
+import type { RuntimeLogger } from './logger';
+import type { Auth } from './auth';
+import { redactUrl } from '../devices/http';
+
+export interface RuntimeStatus {
+  ready: boolean;
+  version: string;
+  startedAt: number;
+  demo: boolean;
+  timezone: string;
+  broker: { embedded: boolean; connected: boolean; clients: number | null; url: string };
+  flows: () => { state: string; running: boolean };
+  /** configured device URLs (shown redacted) */
+  deviceUrls: Array<{ id: string; kind: string; url: string }>;
+}
+
+/** Router modules tried at start: [module path relative to this file, export name]. */
+export const ROUTER_MODULES: Array<[string, string]> = [
+  ['../api/passes', 'passesRouter'],
+  ['../api/events', 'eventsRouter'],
+  ['../api/eposelok', 'eposelokRouter'],
+  ['../api/gates', 'gatesRouter'],
+];
+
+export const SSE_EVENTS: HubEvent[] = ['event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'];
+
+export interface ApiOptions {
+  hub: Hub;
+  auth: Auth | null;
+  log: RuntimeLogger;
+  status: () => RuntimeStatus;
+  heartbeatMs?: number;
+  routerModules?: Array<[string, string]>;
+}
+
+export interface MountedApi {
+  router: express.Router;
+  mounted: string[];
+  missing: string[];
+  sseClients(): number;
+  /** ends every SSE stream (shutdown) */
+  closeStreams(): void;
+}
+
+function listGates(hub: Hub): GateStatePayload[] {
+  try {
+    return require('../services/gate-service').gatesOf(hub).list();
+  } catch {
+    return [];
+  }
+}
+
+export function createApi(opts: ApiOptions): MountedApi {
+  const { hub, log } = opts;
+  const router = express.Router();
+  const mounted: string[] = [];
+  const missing: string[] = [];
+  const streams = new Map<Response, () => void>();
+  let lastEposelok: any = null;
+  hub.on('eposelok-state', (s) => (lastEposelok = s));
+
+  router.use((_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
+
+  router.get('/health', async (_req, res) => {
+    const st = opts.status();
+    let dbOk = false;
+    try {
+      const db = await Promise.race([hub.db(), new Promise<never>((_, rej) => setTimeout(() => rej(new Error('timeout')), 2000).unref())]);
+      await db.get('SELECT 1 AS ok');
+      dbOk = true;
+    } catch {
+      dbOk = false;
+    }
+    const flows = st.flows();
+    const brokerOk = st.broker.connected;
+    const ok = st.ready && dbOk && brokerOk;
+    res.status(ok ? 200 : 503).json({
+      status: !st.ready ? 'starting' : ok ? 'ok' : 'degraded',
+      version: st.version,
+      uptime: Math.round((Date.now() - st.startedAt) / 1000),
+      broker: { ok: brokerOk, embedded: st.broker.embedded, clients: st.broker.clients },
+      flows: { running: flows.running, state: flows.state },
+      db: { ok: dbOk },
+    });
+  });
+
+  if (opts.auth) router.use(opts.auth.require('api'));
+  else router.use((req, _res, next) => ((req as any).user = { username: 'admin' }, next()));
+
+  router.get('/me', (req, res) => {
+    res.json({ username: (req as any).user?.username ?? 'anonymous' });
+  });
+
+  router.get('/system', async (_req, res) => {
+    const st = opts.status();
+    let sizeBytes = 0;
+    let dbOk = false;
+    try {
+      const db = await hub.db();
+      await db.get('SELECT 1');
+      sizeBytes = db.sizeBytes();
+      dbOk = true;
+    } catch {
+      /* reported as ok: false */
+    }
+    const devices: Array<{ id: string; kind: string; url: string | null; reachable: boolean | null; lastError: string | null }> = [];
+    for (const g of listGates(hub)) {
+      devices.push({ id: g.gate, kind: g.kind, url: null, reachable: g.reachable ?? g.state !== 'fault', lastError: g.lastError ?? null });
+    }
+    for (const d of st.deviceUrls) {
+      const e = d.id === 'eposelok' && lastEposelok ? lastEposelok : null;
+      devices.push({
+        id: d.id,
+        kind: d.kind,
+        url: redactUrl(d.url),
+        reachable: e ? (e.ok ?? e.reachable ?? (e.lastError ? false : null)) : null,
+        lastError: e ? (e.lastError ?? e.error ?? null) : null,
+      });
+    }
+    res.json({
+      version: st.version,
+      uptime: Math.round((Date.now() - st.startedAt) / 1000),
+      demo: st.demo,
+      timezone: st.timezone,
+      devices,
+      mqtt: { embedded: st.broker.embedded, connected: st.broker.connected, clients: st.broker.clients, url: st.broker.url },
+      db: { sizeBytes, ok: dbOk },
+      flows: st.flows(),
+      api: { mounted, missing },
+      stream: { clients: streams.size },
+    });
+  });
+
+  router.get('/stream', (req: Request, res: Response) => {
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write('retry: 3000\n\n');
+    const offs: Array<() => void> = [];
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(hb);
+      for (const off of offs) off();
+      streams.delete(res);
+      if (!res.writableEnded) res.end();
+    };
+    const send = (name: string, payload: unknown) => {
+      if (closed) return;
+      // a client that stops reading must not make the process buffer without bound
+      if (res.writableLength > 1024 * 1024) {
+        log.warn('SSE client too slow; stream closed');
+        return close();
+      }
+      let data: string;
+      try {
+        data = JSON.stringify(payload ?? null);
+      } catch {
+        return;
+      }
+      res.write(`event: ${name}\ndata: ${data}\n\n`);
+    };
+    for (const ev of SSE_EVENTS) offs.push(hub.on(ev, (p) => send(ev, p)));
+    const hb = setInterval(() => {
+      if (!closed) res.write(`: heartbeat ${Date.now()}\n\n`);
+    }, opts.heartbeatMs ?? 15_000);
+    streams.set(res, close);
+    req.on('close', close);
+    res.on('error', close);
+    // the current gate states, so a fresh page is complete without waiting for a change
+    for (const g of listGates(hub)) send('gate-state', g);
+  });
+
+  for (const [mod, exp] of opts.routerModules ?? ROUTER_MODULES) {
+    const name = mod.replace(/^.*\//, '');
+    let m: any;
+    try {
+      m = require(mod);
+    } catch (err: any) {
+      if (err?.code === 'MODULE_NOT_FOUND' && String(err.message).includes(mod.replace(/^\.\.\//, ''))) {
+        missing.push(name);
+        log.info(`API module ${name} not present yet; /api/${name} not mounted`);
+      } else {
+        missing.push(name);
+        log.error(`API module ${name} failed to load: ${err?.message ?? err}`);
+      }
+      continue;
+    }
+    if (typeof m?.[exp] !== 'function') {
+      missing.push(name);
+      log.error(`API module ${name} has no ${exp}(hub)`);
+      continue;
+    }
+    try {
+      router.use(m[exp](hub));
+      mounted.push(name);
+    } catch (err) {
+      missing.push(name);
+      log.error(`API router ${name} failed: ${(err as Error).message}`);
+    }
+  }
+  log.info(`API mounted: ${mounted.join(', ') || 'none'}${missing.length ? `; missing: ${missing.join(', ')}` : ''}`);
+
+  router.use('/', (_req, res) => res.status(404).json({ error: 'not found' }));
+  // bad JSON bodies and thrown errors: JSON, never a crash or an HTML stack trace
+  router.use((err: any, _req: Request, res: Response, _next: express.NextFunction) => {
+    const status = Number(err?.status || err?.statusCode) || 500;
+    if (status >= 500) log.error(`API error: ${err?.message ?? err}`);
+    if (!res.headersSent) res.status(status).json({ error: status >= 500 ? 'internal error' : String(err?.message ?? 'bad request') });
+  });
+
+  return {
+    router,
+    mounted,
+    missing,
+    sseClients: () => streams.size,
+    closeStreams: () => {
+      for (const close of [...streams.values()]) close();
+    },
+  };
+}

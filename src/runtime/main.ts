@@ -1,0 +1,377 @@
+/**
+ * The gatepost runtime: one process with the embedded MQTT broker (or the bridge to an external
+ * one), Node-RED with gatepost's nodes, the shipped flows, Dashboard 2.0, the REST API, demo
+ * device emulators and the data directory (sqlite, secrets, logs).
+ *
+ *   node dist/src/runtime/main.js                  start (npm start)
+ *   node dist/src/runtime/main.js --restore-flows  back up the current flows; the next start installs the shipped ones
+ *
+ * Start order: config → logger → secrets → HTTP (health 503) → broker → demo emulators →
+ * hub (sqlite) → Node-RED (+ flows) → MQTT bridge → API ready (health 200).
+ * SIGINT/SIGTERM: API streams closed, bridge offline, flows stopped, broker closed, database
+ * closed, exit 0.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import * as http from 'http';
+import express from 'express';
+import bcrypt from 'bcryptjs';
+import { loadConfig, loadDotEnv, parseAccountList, RuntimeConfig } from './config';
+import { createLogger, RuntimeLogger } from './logger';
+import { loadOrCreateSecrets, MQTT_ROLES, MqttRole, BCRYPT_COST } from './secrets';
+import { Auth, UserAccount } from './auth';
+import { startBroker, EmbeddedBroker, MqttAccount } from './broker';
+import { MQTT_USERNAME } from './mqtt-acl';
+import { startBridge, MqttBridge, redactMqttUrl } from './mqtt-bridge';
+import { createNodeRed, EmbeddedNodeRed, nodeRedLogHandler } from './node-red';
+import { FlowsManager } from './flows';
+import { startDemo, DemoDevice } from './demo';
+import { createApi, MountedApi, RuntimeStatus } from './api';
+import { Hub } from '../services/hub';
+
+export interface Runtime {
+  config: RuntimeConfig;
+  log: RuntimeLogger;
+  server: http.Server;
+  stop(): Promise<void>;
+}
+
+/** Who else runs on this data dir? (pid file with a live process) */
+function otherInstance(pidFile: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+function mqttAccounts(cfg: RuntimeConfig, stored: MqttAccount[], internal: { username: string; password: string }, log: RuntimeLogger): MqttAccount[] {
+  const out = new Map<string, MqttAccount>();
+  for (const a of stored) out.set(a.username, a);
+  const add = (username: string, role: string, secret: { password?: string; hash?: string }, from: string) => {
+    if (!MQTT_USERNAME.test(username)) return log.warn(`${from}: MQTT user name "${username.slice(0, 64)}" is invalid (letters, digits, _ . -)`);
+    if (!(MQTT_ROLES as string[]).includes(role)) return log.warn(`${from}: MQTT role "${role}" of ${username} is unknown (${MQTT_ROLES.join(', ')})`);
+    if (username === internal.username) return log.warn(`${from}: ${username} is reserved`);
+    if (!secret.password && !secret.hash) return log.warn(`${from}: MQTT account ${username} has no password`);
+    if (secret.password) log.addSecret(secret.password);
+    out.set(username, { username, role: role as MqttRole, ...secret });
+  };
+  const { items, errors } = parseAccountList(cfg.mqttUsers, 3);
+  for (const e of errors) log.warn(`GATEPOST_MQTT_USERS: ${e}`);
+  for (const [u, p, r] of items) add(u, r, { password: p }, 'GATEPOST_MQTT_USERS');
+  if (cfg.mqttUsersFile) {
+    try {
+      const list = JSON.parse(fs.readFileSync(cfg.mqttUsersFile, 'utf8'));
+      if (!Array.isArray(list)) throw new Error('expected an array of { username, password | hash, role }');
+      for (const a of list) add(String(a?.username ?? ''), String(a?.role ?? ''), { password: a?.password, hash: a?.hash }, cfg.mqttUsersFile);
+    } catch (err) {
+      log.error(`MQTT users file ${cfg.mqttUsersFile}: ${(err as Error).message}`);
+    }
+  }
+  out.set(internal.username, { username: internal.username, role: 'admin', password: internal.password });
+  return [...out.values()];
+}
+
+function guardAccounts(cfg: RuntimeConfig, adminHash: string, log: RuntimeLogger): UserAccount[] {
+  const users: UserAccount[] = [{ username: 'admin', hash: adminHash, permissions: '*' }];
+  const { items, errors } = parseAccountList(cfg.users, 2);
+  for (const e of errors) log.warn(`GATEPOST_USERS: ${e}`);
+  for (const [u, p] of items) {
+    if (u === 'admin' || !/^[\p{L}\p{N}_.-]{1,64}$/u.test(u) || !p) {
+      log.warn(`GATEPOST_USERS: account "${u.slice(0, 64)}" skipped (name must be letters/digits/_.- and not admin; password required)`);
+      continue;
+    }
+    log.addSecret(p);
+    users.push({ username: u, hash: bcrypt.hashSync(p, BCRYPT_COST), permissions: 'read' });
+  }
+  return users;
+}
+
+export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<Runtime> {
+  const startedAt = Date.now();
+  fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const log = createLogger({ dir: path.join(cfg.dataDir, 'logs'), level: cfg.logLevel, console: cfg.logConsole, maxBytes: cfg.logMaxBytes, keep: cfg.logKeep });
+  for (const w of cfg.warnings) log.warn(w);
+  const pidFile = path.join(cfg.dataDir, 'gatepost.pid');
+  const other = otherInstance(pidFile);
+  if (other) throw new Error(`another gatepost (pid ${other}) runs on ${cfg.dataDir}`);
+  fs.writeFileSync(pidFile, String(process.pid));
+
+  // ---- secrets and accounts
+  const sec = loadOrCreateSecrets(cfg.dataDir, { adminPassword: cfg.adminPassword || undefined });
+  const secrets = sec.secrets;
+  for (const s of [secrets.internalMqtt.password, secrets.credentialSecret, secrets.sessionSecret, cfg.adminPassword, cfg.mqttPassword]) log.addSecret(s);
+  const auth = new Auth(secrets.sessionSecret, guardAccounts(cfg, secrets.admin.hash, log), log.child('auth'));
+  const embedded = !cfg.mqttUrl;
+
+  // ---- HTTP server: health answers 503 until everything is up
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  let ready = false;
+  let api: MountedApi | null = null;
+  let adminApp: any = null;
+  let nodeApp: any = null;
+  let broker: EmbeddedBroker | null = null;
+  let bridge: MqttBridge | null = null;
+  let nr: EmbeddedNodeRed | null = null;
+  let demo: DemoDevice[] = [];
+  let brokerUrl = cfg.mqttUrl;
+
+  app.use((_req, res, next) => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'same-origin');
+    res.setHeader('X-Frame-Options', 'SAMEORIGIN');
+    next();
+  });
+  app.use(auth.routes());
+  app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
+  app.use('/api', (req, res, next) => {
+    if (api) return api.router(req, res, next);
+    res.status(503).json({ status: 'starting', version: cfg.version, uptime: Math.round((Date.now() - startedAt) / 1000) });
+  });
+  app.use('/admin', auth.editorBridge(), (req, res, next) => (adminApp ? adminApp(req, res, next) : res.status(503).json({ error: 'starting' })));
+  const pageAuth = auth.require('page');
+  app.use((req, res, next) => {
+    if (!nodeApp) return res.status(503).json({ error: 'starting' });
+    pageAuth(req, res, (err?: unknown) => (err ? next(err) : nodeApp(req, res, next)));
+  });
+
+  server.prependListener('upgrade', (req: http.IncomingMessage, socket, head) => {
+    const pathname = (req.url ?? '').split('?')[0];
+    if (pathname === '/admin/comms') auth.decorateUpgrade(req);
+    else if (pathname === '/mqtt') {
+      if (!broker || !broker.handleUpgrade(req, socket, head)) socket.destroy();
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.httpPort, cfg.bind, () => resolve());
+  });
+  const httpPort = (server.address() as import('net').AddressInfo).port;
+  log.info(`gatepost ${cfg.version} starting: http ${cfg.bind}:${httpPort}, data ${cfg.dataDir}`);
+
+  const stopParts = async () => {
+    ready = false;
+    api?.closeStreams();
+    await bridge?.stop().catch((err) => log.error(`bridge stop: ${err.message}`));
+    await nr?.stop().catch((err: Error) => log.error(`Node-RED stop: ${err.message}`));
+    await broker?.close().catch((err) => log.error(`broker close: ${err.message}`));
+    await Promise.all(demo.map((d) => d.close().catch(() => undefined)));
+    await Hub.closeAll().catch((err) => log.error(`database close: ${err.message}`));
+    server.closeAllConnections?.();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+
+  try {
+    // ---- MQTT
+    const accounts = mqttAccounts(cfg, secrets.mqttAccounts, secrets.internalMqtt, log);
+    let internalUser = secrets.internalMqtt.username;
+    let internalPassword = secrets.internalMqtt.password;
+    if (embedded) {
+      broker = await startBroker({ port: cfg.mqttPort, host: cfg.bind, tcp: true, wsPath: '/mqtt', accounts, log: log.child('mqtt') });
+      const host = cfg.bind === '0.0.0.0' || cfg.bind === '::' ? '127.0.0.1' : cfg.bind;
+      brokerUrl = `mqtt://${host.includes(':') ? `[${host}]` : host}:${broker.port}`;
+      log.info(`MQTT broker (embedded) on ${cfg.bind}:${broker.port} and ws://…:${httpPort}/mqtt; ${accounts.length} accounts`);
+    } else {
+      internalUser = cfg.mqttUsername;
+      internalPassword = cfg.mqttPassword;
+      log.info(`MQTT: external broker ${redactMqttUrl(cfg.mqttUrl)} (no embedded broker)`);
+    }
+    // what the shipped flows' mqtt-broker config node reads through ${VAR}
+    const bu = new URL(brokerUrl);
+    Object.assign(process.env, {
+      GATEPOST_MQTT_BROKER_URL: `${bu.protocol}//${bu.host}`,
+      GATEPOST_MQTT_BROKER_HOST: bu.hostname.replace(/^\[|\]$/g, ''),
+      GATEPOST_MQTT_BROKER_PORT: bu.port || (bu.protocol === 'mqtts:' ? '8883' : '1883'),
+      GATEPOST_MQTT_INTERNAL_USERNAME: internalUser,
+      GATEPOST_MQTT_INTERNAL_PASSWORD: internalPassword,
+      GATEPOST_TZ: cfg.timezone,
+    });
+
+    // ---- demo devices
+    if (cfg.demoActive) demo = await startDemo(log.child('demo'));
+
+    // ---- database
+    const dbPath = path.join(cfg.dataDir, 'gatepost.db');
+    const hub = Hub.open({ dbPath, timezone: cfg.timezone, logger: log.child('hub') });
+    await hub.db();
+
+    // ---- Node-RED
+    const userDir = path.join(cfg.dataDir, 'node-red');
+    fs.mkdirSync(userDir, { recursive: true });
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const settingsFn = require(path.join(cfg.root, 'settings.js'));
+    const settings = settingsFn({
+      userDir,
+      dbPath,
+      timezone: cfg.timezone,
+      credentialSecret: secrets.credentialSecret,
+      adminAuth: auth.adminAuth(),
+      logHandler: nodeRedLogHandler(log),
+      logLevel: cfg.logLevel,
+      dashboardMiddleware: [auth.require('page')],
+      dashboardIoMiddleware: auth.ioMiddleware(),
+      httpAdminRoot: '/admin',
+      httpNodeRoot: '/',
+    });
+    nr = createNodeRed({ server, root: cfg.root, userDir, settings, log });
+    adminApp = nr.httpAdmin;
+    nodeApp = nr.httpNode;
+    await nr.start();
+    const flows = new FlowsManager(cfg.dataDir, userDir, cfg.flowsDir, log.child('flows'));
+    await flows.sync(cfg.version, (nodes, creds) => nr!.deploy(nodes, creds)).catch((err) => log.error(`installing the shipped flows failed: ${err.message}`));
+
+    // ---- MQTT bridge
+    bridge = await startBridge({ hub, url: brokerUrl, username: internalUser, password: internalPassword, log: log.child('bridge'), embedded: broker ?? undefined });
+
+    // ---- API
+    const deviceUrls: RuntimeStatus['deviceUrls'] = [];
+    const envUrl = (k: string) => process.env[k] ?? '';
+    if (envUrl('GATEPOST_EPOSELOK_LIST_URL')) deviceUrls.push({ id: 'eposelok', kind: 'eposelok', url: envUrl('GATEPOST_EPOSELOK_LIST_URL') });
+    if (envUrl('GATEPOST_RELAY_URL')) deviceUrls.push({ id: 'relay', kind: 'relay', url: envUrl('GATEPOST_RELAY_URL') });
+    if (envUrl('GATEPOST_SOKOL_URL')) deviceUrls.push({ id: 'sokol', kind: 'intercom', url: envUrl('GATEPOST_SOKOL_URL') });
+    const status = (): RuntimeStatus => ({
+      ready,
+      version: cfg.version,
+      startedAt,
+      demo: cfg.demoActive,
+      timezone: cfg.timezone,
+      broker: {
+        embedded,
+        connected: embedded ? !!broker : !!bridge?.connected(),
+        clients: broker ? broker.clients() : null,
+        url: embedded ? `mqtt://${cfg.bind}:${broker?.port}` : redactMqttUrl(cfg.mqttUrl),
+      },
+      flows: () => {
+        const s = nr?.state();
+        return { state: s?.state ?? 'stop', running: !!s?.running, ...(s?.missingTypes.length ? { missingTypes: s.missingTypes } : {}) };
+      },
+      deviceUrls,
+    });
+    api = createApi({ hub, auth, log: log.child('api'), status });
+    ready = true;
+  } catch (err) {
+    log.error(`start failed: ${(err as Error).message}`);
+    await stopParts().catch(() => undefined);
+    fs.rmSync(pidFile, { force: true });
+    log.close();
+    throw err;
+  }
+
+  // ---- the console notice (the only place plain passwords ever appear)
+  const lines = [
+    '',
+    '================================================================',
+    ` gatepost ${cfg.version} is running`,
+    `   editor     http://<host>:${httpPort}/admin`,
+    `   dashboard  http://<host>:${httpPort}/dashboard`,
+    `   API        http://<host>:${httpPort}/api   (health: /api/health)`,
+    `   MQTT       ${embedded ? `port ${broker!.port}, ws://<host>:${httpPort}/mqtt` : redactMqttUrl(cfg.mqttUrl)}`,
+  ];
+  if (cfg.demoActive) {
+    lines.push(' DEMO MODE: the devices are EMULATED on 127.0.0.1 (' + (demo.map((d) => d.name).join(', ') || 'none available') + ').');
+    lines.push('   Configure GATEPOST_EPOSELOK_*/GATEPOST_RELAY_*/GATEPOST_SOKOL_* (.env) for real devices.');
+  }
+  if (sec.created) {
+    lines.push(' FIRST START — write these down, they are shown only once:');
+    if (sec.notice.adminPassword) lines.push(`   admin password: ${sec.notice.adminPassword}`);
+    else lines.push('   admin password: (from GATEPOST_ADMIN_PASSWORD)');
+    if (sec.notice.lprPassword) lines.push(`   MQTT user ${sec.notice.lprUsername} password: ${sec.notice.lprPassword}`);
+  }
+  lines.push('================================================================', '');
+  log.console(lines.join('\n'));
+  log.info(`gatepost ready in ${Date.now() - startedAt} ms${cfg.demoActive ? ' (demo mode: devices emulated)' : ''}`);
+
+  let stopping: Promise<void> | null = null;
+  return {
+    config: cfg,
+    log,
+    server,
+    stop() {
+      if (!stopping) {
+        stopping = (async () => {
+          log.info('stopping');
+          await stopParts();
+          log.info('stopped');
+          fs.rmSync(pidFile, { force: true });
+          log.close();
+        })();
+      }
+      return stopping;
+    },
+  };
+}
+
+function restoreFlows(cfg: RuntimeConfig): number {
+  const pidFile = path.join(cfg.dataDir, 'gatepost.pid');
+  const other = otherInstance(pidFile);
+  if (other) {
+    console.error(`gatepost is running on ${cfg.dataDir} (pid ${other}); stop it first, then run restore-flows again`);
+    return 2;
+  }
+  const log = createLogger({ dir: path.join(cfg.dataDir, 'logs'), level: cfg.logLevel, console: true });
+  const flows = new FlowsManager(cfg.dataDir, path.join(cfg.dataDir, 'node-red'), cfg.flowsDir, log.child('flows'));
+  const { backupDir } = flows.restore();
+  log.info(backupDir ? `current flows backed up to ${backupDir}; the shipped flows are installed at the next start` : 'no current flows; the shipped flows are installed at the next start');
+  log.close();
+  return 0;
+}
+
+async function cli(argv: string[]): Promise<void> {
+  loadDotEnv();
+  const cfg = loadConfig();
+  if (argv.includes('--version')) {
+    console.log(cfg.version);
+    return;
+  }
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log('usage: gatepost [--restore-flows] [--version]\nconfiguration: environment / .env (see .env.example)');
+    return;
+  }
+  if (argv.includes('--restore-flows')) {
+    process.exitCode = restoreFlows(cfg);
+    return;
+  }
+  let rt: Runtime;
+  try {
+    rt = await startRuntime(cfg);
+  } catch (err) {
+    console.error(`gatepost: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const shutdown = (sig: string) => {
+    signals++;
+    if (signals > 1) {
+      rt.log.warn(`${sig} again: exiting now`);
+      process.exit(1);
+    }
+    rt.log.info(`${sig} received`);
+    const force = setTimeout(() => {
+      rt.log.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    rt.stop().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(`gatepost: shutdown failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('unhandledRejection', (reason) => rt.log.error(`unhandled rejection: ${(reason as Error)?.stack ?? reason}`));
+}
+
+if (require.main === module) {
+  void cli(process.argv.slice(2));
+}

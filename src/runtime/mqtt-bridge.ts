@@ -1,0 +1,211 @@
+/**
+ * The MQTT bridge between the hub and the broker (the same code for the embedded aedes and an
+ * external broker such as Mosquitto), over its own mqtt.js client:
+ *  - `gatepost/available`: `online` retained on connect, `offline` retained as its last will and
+ *    on a clean stop;
+ *  - every hub 'gate-state' → `gatepost/gate/<id>/state` (retained JSON GateStatePayload), every
+ *    'eposelok-state' → `gatepost/eposelok/state` (retained); current states re-published on
+ *    every (re)connect;
+ *  - `gatepost/gate/<id>/set` with `open` | `hold` | `release` → gatesOf(hub).command(id, cmd,
+ *    { kind: 'mqtt', actor }); retained set messages are ignored (a retained command must never
+ *    open a barrier after a restart). With the embedded broker the commands come from the
+ *    broker's publish events, so the actor is the publishing client's user name / client id;
+ *    with an external broker the bridge subscribes and the actor is 'mqtt'.
+ */
+import * as crypto from 'crypto';
+import mqtt, { MqttClient } from 'mqtt';
+import type { Hub } from '../services/hub';
+import type { GateCommand, GateStatePayload } from '../core/contracts';
+import type { RuntimeLogger } from './logger';
+import type { EmbeddedBroker, PublishInfo } from './broker';
+
+export const TOPIC_AVAILABLE = 'gatepost/available';
+const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
+const BRIDGE_COMMANDS: GateCommand[] = ['open', 'hold', 'release'];
+
+export interface BridgeOptions {
+  hub: Hub;
+  url: string;
+  username: string;
+  password: string;
+  log: RuntimeLogger;
+  /** the embedded broker (commands with the publisher's identity); undefined = external broker */
+  embedded?: EmbeddedBroker;
+  /** gate service accessor (injectable for tests); default gatesOf from src/services/gate-service */
+  gates?: () => { command(id: string, cmd: GateCommand, src: { kind: 'mqtt'; actor?: string }): Promise<unknown>; list(): GateStatePayload[] } | null;
+}
+
+export interface MqttBridge {
+  connected(): boolean;
+  /** commands handled so far (ok + failed) — for /api/system and tests */
+  readonly stats: { commands: number; refused: number; published: number };
+  stop(): Promise<void>;
+}
+
+export function parseSetPayload(payload: Buffer | string): GateCommand | null {
+  let s = (Buffer.isBuffer(payload) ? payload.toString('utf8') : String(payload)).trim();
+  if (s.length > 256) return null;
+  if (s.startsWith('{')) {
+    try {
+      const o = JSON.parse(s);
+      s = String(o?.command ?? o?.cmd ?? '');
+    } catch {
+      return null;
+    }
+  } else if (s.startsWith('"')) {
+    try {
+      s = String(JSON.parse(s));
+    } catch {
+      return null;
+    }
+  }
+  s = s.toLowerCase();
+  return (BRIDGE_COMMANDS as string[]).includes(s) ? (s as GateCommand) : null;
+}
+
+export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
+  const { hub, log } = opts;
+  let gatesOfFn: ((h: Hub) => any) | null = null;
+  const gates = (): any => {
+    if (opts.gates) return opts.gates();
+    if (!gatesOfFn) {
+      try {
+        gatesOfFn = require('../services/gate-service').gatesOf;
+      } catch {
+        return null;
+      }
+    }
+    return gatesOfFn ? gatesOfFn(hub) : null;
+  };
+  const stats = { commands: 0, refused: 0, published: 0 };
+  let lastEposelok: unknown = undefined;
+  let stopping = false;
+
+  const client: MqttClient = mqtt.connect(opts.url, {
+    username: opts.username,
+    password: opts.password,
+    clientId: `gatepost-bridge-${crypto.randomBytes(4).toString('hex')}`,
+    protocolVersion: 4,
+    clean: true,
+    reconnectPeriod: 2000,
+    connectTimeout: 10_000,
+    will: { topic: TOPIC_AVAILABLE, payload: Buffer.from('offline'), retain: true, qos: 1 },
+  });
+
+  const publish = (topic: string, payload: string, retain: boolean) => {
+    if (stopping) return;
+    client.publish(topic, payload, { qos: 1, retain }, (err) => {
+      if (err && !stopping) log.warn(`publish ${topic} failed: ${err.message}`);
+    });
+    stats.published++;
+  };
+  const publishGate = (s: GateStatePayload) => {
+    if (!s || typeof s.gate !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(s.gate)) return;
+    publish(`gatepost/gate/${s.gate}/state`, JSON.stringify(s), true);
+  };
+  const republish = () => {
+    publish(TOPIC_AVAILABLE, 'online', true);
+    try {
+      for (const s of gates()?.list() ?? []) publishGate(s);
+    } catch (err) {
+      log.warn(`could not list gates: ${(err as Error).message}`);
+    }
+    if (lastEposelok !== undefined) publish('gatepost/eposelok/state', JSON.stringify(lastEposelok), true);
+  };
+
+  const offGate = hub.on('gate-state', (s: GateStatePayload) => publishGate(s));
+  const offEpo = hub.on('eposelok-state', (s: unknown) => {
+    lastEposelok = s;
+    publish('gatepost/eposelok/state', JSON.stringify(s), true);
+  });
+
+  const handleSet = (p: PublishInfo | { topic: string; payload: Buffer; retain: boolean; clientId: string; username: string | null }, actorFromBroker: boolean) => {
+    const m = SET_TOPIC.exec(p.topic);
+    if (!m) return;
+    if (p.retain) {
+      stats.refused++;
+      log.warn(`ignored retained command on ${p.topic} (commands must not be retained)`);
+      return;
+    }
+    const cmd = parseSetPayload(p.payload);
+    if (!cmd) {
+      stats.refused++;
+      log.warn(`ignored command on ${p.topic}: expected open, hold or release`);
+      return;
+    }
+    const svc = gates();
+    if (!svc) {
+      stats.refused++;
+      log.warn(`ignored ${cmd} for gate ${m[1]}: the gate service is not available`);
+      return;
+    }
+    const actor = actorFromBroker ? p.username || p.clientId || 'mqtt' : 'mqtt';
+    stats.commands++;
+    Promise.resolve()
+      .then(() => svc.command(m[1], cmd, { kind: 'mqtt', actor }))
+      .catch((err: Error) => log.warn(`MQTT ${cmd} for gate ${m[1]} by ${actor} failed: ${err.message}`));
+  };
+
+  let offPublish: (() => void) | null = null;
+  if (opts.embedded) {
+    offPublish = opts.embedded.onPublish((p) => {
+      // the bridge's own publishes are state, never commands
+      if (p.clientId === client.options.clientId) return;
+      handleSet(p, true);
+    });
+  }
+
+  client.on('connect', () => {
+    log.info(`MQTT bridge connected to ${redactMqttUrl(opts.url)}`);
+    if (!opts.embedded) {
+      client.subscribe('gatepost/gate/+/set', { qos: 1 }, (err, granted) => {
+        if (err || granted?.some((g) => g.qos === 128)) log.error(`MQTT bridge could not subscribe to gate commands: ${err?.message ?? 'refused by the broker'}`);
+      });
+    }
+    republish();
+  });
+  if (!opts.embedded) {
+    client.on('message', (topic, payload, packet) => handleSet({ topic, payload, retain: !!packet.retain, clientId: '', username: null }, false));
+  }
+  let lastErr = '';
+  client.on('error', (err) => {
+    if (err.message !== lastErr) log.warn(`MQTT bridge: ${err.message}`);
+    lastErr = err.message;
+  });
+  client.on('offline', () => {
+    if (!stopping) log.warn('MQTT bridge offline; reconnecting');
+  });
+
+  return {
+    connected: () => client.connected,
+    stats,
+    async stop() {
+      offGate();
+      offEpo();
+      offPublish?.();
+      if (client.connected) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 1000);
+          client.publish(TOPIC_AVAILABLE, 'offline', { qos: 1, retain: true }, () => {
+            clearTimeout(t);
+            resolve();
+          });
+        });
+      }
+      stopping = true;
+      await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+    },
+  };
+}
+
+/** mqtt://user:pass@host:port → mqtt://host:port (no credentials in logs or /api/system). */
+export function redactMqttUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid url)';
+  }
+}
