@@ -324,7 +324,7 @@ function restoreFlows(cfg: RuntimeConfig): number {
   return 0;
 }
 
-async function cli(argv: string[]): Promise<void> {
+export async function cli(argv: string[]): Promise<void> {
   loadDotEnv();
   const cfg = loadConfig();
   if (argv.includes('--version')) {
