@@ -120,4 +120,13 @@ CREATE TABLE sync_runs (
 CREATE INDEX sync_runs_ts ON sync_runs (ts);
 `,
   },
+  {
+    version: 2,
+    name: 'event history filters by camera and source',
+    up: `
+CREATE INDEX events_camera_ts ON events (camera, ts);
+CREATE INDEX events_source_ts ON events (source, ts);
+CREATE INDEX temp_passes_created_at ON temp_passes (created_at);
+`,
+  },
 ];
