@@ -1,0 +1,423 @@
+/* gatepost dashboard: the client code every widget shares (exactly once per browser tab).
+ *
+ * scripts/build-dashboard-flow.js puts this file (after i18n.js) into the ui-template
+ * "gatepost: shared" (scope: every page). Its script runs when that template mounts and creates
+ * `window.gatepost`, then fires the window event `gatepost-ready`. Widgets do:
+ *
+ *   mounted() { if (window.gatepost) this.init(); else window.addEventListener('gatepost-ready', () => this.init(), { once: true }) }
+ *
+ * What it offers:
+ *  - i18n: gatepost.t(lang, key, params), gatepost.lang, gatepost.setLang('ru' | 'en') (kept in localStorage)
+ *  - REST: gatepost.api(path, { method, body }) → parsed JSON; same-origin cookie; a 401 goes to /login;
+ *    a failure throws an Error with .status and the server's message
+ *  - live updates: ONE EventSource on /api/stream for the whole tab; gatepost.on(name, fn) → off().
+ *    names: the stream's events ('event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'),
+ *    plus 'lang', 'live' (true/false: stream connected) and 'resync' (the stream came back after a
+ *    break: reload what you show, something may have been missed)
+ *  - formatting in the post's time zone (from /api/system): time, dateTime, date, validity, durations,
+ *    plates shown with Cyrillic letters, bytes
+ *  - toast(message, kind): a short notice at the bottom of the screen (aria-live)
+ *
+ * Plain ES2019 on purpose: Dashboard 2.0 re-generates template scripts with escodegen.
+ * Also loaded by the unit tests under Node (module.exports at the end).
+ */
+function createGatepost(win, strings) {
+  var LANG_KEY = 'gatepost.lang';
+  var STREAM_EVENTS = ['event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'];
+  var listeners = {};
+  var storage = null;
+  try {
+    storage = win.localStorage || null;
+  } catch (e) {
+    storage = null;
+  }
+
+  var gp = {
+    version: 1,
+    lang: 'ru',
+    live: false,
+    user: null,
+    system: null,
+    timeZone: undefined,
+    strings: strings,
+  };
+
+  var saved = null;
+  try {
+    saved = storage ? storage.getItem(LANG_KEY) : null;
+  } catch (e) {
+    saved = null;
+  }
+  if (saved === 'ru' || saved === 'en') gp.lang = saved;
+
+  // ---------- events ----------
+  gp.on = function (name, fn) {
+    (listeners[name] = listeners[name] || []).push(fn);
+    return function off() {
+      var list = listeners[name] || [];
+      var i = list.indexOf(fn);
+      if (i >= 0) list.splice(i, 1);
+    };
+  };
+  gp.emit = function (name, data) {
+    var list = (listeners[name] || []).slice();
+    for (var i = 0; i < list.length; i++) {
+      try {
+        list[i](data);
+      } catch (err) {
+        if (win.console) win.console.error('gatepost: a "' + name + '" listener failed', err);
+      }
+    }
+  };
+
+  // ---------- i18n ----------
+  gp.t = function (lang, key, params) {
+    var table = strings[lang] || strings.ru;
+    var s = table[key];
+    if (s === undefined) s = strings.ru[key];
+    if (s === undefined) return key;
+    if (params) {
+      s = s.replace(/\{(\w+)\}/g, function (m, name) {
+        var v = params[name];
+        return v === undefined || v === null ? '' : String(v);
+      });
+    }
+    return s;
+  };
+  gp.setLang = function (lang) {
+    if (lang !== 'ru' && lang !== 'en') return;
+    gp.lang = lang;
+    try {
+      if (storage) storage.setItem(LANG_KEY, lang);
+    } catch (e) {
+      /* private mode: the choice lasts for this tab only */
+    }
+    if (win.document && win.document.documentElement) win.document.documentElement.lang = lang;
+    gp.emit('lang', lang);
+  };
+
+  // ---------- REST ----------
+  gp.loginUrl = function () {
+    var loc = win.location || { pathname: '/dashboard', search: '' };
+    return '/login?next=' + encodeURIComponent((loc.pathname || '/dashboard') + (loc.search || ''));
+  };
+  gp.api = function (path, opts) {
+    opts = opts || {};
+    var init = { method: opts.method || 'GET', credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (opts.body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(opts.body);
+    }
+    return win.fetch(path, init).then(
+      function (res) {
+        if (res.status === 401) {
+          win.location.assign(gp.loginUrl());
+          var e401 = new Error(gp.t(gp.lang, 'err.http', { status: 401 }));
+          e401.status = 401;
+          throw e401;
+        }
+        var type = (res.headers && res.headers.get('content-type')) || '';
+        var body = type.indexOf('json') >= 0 ? res.json() : res.text();
+        return body.then(function (data) {
+          if (!res.ok) {
+            var msg = data && typeof data === 'object' && data.error ? String(data.error) : gp.t(gp.lang, 'err.http', { status: res.status });
+            var err = new Error(msg);
+            err.status = res.status;
+            err.body = data;
+            throw err;
+          }
+          return data;
+        });
+      },
+      function () {
+        var err = new Error(gp.t(gp.lang, 'err.network'));
+        err.status = 0;
+        throw err;
+      },
+    );
+  };
+  /** '?a=1&b=x' from an object, leaving out empty values */
+  gp.query = function (params) {
+    var parts = [];
+    Object.keys(params).forEach(function (k) {
+      var v = params[k];
+      if (v === undefined || v === null || v === '') return;
+      parts.push(encodeURIComponent(k) + '=' + encodeURIComponent(String(v)));
+    });
+    return parts.length ? '?' + parts.join('&') : '';
+  };
+
+  // ---------- live stream ----------
+  var source = null;
+  var retryTimer = null;
+  var everOpened = false;
+  function setLive(v) {
+    if (gp.live === v) return;
+    gp.live = v;
+    gp.emit('live', v);
+  }
+  gp.connect = function () {
+    if (!win.EventSource || source) return;
+    var es = new win.EventSource('/api/stream', { withCredentials: true });
+    source = es;
+    es.onopen = function () {
+      var again = everOpened;
+      everOpened = true;
+      setLive(true);
+      if (again) gp.emit('resync');
+    };
+    es.onerror = function () {
+      setLive(false);
+      if (es.readyState === 2) {
+        // closed for good (e.g. 401 after the session expired): check the session, then retry
+        es.close();
+        source = null;
+        if (retryTimer) return;
+        retryTimer = win.setTimeout(function () {
+          retryTimer = null;
+          gp.api('/api/me').then(
+            function () {
+              everOpened = true;
+              gp.connect();
+            },
+            function () {
+              everOpened = true;
+              gp.connect();
+            },
+          );
+        }, 2000);
+      }
+    };
+    STREAM_EVENTS.forEach(function (name) {
+      es.addEventListener(name, function (ev) {
+        var data = null;
+        try {
+          data = JSON.parse(ev.data);
+        } catch (e) {
+          return;
+        }
+        gp.emit(name, data);
+      });
+    });
+  };
+
+  // ---------- formatting ----------
+  var fmtCache = {};
+  function locale(lang) {
+    return lang === 'en' ? 'en-GB' : 'ru-RU';
+  }
+  function formatter(lang, kind) {
+    var key = lang + '|' + kind + '|' + (gp.timeZone || '');
+    if (fmtCache[key]) return fmtCache[key];
+    var o = { timeZone: gp.timeZone, hourCycle: 'h23' };
+    if (kind === 'time') {
+      o.hour = '2-digit';
+      o.minute = '2-digit';
+      o.second = '2-digit';
+    } else if (kind === 'hm') {
+      o.hour = '2-digit';
+      o.minute = '2-digit';
+    } else if (kind === 'date') {
+      o.day = '2-digit';
+      o.month = '2-digit';
+      o.year = 'numeric';
+    } else if (kind === 'daymonth') {
+      o.day = '2-digit';
+      o.month = '2-digit';
+    } else if (kind === 'iso') {
+      o.year = 'numeric';
+      o.month = '2-digit';
+      o.day = '2-digit';
+    }
+    var f;
+    try {
+      f = new Intl.DateTimeFormat(kind === 'iso' ? 'en-CA' : locale(lang), o);
+    } catch (e) {
+      delete o.timeZone;
+      f = new Intl.DateTimeFormat(kind === 'iso' ? 'en-CA' : locale(lang), o);
+    }
+    fmtCache[key] = f;
+    return f;
+  }
+  function valid(ts) {
+    return typeof ts === 'number' && isFinite(ts);
+  }
+  gp.time = function (lang, ts) {
+    return valid(ts) ? formatter(lang, 'time').format(ts) : '';
+  };
+  gp.hm = function (lang, ts) {
+    return valid(ts) ? formatter(lang, 'hm').format(ts) : '';
+  };
+  gp.date = function (lang, ts) {
+    return valid(ts) ? formatter(lang, 'date').format(ts) : '';
+  };
+  /** YYYY-MM-DD of ts in the post's time zone (for <input type=date>) */
+  gp.isoDate = function (ts) {
+    return valid(ts) ? formatter('en', 'iso').format(ts) : '';
+  };
+  gp.sameDay = function (a, b) {
+    return gp.isoDate(a) === gp.isoDate(b);
+  };
+  /** '14:03:12' today, '21.11 14:03' another day */
+  gp.dateTime = function (lang, ts, now) {
+    if (!valid(ts)) return '';
+    now = now || Date.now();
+    if (gp.sameDay(ts, now)) return formatter(lang, 'time').format(ts);
+    return formatter(lang, 'daymonth').format(ts) + ' ' + formatter(lang, 'hm').format(ts);
+  };
+  /** when a pass ends: 'до 23:59' today, 'до 25.11 23:59' later, 'постоянный' when it does not */
+  gp.validity = function (lang, validTo, now) {
+    if (!valid(validTo)) return gp.t(lang, 'search.permanent');
+    now = now || Date.now();
+    var when = gp.sameDay(validTo, now)
+      ? formatter(lang, 'hm').format(validTo)
+      : formatter(lang, 'daymonth').format(validTo) + ' ' + formatter(lang, 'hm').format(validTo);
+    return gp.t(lang, 'search.until', { date: when });
+  };
+  gp.duration = function (lang, seconds) {
+    var s = Math.max(0, Math.floor(seconds || 0));
+    var d = Math.floor(s / 86400);
+    var h = Math.floor((s % 86400) / 3600);
+    var m = Math.floor((s % 3600) / 60);
+    if (d > 0) return gp.t(lang, 'dur.d', { n: d }) + ' ' + gp.t(lang, 'dur.h', { n: h });
+    if (h > 0) return gp.t(lang, 'dur.h', { n: h }) + ' ' + gp.t(lang, 'dur.m', { n: m });
+    if (m > 0) return gp.t(lang, 'dur.m', { n: m });
+    return gp.t(lang, 'dur.s', { n: s % 60 });
+  };
+  gp.ago = function (lang, ts, now) {
+    if (!valid(ts)) return '';
+    var s = ((now || Date.now()) - ts) / 1000;
+    if (s < 45) return gp.t(lang, 'rel.justNow');
+    return gp.t(lang, 'rel.ago', { d: gp.duration(lang, s) });
+  };
+  gp.bytes = function (n) {
+    if (!(n >= 0)) return '';
+    var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    var i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i++;
+    }
+    return (i === 0 ? String(n) : n.toFixed(n < 10 ? 1 : 0)) + ' ' + units[i];
+  };
+
+  // ---------- plates ----------
+  var LAT = 'ABEKMHOPCTYX';
+  var CYR = 'АВЕКМНОРСТУХ';
+  var L = '[' + LAT + ']';
+  var LAYOUTS = [
+    // [regex on the canonical form, groups to show]
+    new RegExp('^(' + L + ')(\\d{3})(' + L + '{2})(\\d{2,3})$'), // standard
+    new RegExp('^(' + L + '{2})(\\d{3})(\\d{2,3})$'), // taxi
+    new RegExp('^(' + L + '{2})(\\d{4})(\\d{2,3})$'), // trailer
+    new RegExp('^(\\d{4})(' + L + '{2})(\\d{2,3})$'), // moto
+    new RegExp('^(' + L + ')(\\d{4})(\\d{2,3})$'), // police
+  ];
+  /** A canonical plate as the guard reads it: Cyrillic letters, region apart ('А123ВС 77').
+   * Anything that is not a Russian layout (foreign plates) is shown as it is. */
+  gp.plate = function (canonical) {
+    if (!canonical) return '';
+    var s = String(canonical).toUpperCase();
+    var found = [];
+    for (var i = 0; i < LAYOUTS.length; i++) {
+      var m = LAYOUTS[i].exec(s);
+      if (m) found.push(m);
+    }
+    if (!found.length) return s;
+    var toCyr = function (text) {
+      return text
+        .split('')
+        .map(function (c) {
+          var k = LAT.indexOf(c);
+          return k >= 0 ? CYR.charAt(k) : c;
+        })
+        .join('');
+    };
+    // two layouts fit (taxi АВ123 + 477 or trailer АВ1234 + 77): do not guess where the region starts
+    if (found.length > 1) return toCyr(s);
+    var parts = found[0].slice(1);
+    var region = parts.pop();
+    return toCyr(parts.join('')) + ' ' + region;
+  };
+  /** digits only (a guard typing '123') */
+  gp.isDigits = function (s) {
+    return /^\d{1,4}$/.test(String(s || '').trim());
+  };
+
+  // ---------- misc ----------
+  gp.debounce = function (fn, ms) {
+    var timer = null;
+    var d = function () {
+      var args = arguments;
+      var self = this;
+      if (timer) win.clearTimeout(timer);
+      timer = win.setTimeout(function () {
+        timer = null;
+        fn.apply(self, args);
+      }, ms);
+    };
+    d.cancel = function () {
+      if (timer) win.clearTimeout(timer);
+      timer = null;
+    };
+    return d;
+  };
+
+  var toastBox = null;
+  gp.toast = function (message, kind) {
+    var doc = win.document;
+    if (!doc || !doc.body) return;
+    if (!toastBox || !toastBox.isConnected) {
+      toastBox = doc.createElement('div');
+      toastBox.className = 'gp-toasts';
+      toastBox.setAttribute('aria-live', 'polite');
+      toastBox.setAttribute('data-testid', 'gp-toasts');
+      doc.body.appendChild(toastBox);
+    }
+    var el = doc.createElement('div');
+    el.className = 'gp-toast gp-toast--' + (kind || 'info');
+    el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    el.textContent = message;
+    toastBox.appendChild(el);
+    win.setTimeout(
+      function () {
+        if (el.parentNode) el.parentNode.removeChild(el);
+      },
+      kind === 'error' ? 8000 : 4000,
+    );
+  };
+
+  /** First data: who is logged in and the system facts (time zone, demo). */
+  gp.start = function () {
+    if (win.document && win.document.documentElement) win.document.documentElement.lang = gp.lang;
+    gp.connect();
+    gp.api('/api/me').then(
+      function (me) {
+        gp.user = me && me.username ? me.username : null;
+        gp.emit('user', gp.user);
+      },
+      function () {},
+    );
+    gp.refreshSystem().catch(function () {});
+  };
+  gp.refreshSystem = function () {
+    return gp.api('/api/system').then(
+      function (sys) {
+        gp.system = sys;
+        if (sys && sys.timezone) {
+          gp.timeZone = sys.timezone;
+          fmtCache = {};
+        }
+        gp.emit('system', sys);
+        return sys;
+      },
+      function (err) {
+        gp.emit('system-error', err);
+        throw err;
+      },
+    );
+  };
+
+  return gp;
+}
+if (typeof module !== 'undefined' && module.exports) module.exports = { createGatepost: createGatepost };
