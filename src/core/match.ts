@@ -1,0 +1,53 @@
+/**
+ * Match policies for plates (per site): exact canonical (the default), optionally "ignore
+ * region" and "edit distance ≤ N". The policy that matched is recorded on the decision.
+ */
+import type { MatchPolicy, MatchPolicyName } from './contracts';
+
+export const EXACT: MatchPolicy = Object.freeze({ ignoreRegion: false, maxEditDistance: 0 });
+
+/** A policy from node/site config: name ('exact' | 'ignore-region' | 'edit-distance') and N. */
+export function policyFrom(config: { policy?: unknown; ignoreRegion?: unknown; maxEditDistance?: unknown } = {}): MatchPolicy {
+  const name = typeof config.policy === 'string' ? config.policy : '';
+  const n = Math.floor(Number(config.maxEditDistance));
+  const ignoreRegion = name === 'ignore-region' || config.ignoreRegion === true || config.ignoreRegion === 'true';
+  const maxEditDistance = name === 'edit-distance' || (Number.isFinite(n) && n > 0) ? Math.min(2, Math.max(1, Number.isFinite(n) && n > 0 ? n : 1)) : 0;
+  return { ignoreRegion, maxEditDistance };
+}
+
+/** The short name of a policy, for config round trips. */
+export function policyName(p: MatchPolicy): MatchPolicyName {
+  if (p.maxEditDistance > 0) return 'edit-distance';
+  if (p.ignoreRegion) return 'ignore-region';
+  return 'exact';
+}
+
+/**
+ * Levenshtein distance of a and b if it is ≤ max, else max + 1 (bounded: stops as soon as
+ * every cell of a row exceeds max).
+ */
+export function editDistance(a: string, b: string, max: number): number {
+  if (a === b) return 0;
+  const la = a.length;
+  const lb = b.length;
+  if (Math.abs(la - lb) > max) return max + 1;
+  let prev = new Array<number>(lb + 1);
+  let cur = new Array<number>(lb + 1);
+  for (let j = 0; j <= lb; j++) prev[j] = j;
+  for (let i = 1; i <= la; i++) {
+    cur[0] = i;
+    let rowMin = cur[0];
+    const ca = a.charCodeAt(i - 1);
+    for (let j = 1; j <= lb; j++) {
+      const cost = ca === b.charCodeAt(j - 1) ? 0 : 1;
+      const v = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+      cur[j] = v;
+      if (v < rowMin) rowMin = v;
+    }
+    if (rowMin > max) return max + 1;
+    const t = prev;
+    prev = cur;
+    cur = t;
+  }
+  return prev[lb] <= max ? prev[lb] : max + 1;
+}

@@ -1,0 +1,271 @@
+/**
+ * In-memory index of the active passes (E-Poselok mirror + temporary passes): synchronous
+ * lookups for the decision hot path and fast search for the dashboard. Pure TypeScript; the
+ * passes service keeps it in step with sqlite.
+ *
+ * Lookups: by canonical plate, by plate without region, by the 3-digit number (digits-only
+ * temporary passes), and a bounded edit-distance scan. Search: by digits bucket and by
+ * trigram postings with an early stop at the limit.
+ */
+import type { MatchPolicy, MatchPolicyName, MirrorPass, Plate, TempPass } from './contracts';
+import { editDistance } from './match';
+import { normalizePlate, normalizeQuery, withoutRegion } from './plate';
+
+export interface PassEntry {
+  /** 'mirror:<id>' | 'temp:<id>' */
+  ref: string;
+  source: 'mirror' | 'temporary';
+  id: number;
+  canonical: string | null;
+  regionless: string | null;
+  digits: string | null;
+  raw: string;
+  house: string;
+  list?: string;
+  kind?: 'plate' | 'digits';
+  validFrom?: number;
+  validTo?: number;
+  note?: string;
+  author?: string;
+  /** the searchable text: the canonical plate, or the digits of a digits-only pass */
+  text: string;
+}
+
+export interface PassMatch {
+  entry: PassEntry;
+  policy: MatchPolicyName;
+  /** human-readable how: 'exact', 'ignore-region', 'edit-distance 1', 'digits' */
+  how: string;
+}
+
+type Multi = Map<string, PassEntry[]>;
+function put(m: Multi, key: string | null, e: PassEntry): void {
+  if (!key) return;
+  const list = m.get(key);
+  if (list) list.push(e);
+  else m.set(key, [e]);
+}
+function drop(m: Multi, key: string | null, e: PassEntry): void {
+  if (!key) return;
+  const list = m.get(key);
+  if (!list) return;
+  const i = list.indexOf(e);
+  if (i >= 0) list.splice(i, 1);
+  if (!list.length) m.delete(key);
+}
+
+function grams(text: string): Set<string> {
+  const out = new Set<string>();
+  for (let i = 0; i + 3 <= text.length; i++) out.add(text.slice(i, i + 3));
+  return out;
+}
+
+export function mirrorEntry(p: MirrorPass): PassEntry {
+  const plate = normalizePlate(p.canonical);
+  return {
+    ref: `mirror:${p.id}`,
+    source: 'mirror',
+    id: p.id,
+    canonical: p.canonical,
+    regionless: plate ? withoutRegion(plate) : null,
+    digits: p.digits,
+    raw: p.raw,
+    house: p.house,
+    list: p.list,
+    text: p.canonical,
+  };
+}
+
+export function tempEntry(p: TempPass): PassEntry {
+  const plate = p.canonical ? normalizePlate(p.canonical) : null;
+  return {
+    ref: `temp:${p.id}`,
+    source: 'temporary',
+    id: p.id,
+    kind: p.kind,
+    canonical: p.canonical,
+    regionless: plate ? withoutRegion(plate) : null,
+    digits: p.digits,
+    raw: p.raw,
+    house: p.house,
+    validFrom: p.validFrom,
+    validTo: p.validTo,
+    note: p.note,
+    author: p.author,
+    text: p.canonical ?? p.digits ?? '',
+  };
+}
+
+class Side {
+  readonly byRef = new Map<string, PassEntry>();
+  readonly byCanonical: Multi = new Map();
+  readonly byRegionless: Multi = new Map();
+  readonly byDigits: Multi = new Map();
+  /** digits-only passes (temporary) */
+  readonly digitsOnly: Multi = new Map();
+
+  add(e: PassEntry): void {
+    this.byRef.set(e.ref, e);
+    put(this.byCanonical, e.canonical, e);
+    put(this.byRegionless, e.regionless, e);
+    put(this.byDigits, e.digits, e);
+    if (e.kind === 'digits') put(this.digitsOnly, e.digits, e);
+  }
+  remove(e: PassEntry): void {
+    this.byRef.delete(e.ref);
+    drop(this.byCanonical, e.canonical, e);
+    drop(this.byRegionless, e.regionless, e);
+    drop(this.byDigits, e.digits, e);
+    if (e.kind === 'digits') drop(this.digitsOnly, e.digits, e);
+  }
+}
+
+export class PassIndex {
+  private mirror = new Side();
+  private temp = new Side();
+  private trigrams = new Map<string, Set<PassEntry>>();
+
+  get mirrorSize(): number {
+    return this.mirror.byRef.size;
+  }
+  get tempSize(): number {
+    return this.temp.byRef.size;
+  }
+
+  /** Is the entry usable now (mirror: always; temporary: inside its window). */
+  static isActive(e: PassEntry, now: number): boolean {
+    return e.source === 'mirror' || ((e.validFrom ?? 0) <= now && now <= (e.validTo ?? 0));
+  }
+
+  private addGrams(e: PassEntry): void {
+    for (const g of grams(e.text)) {
+      let s = this.trigrams.get(g);
+      if (!s) this.trigrams.set(g, (s = new Set()));
+      s.add(e);
+    }
+  }
+  private dropGrams(e: PassEntry): void {
+    for (const g of grams(e.text)) {
+      const s = this.trigrams.get(g);
+      if (!s) continue;
+      s.delete(e);
+      if (!s.size) this.trigrams.delete(g);
+    }
+  }
+
+  private side(e: PassEntry): Side {
+    return e.source === 'mirror' ? this.mirror : this.temp;
+  }
+
+  /** Adds or replaces (same ref) an entry. */
+  upsert(e: PassEntry): void {
+    this.removeRef(e.ref);
+    this.side(e).add(e);
+    this.addGrams(e);
+  }
+
+  removeRef(ref: string): boolean {
+    const side = ref.startsWith('mirror:') ? this.mirror : this.temp;
+    const old = side.byRef.get(ref);
+    if (!old) return false;
+    side.remove(old);
+    this.dropGrams(old);
+    return true;
+  }
+
+  upsertMirror(p: MirrorPass): void {
+    this.upsert(mirrorEntry(p));
+  }
+  /** Temporary passes: cancelled or expired ones are removed instead. */
+  upsertTemp(p: TempPass, now: number): void {
+    if (p.cancelledAt !== null || p.validTo < now) this.removeRef(`temp:${p.id}`);
+    else this.upsert(tempEntry(p));
+  }
+
+  get(ref: string): PassEntry | undefined {
+    return (ref.startsWith('mirror:') ? this.mirror : this.temp).byRef.get(ref);
+  }
+
+  /** Drops expired temporary passes; returns how many. */
+  sweep(now: number): number {
+    let n = 0;
+    for (const e of [...this.temp.byRef.values()]) {
+      if ((e.validTo ?? 0) < now) {
+        this.removeRef(e.ref);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private find(side: Side, plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
+    const ok = (list: PassEntry[] | undefined) => list?.find((e) => PassIndex.isActive(e, now));
+    let e = ok(side.byCanonical.get(plate.canonical));
+    if (e) return { entry: e, policy: 'exact', how: 'exact' };
+    if (policy.ignoreRegion) {
+      const key = withoutRegion(plate);
+      e = key ? ok(side.byRegionless.get(key)) : undefined;
+      if (e) return { entry: e, policy: 'ignore-region', how: 'ignore-region' };
+    }
+    if (policy.maxEditDistance > 0) {
+      let best: PassEntry | null = null;
+      let bestD = policy.maxEditDistance + 1;
+      for (const c of side.byRef.values()) {
+        if (!c.canonical || !PassIndex.isActive(c, now)) continue;
+        const d = editDistance(plate.canonical, c.canonical, policy.maxEditDistance);
+        if (d < bestD) {
+          best = c;
+          bestD = d;
+          if (d === 1) break;
+        }
+      }
+      if (best) return { entry: best, policy: 'edit-distance', how: `edit-distance ${bestD}` };
+    }
+    return null;
+  }
+
+  /** The pass that lets this plate in now: mirror first, then temporary passes (full plate, then digits). */
+  match(plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
+    const m = this.find(this.mirror, plate, policy, now);
+    if (m) return m;
+    const t = this.find(this.temp, plate, policy, now);
+    if (t) return t;
+    if (plate.digits) {
+      const e = this.temp.digitsOnly.get(plate.digits)?.find((x) => PassIndex.isActive(x, now));
+      if (e) return { entry: e, policy: 'exact', how: 'digits' };
+    }
+    return null;
+  }
+
+  /**
+   * Active passes whose plate contains the query (digits or a partial plate, Latin or Cyrillic);
+   * a 3-digit query first lists the passes with that number. Stops at `limit`.
+   */
+  search(q: unknown, limit: number, now: number, source?: 'mirror' | 'temporary'): PassEntry[] {
+    const nq = normalizeQuery(q);
+    const out: PassEntry[] = [];
+    if (!nq || limit <= 0) return out;
+    const seen = new Set<PassEntry>();
+    const take = (e: PassEntry): boolean => {
+      if (seen.has(e) || (source && e.source !== source) || !PassIndex.isActive(e, now)) return false;
+      seen.add(e);
+      out.push(e);
+      return out.length >= limit;
+    };
+    if (/^\d{3}$/.test(nq)) {
+      for (const side of [this.temp, this.mirror]) for (const e of side.byDigits.get(nq) ?? []) if (take(e)) return out;
+    }
+    if (nq.length >= 3) {
+      let smallest: Set<PassEntry> | undefined;
+      for (const g of grams(nq)) {
+        const s = this.trigrams.get(g);
+        if (!s) return out; // a trigram nobody has: no plate contains the query
+        if (!smallest || s.size < smallest.size) smallest = s;
+      }
+      for (const e of smallest ?? []) if (e.text.includes(nq) && take(e)) return out;
+      return out;
+    }
+    for (const side of [this.temp, this.mirror]) for (const e of side.byRef.values()) if (e.text.includes(nq) && take(e)) return out;
+    return out;
+  }
+}

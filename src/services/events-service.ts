@@ -1,0 +1,238 @@
+/**
+ * `eventsOf(hub)`: the recognition event store. `record()` assigns the event id at once (in
+ * memory, one writer per database file), then batches the write off the hot path; after the
+ * write the event is emitted on the hub bus as 'event' (payload: the Decision with its eventId).
+ * Base64 images are written to `<dir of db>/images/YYYY/MM/DD/<eventId>.jpg` with the batch.
+ * Retention: events older than `hub.retentionYears` are pruned at start and daily.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { randomUUID } from 'crypto';
+import type { Hub, Service } from './hub';
+import { EventFilter, EventRecord, EventRow, EventsStore } from '../store/events-store';
+import { displayPlate } from '../core/plate';
+import { localParts } from '../core/validity';
+
+const BATCH_DELAY_MS = 5;
+const BATCH_MAX = 500;
+const DAY_MS = 86400000;
+
+interface Pending {
+  rec: EventRecord;
+  image?: { file: string; bytes: Buffer };
+  resolve: (r: EventRecord) => void;
+  reject: (err: Error) => void;
+}
+
+/** An event as the API and the dashboard see it. */
+export interface EventView {
+  id: number;
+  ts: number;
+  time: string;
+  camera: string | null;
+  gate: string | null;
+  direction: string | null;
+  raw: string | null;
+  plate: string | null;
+  display: string | null;
+  digits: string | null;
+  confidence: number | null;
+  decision: string;
+  source: string;
+  reason: string;
+  policy: string | null;
+  passRef: string | null;
+  house: string | null;
+  latencyMs: number | null;
+  image: string | null;
+  requestId: string | null;
+  input: string | null;
+}
+
+export const EVENT_VIEW_COLUMNS: (keyof EventView)[] = [
+  'id', 'time', 'ts', 'camera', 'gate', 'direction', 'plate', 'display', 'raw', 'digits', 'confidence', 'decision', 'source',
+  'reason', 'policy', 'passRef', 'house', 'latencyMs', 'image', 'requestId', 'input',
+];
+
+export function viewOfRow(r: EventRow): EventView {
+  return {
+    id: r.id,
+    ts: r.ts,
+    time: new Date(r.ts).toISOString(),
+    camera: r.camera,
+    gate: r.gate,
+    direction: r.direction,
+    raw: r.plate_raw,
+    plate: r.canonical,
+    display: r.canonical ? displayPlate(r.canonical) : null,
+    digits: r.digits,
+    confidence: r.confidence,
+    decision: r.decision,
+    source: r.source,
+    reason: r.reason,
+    policy: r.policy,
+    passRef: r.pass_ref,
+    house: r.house,
+    latencyMs: r.latency_ms,
+    image: r.image,
+    requestId: r.request_id,
+    input: r.input,
+  };
+}
+
+export class EventsService implements Service {
+  private store: EventsStore | null = null;
+  private nextId = 0;
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private started: Promise<void> | null = null;
+  private closed = false;
+  /** events written since start (for status/benchmarks) */
+  written = 0;
+
+  constructor(private readonly hub: Hub) {}
+
+  async init(): Promise<void> {
+    this.started = (async () => {
+      const db = await this.hub.db();
+      this.store = new EventsStore(db);
+      this.nextId = (await this.store.maxId()) + 1;
+      for (const p of this.queue) if (!p.rec.eventId) p.rec.eventId = this.nextId++;
+      this.prune().catch((err) => this.hub.logger.error(`event retention prune failed: ${err.message}`));
+      this.pruneTimer = setInterval(() => {
+        this.prune().catch((err) => this.hub.logger.error(`event retention prune failed: ${err.message}`));
+      }, DAY_MS);
+      this.pruneTimer.unref();
+      if (this.queue.length) this.schedule();
+    })();
+    return this.started;
+  }
+
+  /** The directory next to the database where images are kept (null for an in-memory db). */
+  imagesDir(): string | null {
+    const file = this.hub.options.dbPath;
+    return file === ':memory:' ? null : path.join(path.dirname(path.resolve(file)), 'images');
+  }
+
+  /**
+   * Records an event: the id is assigned now (set on `rec.eventId`), the write happens in the
+   * next batch. Resolves with the record once it is in the database.
+   */
+  record(rec: EventRecord, image?: Buffer): Promise<EventRecord> {
+    if (this.closed) return Promise.reject(new Error('events service is closed'));
+    if (this.store && !rec.eventId) rec.eventId = this.nextId++;
+    let img: Pending['image'];
+    if (image) {
+      const dir = this.imagesDir();
+      if (dir) {
+        const p = localParts(rec.ts, this.hub.timezone);
+        const rel = path.posix.join('images', String(p.year), String(p.month).padStart(2, '0'), String(p.day).padStart(2, '0'), `${rec.eventId || randomUUID()}.jpg`);
+        rec.image = rel;
+        img = { file: path.join(path.dirname(dir), rel), bytes: image };
+      }
+    }
+    return new Promise<EventRecord>((resolve, reject) => {
+      this.queue.push({ rec, image: img, resolve, reject });
+      if (this.store) this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= BATCH_MAX) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      void this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        void this.flush();
+      }, BATCH_DELAY_MS);
+    }
+  }
+
+  /** Writes everything queued so far; resolves when it is in the database. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(() => this.writeBatch());
+    return this.flushing;
+  }
+
+  private async writeBatch(): Promise<void> {
+    const store = this.store;
+    if (!store) return;
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, BATCH_MAX);
+      for (const p of batch) {
+        if (!p.rec.eventId) p.rec.eventId = this.nextId++;
+        if (p.image) {
+          try {
+            await fs.promises.mkdir(path.dirname(p.image.file), { recursive: true });
+            await fs.promises.writeFile(p.image.file, p.image.bytes);
+          } catch (err) {
+            this.hub.logger.error(`event ${p.rec.eventId}: image not saved: ${(err as Error).message}`);
+            p.rec.image = undefined;
+          }
+        }
+      }
+      try {
+        await store.insertMany(batch.map((p) => p.rec));
+        this.done(batch);
+      } catch (err) {
+        // one bad row must not lose the others: write them one by one
+        this.hub.logger.error(`event batch write failed (${(err as Error).message}); retrying one by one`);
+        for (const p of batch) {
+          try {
+            await store.insertMany([p.rec]);
+            this.done([p]);
+          } catch (e) {
+            this.hub.logger.error(`event ${p.rec.eventId} not recorded: ${(e as Error).message}`);
+            p.reject(e as Error);
+          }
+        }
+      }
+    }
+  }
+
+  private done(batch: Pending[]): void {
+    this.written += batch.length;
+    for (const p of batch) {
+      const { input: _input, ...decision } = p.rec;
+      this.hub.emit('event', decision);
+      p.resolve(p.rec);
+    }
+  }
+
+  async query(f: EventFilter): Promise<{ rows: EventView[]; total: number }> {
+    await this.started;
+    const r = await this.store!.query(f);
+    return { rows: r.rows.map(viewOfRow), total: r.total };
+  }
+
+  async get(id: number): Promise<EventView | null> {
+    await this.started;
+    const r = await this.store!.get(id);
+    return r ? viewOfRow(r) : null;
+  }
+
+  /** Deletes events older than the retention (hub.retentionYears); returns the count. */
+  async prune(now = this.hub.clock.now()): Promise<number> {
+    await this.started;
+    const years = this.hub.retentionYears;
+    if (!(years > 0)) return 0;
+    const before = now - Math.round(years * 365.25 * DAY_MS);
+    const n = await this.store!.prune(before);
+    if (n) this.hub.logger.info(`event retention: ${n} events older than ${years} years removed`);
+    return n;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    await this.flush().catch(() => undefined);
+    this.closed = true;
+  }
+}
+
+export const eventsOf = (hub: Hub): EventsService => hub.service('events', (h) => new EventsService(h));

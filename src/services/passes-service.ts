@@ -1,0 +1,206 @@
+/**
+ * `passesOf(hub)`: the in-memory index of active passes (E-Poselok mirror + temporary passes),
+ * loaded from sqlite at init and kept in step: the E-Poselok sync calls
+ * `mirrorChanged(added, removedIds, updated)` after committing its diff; temporary passes are
+ * added / cancelled / extended here (stored first, then indexed, then 'passes-changed' emitted).
+ * Lookups (`match`) and `search` are synchronous and never touch sqlite.
+ */
+import type { Hub, Service } from './hub';
+import type { MatchPolicy, MirrorPass, Plate, TempPass } from '../core/contracts';
+import { PassEntry, PassIndex, PassMatch } from '../core/pass-index';
+import { displayPlate } from '../core/plate';
+import { extendedValidTo, TempPassInput, validateTempPass } from '../core/validity';
+import { PassesStore } from '../store/passes-store';
+
+/** A refused request (bad input 400, unknown pass 404). */
+export class PassError extends Error {
+  constructor(
+    message: string,
+    readonly status: 400 | 404 | 409,
+  ) {
+    super(message);
+  }
+}
+
+export interface PassSearchResult {
+  id: number;
+  source: 'mirror' | 'temporary';
+  plate: string | null;
+  display: string;
+  raw: string;
+  house: string;
+  digits: string | null;
+  list?: string;
+  kind?: 'plate' | 'digits';
+  validFrom?: number;
+  validTo?: number;
+  note?: string;
+  author?: string;
+}
+
+export function resultOfEntry(e: PassEntry): PassSearchResult {
+  const r: PassSearchResult = {
+    id: e.id,
+    source: e.source,
+    plate: e.canonical,
+    display: e.canonical ? displayPlate(e.canonical) : `*${e.digits ?? ''}*`,
+    raw: e.raw,
+    house: e.house,
+    digits: e.digits,
+  };
+  if (e.list !== undefined) r.list = e.list;
+  if (e.kind !== undefined) r.kind = e.kind;
+  if (e.validFrom !== undefined) r.validFrom = e.validFrom;
+  if (e.validTo !== undefined) r.validTo = e.validTo;
+  if (e.note !== undefined) r.note = e.note;
+  if (e.author !== undefined) r.author = e.author;
+  return r;
+}
+
+/** A temporary pass with its display form and whether it is usable now. */
+export interface TempPassView extends TempPass {
+  display: string;
+  active: boolean;
+}
+
+const SWEEP_MS = 60000;
+
+export class PassesService implements Service {
+  readonly index = new PassIndex();
+  private store: PassesStore | null = null;
+  private loading = true;
+  private pendingMirror: Array<() => void> = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private started: Promise<void> | null = null;
+
+  constructor(private readonly hub: Hub) {}
+
+  async init(): Promise<void> {
+    this.started = (async () => {
+      const db = await this.hub.db();
+      this.store = new PassesStore(db);
+      const now = this.hub.clock.now();
+      const [mirror, temp] = await Promise.all([this.store.loadMirror(), this.store.loadLiveTemp(now)]);
+      for (const m of mirror) this.index.upsertMirror(m);
+      for (const t of temp) this.index.upsertTemp(t, now);
+      this.loading = false;
+      // changes announced while the snapshot was loading (idempotent replays)
+      for (const fn of this.pendingMirror.splice(0)) fn();
+      this.sweepTimer = setInterval(() => this.index.sweep(this.hub.clock.now()), SWEEP_MS);
+      this.sweepTimer.unref();
+      this.hub.logger.info(`passes loaded: ${this.index.mirrorSize} mirror, ${this.index.tempSize} temporary`);
+    })();
+    return this.started;
+  }
+
+  /** Resolves once the index is loaded. */
+  async ready(): Promise<void> {
+    await this.started;
+  }
+  get isReady(): boolean {
+    return !this.loading;
+  }
+
+  /** The pass that lets this plate in now (synchronous; mirror first, then temporary). */
+  match(plate: Plate, policy: MatchPolicy, now = this.hub.clock.now()): PassMatch | null {
+    return this.index.match(plate, policy, now);
+  }
+
+  /** Called by the E-Poselok sync after it committed a diff of `mirror_passes`. */
+  mirrorChanged(added: MirrorPass[], removedIds: number[], updated: MirrorPass[]): void {
+    const apply = () => {
+      for (const id of removedIds) this.index.removeRef(`mirror:${id}`);
+      for (const p of added) this.index.upsertMirror(p);
+      for (const p of updated) this.index.upsertMirror(p);
+    };
+    if (this.loading) this.pendingMirror.push(apply);
+    else apply();
+    this.hub.emit('passes-changed', { source: 'mirror', added: added.length, removed: removedIds.length, updated: updated.length });
+  }
+
+  /** Active passes matching a query (digits or partial plate, Latin or Cyrillic). */
+  search(q: unknown, limit = 50, source?: 'mirror' | 'temporary'): PassSearchResult[] {
+    const n = Math.min(Math.max(Math.floor(Number(limit)) || 50, 1), 500);
+    return this.index.search(q, n, this.hub.clock.now(), source).map(resultOfEntry);
+  }
+
+  private view(p: TempPass, now = this.hub.clock.now()): TempPassView {
+    return {
+      ...p,
+      display: p.canonical ? displayPlate(p.canonical) : `*${p.digits ?? ''}*`,
+      active: p.cancelledAt === null && p.validFrom <= now && now <= p.validTo,
+    };
+  }
+
+  private async st(): Promise<PassesStore> {
+    await this.started;
+    return this.store!;
+  }
+
+  /** Adds a temporary pass; PassError(400) with a clear message for invalid input (nothing stored). */
+  async addTemp(input: TempPassInput, author: string): Promise<TempPassView> {
+    const store = await this.st();
+    const now = this.hub.clock.now();
+    const v = validateTempPass(input, now, this.hub.timezone);
+    if (!v.ok) throw new PassError(v.error, 400);
+    const p = await store.insertTemp(v.value, author || 'anonymous', now);
+    this.index.upsertTemp(p, this.hub.clock.now());
+    this.hub.emit('passes-changed', { source: 'temporary', action: 'add', pass: p });
+    this.hub.logger.info(`temporary pass ${p.id} added by ${p.author}: ${p.canonical ?? '*' + p.digits} house ${p.house || '-'} until ${new Date(p.validTo).toISOString()}`);
+    return this.view(p);
+  }
+
+  async listTemp(opts: { all?: boolean; limit?: number; offset?: number } = {}): Promise<TempPassView[]> {
+    const store = await this.st();
+    const now = this.hub.clock.now();
+    return (await store.listTemp({ ...opts, now })).map((p) => this.view(p, now));
+  }
+
+  async getTemp(id: number): Promise<TempPassView | null> {
+    const store = await this.st();
+    const p = await store.getTemp(id, true);
+    return p ? this.view(p) : null;
+  }
+
+  private async existing(id: unknown): Promise<TempPass> {
+    const n = Number(id);
+    if (!Number.isInteger(n) || n <= 0) throw new PassError('id must be a positive whole number', 400);
+    const p = await (await this.st()).getTemp(n, true);
+    if (!p) throw new PassError(`temporary pass ${n} not found`, 404);
+    return p;
+  }
+
+  async cancelTemp(id: unknown, by: string): Promise<TempPassView> {
+    const store = await this.st();
+    const p = await this.existing(id);
+    if (p.cancelledAt !== null) throw new PassError(`temporary pass ${p.id} is already cancelled`, 409);
+    const now = this.hub.clock.now();
+    await store.cancelTemp(p.id, by || 'anonymous', now);
+    const after = (await store.getTemp(p.id, true))!;
+    this.index.upsertTemp(after, now);
+    this.hub.emit('passes-changed', { source: 'temporary', action: 'cancel', pass: after });
+    this.hub.logger.info(`temporary pass ${p.id} cancelled by ${by}`);
+    return this.view(after, now);
+  }
+
+  async extendTemp(id: unknown, input: { days?: unknown; to?: unknown }, by: string): Promise<TempPassView> {
+    const store = await this.st();
+    const p = await this.existing(id);
+    if (p.cancelledAt !== null) throw new PassError(`temporary pass ${p.id} is cancelled`, 409);
+    const now = this.hub.clock.now();
+    const v = extendedValidTo(p, input ?? {}, now, this.hub.timezone);
+    if (!v.ok) throw new PassError(v.error, 400);
+    await store.setTempValidTo(p.id, v.value);
+    const after = (await store.getTemp(p.id, true))!;
+    this.index.upsertTemp(after, now);
+    this.hub.emit('passes-changed', { source: 'temporary', action: 'extend', pass: after });
+    this.hub.logger.info(`temporary pass ${p.id} extended by ${by} until ${new Date(after.validTo).toISOString()}`);
+    return this.view(after, now);
+  }
+
+  async close(): Promise<void> {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+  }
+}
+
+export const passesOf = (hub: Hub): PassesService => hub.service('passes', (h) => new PassesService(h));

@@ -1,0 +1,121 @@
+/**
+ * Repository of recognition events (`events`): batched inserts with ids assigned by the events
+ * service, filtered history queries (newest first) and the retention prune.
+ */
+import type { Db } from './db';
+import type { Decision, DecisionOutcome, DecisionSource } from '../core/contracts';
+import { normalizeQuery } from '../core/plate';
+
+export interface EventRecord extends Decision {
+  /** the raw input (truncated) of a rejected message */
+  input?: string;
+}
+
+export interface EventFilter {
+  q?: string;
+  from?: number;
+  to?: number;
+  gate?: string;
+  camera?: string;
+  decision?: DecisionOutcome;
+  source?: DecisionSource;
+  limit?: number;
+  offset?: number;
+}
+
+export interface EventRow {
+  id: number;
+  ts: number;
+  camera: string | null;
+  gate: string | null;
+  direction: string | null;
+  plate_raw: string | null;
+  canonical: string | null;
+  digits: string | null;
+  confidence: number | null;
+  decision: DecisionOutcome;
+  source: DecisionSource;
+  reason: string;
+  policy: string | null;
+  pass_ref: string | null;
+  house: string | null;
+  latency_ms: number | null;
+  image: string | null;
+  request_id: string | null;
+  input: string | null;
+}
+
+export const EVENT_COLUMNS = [
+  'id', 'ts', 'camera', 'gate', 'direction', 'plate_raw', 'canonical', 'digits', 'confidence', 'decision', 'source',
+  'reason', 'policy', 'pass_ref', 'house', 'latency_ms', 'image', 'request_id', 'input',
+] as const;
+
+const INSERT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${EVENT_COLUMNS.map(() => '?').join(', ')})`;
+
+export function rowOfRecord(e: EventRecord): unknown[] {
+  const passRef = e.pass?.ref ?? (e.source === 'online' && e.decision === 'allowed' ? 'online' : null);
+  return [
+    e.eventId, e.ts, e.camera ?? null, e.gate ?? null, e.direction ?? null, e.raw ?? null, e.plate || null, e.digits ?? null,
+    e.confidence ?? null, e.decision, e.source, e.reason ?? '', e.policy ?? null, passRef, e.house ?? null,
+    Number.isFinite(e.latencyMs) ? e.latencyMs : null, e.image ?? null, e.requestId ?? null, e.input ?? null,
+  ];
+}
+
+function where(f: EventFilter): { sql: string; params: unknown[] } {
+  const w: string[] = [];
+  const p: unknown[] = [];
+  if (f.from !== undefined) (w.push('ts >= ?'), p.push(f.from));
+  if (f.to !== undefined) (w.push('ts <= ?'), p.push(f.to));
+  if (f.gate) (w.push('gate = ?'), p.push(f.gate));
+  if (f.camera) (w.push('camera = ?'), p.push(f.camera));
+  if (f.decision) (w.push('decision = ?'), p.push(f.decision));
+  if (f.source) (w.push('source = ?'), p.push(f.source));
+  if (f.q !== undefined && f.q !== '') {
+    const q = normalizeQuery(f.q);
+    if (!q) w.push('0');
+    else if (/^\d{3}$/.test(q)) (w.push('digits = ?'), p.push(q));
+    else (w.push('instr(canonical, ?) > 0'), p.push(q));
+  }
+  return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p };
+}
+
+export class EventsStore {
+  constructor(private readonly db: Db) {}
+
+  async maxId(): Promise<number> {
+    const r = await this.db.getAfterWrites<{ m: number | null }>('SELECT MAX(id) AS m FROM events');
+    return r?.m ?? 0;
+  }
+
+  async insertMany(records: EventRecord[]): Promise<void> {
+    if (!records.length) return;
+    await this.db.transaction(async (tx) => {
+      for (const r of records) await tx.run(INSERT, rowOfRecord(r));
+    });
+  }
+
+  async query(f: EventFilter): Promise<{ rows: EventRow[]; total: number }> {
+    const { sql, params } = where(f);
+    const limit = Math.min(Math.max(f.limit ?? 100, 1), 100000);
+    const offset = Math.max(f.offset ?? 0, 0);
+    const [rows, total] = await Promise.all([
+      this.db.all<EventRow>(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events ${sql} ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?`, [...params, limit, offset]),
+      this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM events ${sql}`, params),
+    ]);
+    return { rows, total: total?.n ?? 0 };
+  }
+
+  async get(id: number): Promise<EventRow | undefined> {
+    return this.db.getAfterWrites<EventRow>(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE id = ?`, [id]);
+  }
+
+  /** Deletes events older than `before` in chunks (never one long write lock); returns the count. */
+  async prune(before: number, chunk = 5000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const r = await this.db.run('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts < ? LIMIT ?)', [before, chunk]);
+      total += r.changes;
+      if (r.changes < chunk) return total;
+    }
+  }
+}
