@@ -1,0 +1,77 @@
+/**
+ * Event history REST API (mounted under /api by the runtime, behind auth):
+ *  GET /events?q=&from=&to=&gate=&camera=&decision=&source=&limit=&offset= → { rows, total }
+ *  GET /events.csv (same filters)                                          → text/csv attachment
+ * Filters combine. `q` of 3 digits matches the plate number, anything else the canonical plate
+ * (contains; Latin or Cyrillic). `from`/`to`: epoch ms or ISO time (date-only in the site zone).
+ */
+import express from 'express';
+import type { Hub } from '../services/hub';
+import { eventsOf, EVENT_VIEW_COLUMNS } from '../services/events-service';
+import type { EventFilter } from '../store/events-store';
+import { parseTime } from '../core/validity';
+import { asyncHandler, HttpError, toCsv } from './util';
+
+const DECISIONS = ['allowed', 'denied', 'repeat', 'rejected'];
+const SOURCES = ['mirror', 'temporary', 'online', 'manual', 'none'];
+
+function filterOf(q: express.Request['query'], tz: string, maxLimit: number, defLimit: number): EventFilter {
+  const s = (k: string): string | undefined => {
+    const v = q[k];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string' || v.length > 128) throw new HttpError(400, `${k} must be a short text`);
+    return v;
+  };
+  const int = (k: string, min: number, max: number): number | undefined => {
+    const v = s(k);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new HttpError(400, `${k} must be an integer ${min}..${max}`);
+    return n;
+  };
+  const time = (k: string, endOfDay: boolean): number | undefined => {
+    const v = s(k);
+    if (v === undefined) return undefined;
+    const t = parseTime(/^\d+$/.test(v) ? Number(v) : v, tz, endOfDay);
+    if (t === null) throw new HttpError(400, `${k} must be epoch ms or an ISO date/time`);
+    return t;
+  };
+  const decision = s('decision');
+  if (decision && !DECISIONS.includes(decision)) throw new HttpError(400, `decision must be one of ${DECISIONS.join(', ')}`);
+  const source = s('source');
+  if (source && !SOURCES.includes(source)) throw new HttpError(400, `source must be one of ${SOURCES.join(', ')}`);
+  return {
+    q: s('q'),
+    from: time('from', false),
+    to: time('to', true),
+    gate: s('gate'),
+    camera: s('camera'),
+    decision: decision as EventFilter['decision'],
+    source: source as EventFilter['source'],
+    limit: int('limit', 1, maxLimit) ?? defLimit,
+    offset: int('offset', 0, Number.MAX_SAFE_INTEGER) ?? 0,
+  };
+}
+
+export function eventsRouter(hub: Hub): express.Router {
+  const router = express.Router();
+
+  router.get(
+    '/events',
+    asyncHandler(async (req, res) => {
+      res.json(await eventsOf(hub).query(filterOf(req.query, hub.timezone, 1000, 100)));
+    }),
+  );
+
+  router.get(
+    '/events.csv',
+    asyncHandler(async (req, res) => {
+      const r = await eventsOf(hub).query(filterOf(req.query, hub.timezone, 100000, 10000));
+      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+      res.setHeader('Content-Disposition', 'attachment; filename="gatepost-events.csv"');
+      res.send('\uFEFF' + toCsv(EVENT_VIEW_COLUMNS as string[], r.rows as unknown as Record<string, unknown>[]));
+    }),
+  );
+
+  return router;
+}
