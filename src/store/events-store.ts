@@ -100,9 +100,10 @@ export class EventsStore {
     const offset = Math.max(f.offset ?? 0, 0);
     const [rows, total] = await Promise.all([
       this.db.all<EventRow>(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events ${sql} ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?`, [...params, limit, offset]),
-      this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM events ${sql}`, params),
+      // all(), not get(): a cached statement read with get() and no parameters is not reset (db.ts)
+      this.db.all<{ n: number }>(`SELECT COUNT(*) AS n FROM events ${sql}`, params),
     ]);
-    return { rows, total: total?.n ?? 0 };
+    return { rows, total: total[0]?.n ?? 0 };
   }
 
   async get(id: number): Promise<EventRow | undefined> {
