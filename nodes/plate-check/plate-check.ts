@@ -1,0 +1,105 @@
+/**
+ * `plate-check`: a plate message in (LPR MQTT `gatepost/lpr/<camera>` via `mqtt in`, or any
+ * flow), the Decision out on three outputs: 1 allowed, 2 denied, 3 other (repeat reads and
+ * rejected input). A thin adapter over PlateChecker (src/services/plate-checker.ts); the event
+ * is recorded in the background, after the allowed decision has gone out.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
+import { hubFor, shortError } from '../common/hub';
+import { PlateChecker, parseCameraMap } from '../../src/services/plate-checker';
+import { policyFrom } from '../../src/core/match';
+import type { OnlineChecker } from '../../src/core/contracts';
+
+interface PlateCheckDef extends NodeDef {
+  cameras?: string;
+  gate?: string;
+  direction?: string;
+  policy?: string;
+  maxEdit?: string | number;
+  repeatWindow?: string | number;
+  onlineTimeout?: string | number;
+  eposelok?: string;
+}
+
+/** A number from a node property (may be '' or an unresolved ${VAR}): default when unusable. */
+function num(v: unknown, def: number, min: number, max: number): number {
+  const n = Number(v);
+  return v === '' || v === undefined || v === null || !Number.isFinite(n) ? def : Math.min(max, Math.max(min, n));
+}
+
+export = function (RED: NodeAPI): void {
+  function PlateCheckNode(this: Node, config: PlateCheckDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const hub = hubFor(RED);
+    let configError: string | null = null;
+    let cameras = null;
+    try {
+      cameras = parseCameraMap(config.cameras);
+    } catch (err) {
+      configError = `camera map: ${(err as Error).message}`;
+      node.error(RED._('plate-check.errors.cameras', { error: (err as Error).message }));
+    }
+    const direction = config.direction === 'entry' || config.direction === 'exit' ? config.direction : undefined;
+    const eposelokNode = config.eposelok ? (RED.nodes.getNode(config.eposelok) as unknown as { checker?: OnlineChecker } | null) : null;
+    const checker = new PlateChecker(hub, {
+      cameras,
+      defaultGate: config.gate && !/^\$\{/.test(config.gate) ? config.gate : 'main',
+      defaultDirection: direction,
+      policy: policyFrom({ policy: config.policy, maxEditDistance: config.maxEdit }),
+      repeatWindowMs: num(config.repeatWindow, 15, 0, 3600) * 1000,
+      onlineTimeoutMs: num(config.onlineTimeout, 1.5, 0.1, 10) * 1000,
+      checker: null,
+    });
+    // the E-Poselok config node may expose its checker a little later than our construction
+    const onlineChecker = (): OnlineChecker | null => eposelokNode?.checker ?? null;
+
+    const counters = () => {
+      const c = checker.counters;
+      return `✓${c.allowed} ✗${c.denied} ↻${c.repeat} ⚠${c.rejected}`;
+    };
+    if (configError) node.status({ fill: 'red', shape: 'ring', text: RED._('plate-check.status.config') });
+    else node.status({ fill: 'grey', shape: 'dot', text: RED._('plate-check.status.ready') });
+
+    node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
+      if (configError) {
+        done(new Error(configError));
+        return;
+      }
+      checker.setChecker(onlineChecker());
+      let result;
+      try {
+        result = checker.check({ payload: msg.payload, topic: msg.topic, gate: msg.gate, camera: msg.camera });
+      } catch (err) {
+        node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
+        done(err as Error);
+        return;
+      }
+      result.then(
+        (r) => {
+          const d = r.decision;
+          msg.payload = d;
+          msg.topic = `gatepost/decision/${d.gate ?? 'main'}`;
+          msg.gate = d.gate;
+          const out: Array<typeof msg | null> = [null, null, null];
+          out[r.output - 1] = msg;
+          send(out as any);
+          if (d.decision === 'rejected') {
+            node.warn(RED._('plate-check.errors.rejected', { reason: d.reason }));
+            node.status({ fill: 'yellow', shape: 'ring', text: `${d.reason.slice(0, 24)} · ${counters()}` });
+          } else {
+            const fill = d.decision === 'allowed' ? 'green' : d.decision === 'denied' ? 'red' : 'blue';
+            node.status({ fill, shape: 'dot', text: `${d.plate} ${d.decision} · ${counters()}` });
+          }
+          r.recorded.catch((err) => node.error(RED._('plate-check.errors.record', { error: (err as Error).message })));
+          done();
+        },
+        (err) => {
+          node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
+          done(err as Error);
+        },
+      );
+    });
+  }
+  RED.nodes.registerType('plate-check', PlateCheckNode as any);
+};
