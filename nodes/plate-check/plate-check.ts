@@ -28,6 +28,11 @@ function num(v: unknown, def: number, min: number, max: number): number {
 }
 
 export = function (RED: NodeAPI): void {
+  /** a catalog text, or the English fallback when the catalog is not loaded */
+  const t = (key: string, fallback: string, vars?: Record<string, string>): string => {
+    const s = RED._(key, vars);
+    return s && s !== key ? s : fallback;
+  };
   function PlateCheckNode(this: Node, config: PlateCheckDef) {
     RED.nodes.createNode(this, config);
     const node = this;
@@ -38,7 +43,7 @@ export = function (RED: NodeAPI): void {
       cameras = parseCameraMap(config.cameras);
     } catch (err) {
       configError = `camera map: ${(err as Error).message}`;
-      node.error(RED._('plate-check.errors.cameras', { error: (err as Error).message }));
+      node.error(t('plate-check.errors.cameras', `camera map is invalid: ${(err as Error).message}`, { error: (err as Error).message }));
     }
     const direction = config.direction === 'entry' || config.direction === 'exit' ? config.direction : undefined;
     const eposelokNode = config.eposelok ? (RED.nodes.getNode(config.eposelok) as unknown as { checker?: OnlineChecker } | null) : null;
@@ -58,8 +63,8 @@ export = function (RED: NodeAPI): void {
       const c = checker.counters;
       return `✓${c.allowed} ✗${c.denied} ↻${c.repeat} ⚠${c.rejected}`;
     };
-    if (configError) node.status({ fill: 'red', shape: 'ring', text: RED._('plate-check.status.config') });
-    else node.status({ fill: 'grey', shape: 'dot', text: RED._('plate-check.status.ready') });
+    if (configError) node.status({ fill: 'red', shape: 'ring', text: t('plate-check.status.config', 'configuration error') });
+    else node.status({ fill: 'grey', shape: 'dot', text: t('plate-check.status.ready', 'ready') });
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
       if (configError) {
@@ -85,13 +90,13 @@ export = function (RED: NodeAPI): void {
           out[r.output - 1] = msg;
           send(out as any);
           if (d.decision === 'rejected') {
-            node.warn(RED._('plate-check.errors.rejected', { reason: d.reason }));
+            node.warn(t('plate-check.errors.rejected', `plate input rejected: ${d.reason}`, { reason: d.reason }));
             node.status({ fill: 'yellow', shape: 'ring', text: `${d.reason.slice(0, 24)} · ${counters()}` });
           } else {
             const fill = d.decision === 'allowed' ? 'green' : d.decision === 'denied' ? 'red' : 'blue';
             node.status({ fill, shape: 'dot', text: `${d.plate} ${d.decision} · ${counters()}` });
           }
-          r.recorded.catch((err) => node.error(RED._('plate-check.errors.record', { error: (err as Error).message })));
+          r.recorded.catch((err) => node.error(t('plate-check.errors.record', `event not recorded: ${(err as Error).message}`, { error: (err as Error).message })));
           done();
         },
         (err) => {

@@ -37,25 +37,30 @@ function idOf(p: unknown): unknown {
 }
 
 export = function (RED: NodeAPI): void {
+  /** a catalog text, or the English fallback when the catalog is not loaded */
+  const t = (key: string, fallback: string, vars?: Record<string, string>): string => {
+    const s = RED._(key, vars);
+    return s && s !== key ? s : fallback;
+  };
   function TempPassStoreNode(this: Node, config: TempPassStoreDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const hub = hubFor(RED);
     const passes = passesOf(hub);
     const defaults = { preset: config.preset || 'today', days: Number(config.days) || 1 };
-    node.status({ fill: 'grey', shape: 'dot', text: RED._('temp-pass-store.status.ready') });
+    node.status({ fill: 'grey', shape: 'dot', text: t('temp-pass-store.status.ready', 'ready') });
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
       const action = actionOf(msg);
       const refuse = (error: string) => {
         msg.payload = { error, action: action ?? null };
-        node.warn(RED._('temp-pass-store.errors.refused', { error }));
+        node.warn(t('temp-pass-store.errors.refused', `temporary pass refused: ${error}`, { error }));
         node.status({ fill: 'red', shape: 'ring', text: shortError(error) });
         send(msg);
         done();
       };
       if (!action) {
-        refuse(RED._('temp-pass-store.errors.action', { actions: ACTIONS.join(', ') }));
+        refuse(t('temp-pass-store.errors.action', `unknown action: set msg.topic or msg.action to one of ${ACTIONS.join(', ')}`, { actions: ACTIONS.join(', ') }));
         return;
       }
       const p = msg.payload;
@@ -65,7 +70,7 @@ export = function (RED: NodeAPI): void {
           case 'add': {
             if (!p || typeof p !== 'object' || Array.isArray(p)) {
               if (typeof p === 'string' || typeof p === 'number') return passes.addTemp({ plate: String(p), preset: defaults.preset, days: defaults.days }, author);
-              throw new PassError(RED._('temp-pass-store.errors.addPayload'), 400);
+              throw new PassError(t('temp-pass-store.errors.addPayload', 'add needs msg.payload {plate | digits, house?, note?, preset?, days?, from?, to?} or a plate string'), 400);
             }
             const input = { preset: defaults.preset, days: defaults.days, ...(p as object) };
             if ((p as any).preset === undefined && ((p as any).to !== undefined || (p as any).days !== undefined)) input.preset = (p as any).to !== undefined ? 'range' : 'days';

@@ -1,0 +1,177 @@
+/** plate-check and temp-pass-store with node-red-node-test-helper on a real sqlite file. */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import helper from 'node-red-node-test-helper';
+import { Hub } from '../../src/services/hub';
+import { passesOf } from '../../src/services/passes-service';
+import { eventsOf } from '../../src/services/events-service';
+
+helper.init(require.resolve('node-red'));
+const plateCheck = require('../../nodes/plate-check/plate-check');
+const tempStore = require('../../nodes/temp-pass-store/temp-pass-store');
+const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+
+type Msg = Record<string, any>;
+
+/** Collects messages of helper nodes. */
+function sink(id: string): Msg[] {
+  const got: Msg[] = [];
+  helper.getNode(id).on('input', (m: Msg) => got.push(m));
+  return got;
+}
+async function until(pred: () => boolean, timeoutMs = 3000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('plate nodes', () => {
+  let dir: string;
+  let dbPath: string;
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-pnodes-'));
+    dbPath = path.join(dir, 'n.db');
+    helper.settings({ gatepost: { dbPath, timezone: 'Europe/Moscow' } } as any);
+    await new Promise<void>((r) => helper.startServer(() => r()));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise<void>((r) => helper.stopServer(() => r()));
+    await Hub.closeAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const flow = (cameras = '${GATEPOST_CAMERAS}') => [
+    { id: 'tab', type: 'tab' },
+    { id: 'tp', z: 'tab', type: 'temp-pass-store', preset: 'today', days: '1', wires: [['tpOut']] },
+    { id: 'tpOut', z: 'tab', type: 'helper' },
+    { id: 'pc', z: 'tab', type: 'plate-check', cameras, gate: 'main', policy: 'exact', repeatWindow: '15', onlineTimeout: '1', wires: [['allowed'], ['denied'], ['other']] },
+    { id: 'allowed', z: 'tab', type: 'helper' },
+    { id: 'denied', z: 'tab', type: 'helper' },
+    { id: 'other', z: 'tab', type: 'helper' },
+    { id: 'c', z: 'tab', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', z: 'tab', type: 'helper' },
+  ];
+
+  test('temp-pass-store: add by digits, plate-check allows any plate with those digits, then cancel stops it', async () => {
+    await helper.load([tempStore, plateCheck, catchNode], flow());
+    const tpOut = sink('tpOut');
+    const allowed = sink('allowed');
+    const denied = sink('denied');
+    const tp = helper.getNode('tp');
+    tp.receive({ topic: 'add', payload: { digits: '321', house: '30', note: 'доставка' }, _client: { user: { username: 'guard7' } } } as any);
+    await until(() => tpOut.length === 1);
+    const pass = tpOut[0].payload;
+    expect(pass).toMatchObject({ kind: 'digits', digits: '321', house: '30', author: 'guard7', active: true });
+    expect(tpOut[0].action).toBe('add');
+
+    const pc = helper.getNode('pc');
+    pc.receive({ topic: 'gatepost/lpr/cam1', payload: 'x321xx99' } as any);
+    await until(() => allowed.length === 1);
+    expect(allowed[0]).toMatchObject({ topic: 'gatepost/decision/main', gate: 'main', payload: { decision: 'allowed', source: 'temporary', plate: 'X321XX99', house: '30', camera: 'cam1' } });
+    expect(allowed[0].payload.eventId).toBeGreaterThan(0);
+
+    tp.receive({ action: 'cancel', payload: pass.id, user: 'boss' } as any);
+    await until(() => tpOut.length === 2);
+    expect(tpOut[1].payload).toMatchObject({ id: pass.id, cancelledBy: 'boss', active: false });
+    pc.receive({ payload: 'К321ММ77' } as any);
+    await until(() => denied.length === 1);
+    expect(denied[0].payload).toMatchObject({ decision: 'denied', source: 'none', plate: 'K321MM77', reason: 'no pass (no online check configured)' });
+
+    const hub = Hub.open({ dbPath });
+    await eventsOf(hub).flush();
+    expect((await eventsOf(hub).query({})).total).toBe(2);
+    expect((pc as any).status.lastCall.args[0]).toMatchObject({ fill: 'red', shape: 'dot' });
+  });
+
+  test('temp-pass-store: invalid input is refused on the output and the status, nothing stored; list / extend / search', async () => {
+    await helper.load([tempStore, catchNode], flow().filter((n) => n.type !== 'plate-check'));
+    const tpOut = sink('tpOut');
+    const tp = helper.getNode('tp');
+    const bad: Msg[] = [
+      { topic: 'add', payload: { digits: '12a' } },
+      { topic: 'add', payload: { digits: '' } },
+      { topic: 'add', payload: { digits: '12' } },
+      { topic: 'add', payload: { plate: 'А123ВС77', preset: 'range', from: '2030-01-02', to: '2030-01-01' } },
+      { topic: 'add', payload: [1] },
+      { topic: 'destroy', payload: 1 },
+      { topic: 'cancel', payload: 9999 },
+    ];
+    for (const m of bad) tp.receive(m as any);
+    await until(() => tpOut.length === bad.length);
+    for (const m of tpOut) expect(typeof m.payload.error).toBe('string');
+    const errors = tpOut.map((m) => m.payload.error).join('\n');
+    expect(errors).toContain('digits must be exactly 3 digits (got "12a")');
+    expect(errors).toContain('digits must be exactly 3 digits (got "12")');
+    expect(errors).toContain('a temporary pass needs a plate or digits');
+    expect(errors).toContain('the validity window ends before it starts');
+    expect(errors).toContain('unknown action');
+    expect(errors).toContain('temporary pass 9999 not found');
+    expect((tp as any).status.lastCall.args[0]).toMatchObject({ fill: 'red', shape: 'ring' });
+    const hub = Hub.open({ dbPath });
+    await passesOf(hub).ready();
+    expect(await passesOf(hub).listTemp({ all: true })).toHaveLength(0);
+
+    tp.receive({ topic: 'add', payload: 'е777ее77' } as any);
+    await until(() => tpOut.length === bad.length + 1);
+    const p = tpOut.at(-1)!.payload;
+    expect(p).toMatchObject({ canonical: 'E777EE77', author: 'node', display: 'Е777ЕЕ77' });
+    tp.receive({ topic: 'extend', payload: { id: p.id, days: 2 } } as any);
+    tp.receive({ topic: 'list' } as any);
+    tp.receive({ topic: 'search', payload: 'ее7' } as any);
+    await until(() => tpOut.length === bad.length + 4);
+    const byAction = (a: string) => tpOut.slice(-3).find((m) => m.action === a)!;
+    const [ext, list, found] = [byAction('extend'), byAction('list'), byAction('search')];
+    expect(ext.payload.validTo).toBeGreaterThan(p.validTo + 2 * 86400000 - 3600000);
+    expect(list.payload.map((x: any) => x.id)).toEqual([p.id]);
+    expect(found.payload).toEqual([expect.objectContaining({ id: p.id, source: 'temporary', plate: 'E777EE77' })]);
+    expect((tp as any).status.lastCall.args[0]).toMatchObject({ fill: 'green' });
+  });
+
+  test('plate-check: malformed input goes to output 3 as rejected (recorded), repeats too; the node keeps working', async () => {
+    await helper.load([tempStore, plateCheck, catchNode], flow(''));
+    const allowed = sink('allowed');
+    const other = sink('other');
+    const hub = Hub.open({ dbPath });
+    await passesOf(hub).ready();
+    await passesOf(hub).addTemp({ plate: 'А123ВС77' }, 'test');
+    const pc = helper.getNode('pc');
+    const bad = ['', Buffer.from([0xc3, 0x28, 0x00]), 'x'.repeat(66 * 1024), '{"plate": ', { plate: 5, confidence: 'x' }, 42, 'hello'];
+    for (const payload of bad) pc.receive({ topic: 'gatepost/lpr/cam1', payload } as any);
+    pc.receive({ topic: 'gatepost/lpr/cam1', payload: JSON.stringify({ plate: 'A123BC77', requestId: 'r-1', direction: 'entry' }) } as any);
+    pc.receive({ topic: 'gatepost/lpr/cam1', payload: { plate: 'a123bc77' } } as any);
+    await until(() => other.length === bad.length + 1 && allowed.length === 1);
+    expect(other.slice(0, bad.length).every((m) => m.payload.decision === 'rejected' && m.topic === 'gatepost/decision/main')).toBe(true);
+    expect(other.at(-1)!.payload).toMatchObject({ decision: 'repeat', plate: 'A123BC77' });
+    expect(allowed[0].payload).toMatchObject({ decision: 'allowed', requestId: 'r-1', direction: 'entry', source: 'temporary' });
+    expect((pc as any).warn.callCount).toBe(bad.length);
+    expect((pc as any).status.lastCall.args[0].text).toContain(`⚠${bad.length}`);
+    await eventsOf(hub).flush();
+    const rejected = await eventsOf(hub).query({ decision: 'rejected' });
+    expect(rejected.total).toBe(bad.length);
+    expect(rejected.rows.find((r) => r.reason.startsWith('input over'))!.input!.length).toBeLessThanOrEqual(300);
+  });
+
+  test('plate-check: camera map from the property; unknown camera rejected; a bad map is a config error', async () => {
+    await helper.load([tempStore, plateCheck, catchNode], flow('{"cam1":{"gate":"north","direction":"exit"}}'));
+    const denied = sink('denied');
+    const other = sink('other');
+    const pc = helper.getNode('pc');
+    pc.receive({ topic: 'gatepost/lpr/cam1', payload: 'К001КК01' } as any);
+    pc.receive({ topic: 'gatepost/lpr/cam2', payload: 'К001КК01' } as any);
+    await until(() => denied.length === 1 && other.length === 1);
+    expect(denied[0]).toMatchObject({ gate: 'north', topic: 'gatepost/decision/north', payload: { direction: 'exit' } });
+    expect(other[0].payload).toMatchObject({ decision: 'rejected', reason: 'unknown camera "cam2"' });
+    await helper.unload();
+
+    await helper.load([tempStore, plateCheck, catchNode], flow('{not json'));
+    const caught = sink('caught');
+    helper.getNode('pc').receive({ payload: 'К001КК01' } as any);
+    await until(() => caught.length === 1);
+    expect(caught[0].error.message).toContain('camera map');
+  });
+});
