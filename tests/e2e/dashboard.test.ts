@@ -85,10 +85,9 @@ async function barrier(): Promise<{ gate: string; channel: string }> {
   return { gate: g.gate, channel: rt.env.GATEPOST_RELAY_CHANNEL || '1' };
 }
 
-async function publishPlate(plate: string, gate: string): Promise<void> {
-  await new Promise<void>((resolve, reject) =>
-    lpr.publish('gatepost/lpr/e2e_cam', JSON.stringify({ plate, gate, confidence: 0.95, ts: Date.now() }), { qos: 1 }, (err) => (err ? reject(err) : resolve())),
-  );
+async function publishPlate(plate: string, gate: string, image?: string): Promise<void> {
+  const msg = { plate, gate, confidence: 0.95, ts: Date.now(), ...(image ? { image } : {}) };
+  await new Promise<void>((resolve, reject) => lpr.publish('gatepost/lpr/e2e_cam', JSON.stringify(msg), { qos: 1 }, (err) => (err ? reject(err) : resolve())));
 }
 
 async function shot(name: string): Promise<void> {
@@ -110,6 +109,7 @@ beforeAll(async () => {
   });
   ctx = await browser.newContext({ viewport: VIEWPORTS[0], acceptDownloads: true, locale: 'ru-RU' });
   page = await ctx.newPage();
+  page.setDefaultTimeout(15_000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
   lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-dashboard-lpr' });
 });
@@ -148,9 +148,11 @@ describe('guard dashboard', () => {
     await item.waitFor();
     await expect(item.textContent()).resolves.toMatch(/15А/);
     await expect(page.inputValue('[data-testid=gp-pass-plate]')).resolves.toBe('');
-    const list: any = await api('/api/passes/temporary');
-    const passes: any[] = Array.isArray(list) ? list : list.passes ?? list.results;
-    const mine = passes.find((p) => p.digits === DIGITS);
+    const mine = await until('the pass in /api/passes/temporary', async () => {
+      const list: any = await api('/api/passes/temporary');
+      const passes: any[] = Array.isArray(list) ? list : list.passes ?? list.results;
+      return passes.find((p) => p.digits === DIGITS);
+    });
     expect(mine).toMatchObject({ kind: 'digits', house: '15А', note: 'e2e: гости', author: 'admin' });
   });
 
@@ -216,12 +218,27 @@ describe('guard dashboard', () => {
     }
   });
 
-  test('a refused plate appears highlighted', async () => {
+  test('a refused plate appears highlighted, with the snapshot that came with it', async () => {
     const { gate } = await barrier();
-    await publishPlate(REFUSED_PLATE, gate);
+    // a real JPEG, drawn by the browser
+    const jpeg = await page.evaluate(() => {
+      const c = document.createElement('canvas');
+      c.width = 160;
+      c.height = 90;
+      const g = c.getContext('2d')!;
+      g.fillStyle = '#336';
+      g.fillRect(0, 0, 160, 90);
+      g.fillStyle = '#fff';
+      g.font = '28px sans-serif';
+      g.fillText('E987KX', 20, 55);
+      return c.toDataURL('image/jpeg', 0.8);
+    });
+    await publishPlate(REFUSED_PLATE, gate, jpeg);
     const item = page.locator(`[data-testid=gp-feed-item][data-plate="${REFUSED_PLATE}"]`).first();
     await item.waitFor();
     await expect(item.getAttribute('data-decision')).resolves.toBe('denied');
+    const img = item.locator('[data-testid=gp-feed-img]');
+    await until('the thumbnail loaded', () => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 160));
     const style = await item.evaluate((el) => {
       const s = getComputedStyle(el);
       return { bg: s.backgroundColor, border: s.borderLeftWidth };
