@@ -5,6 +5,7 @@
  * Filters combine. `q` of 3 digits matches the plate number, anything else the canonical plate
  * (contains; Latin or Cyrillic). `from`/`to`: epoch ms or ISO time (date-only in the site zone).
  */
+import * as path from 'path';
 import express from 'express';
 import type { Hub } from '../services/hub';
 import { eventsOf, EVENT_VIEW_COLUMNS } from '../services/events-service';
@@ -70,6 +71,26 @@ export function eventsRouter(hub: Hub): express.Router {
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
       res.setHeader('Content-Disposition', 'attachment; filename="gatepost-events.csv"');
       res.send('\uFEFF' + toCsv(EVENT_VIEW_COLUMNS as string[], r.rows as unknown as Record<string, unknown>[]));
+    }),
+  );
+
+  // the snapshot stored with an event (the dashboard's thumbnails); only files under the images dir
+  router.get(
+    '/events/:id/image',
+    asyncHandler(async (req, res) => {
+      const id = Number(req.params.id);
+      if (!Number.isInteger(id) || id < 1) throw new HttpError(400, 'id must be a positive integer');
+      const svc = eventsOf(hub);
+      const ev = await svc.get(id);
+      const dir = svc.imagesDir();
+      if (!ev?.image || !dir || /^[a-z]+:/i.test(ev.image)) throw new HttpError(404, 'no stored image');
+      const file = path.resolve(path.dirname(dir), ev.image);
+      if (!file.startsWith(dir + path.sep)) throw new HttpError(404, 'no stored image');
+      res.setHeader('Cache-Control', 'private, max-age=86400');
+      res.type('image/jpeg');
+      res.sendFile(file, (err) => {
+        if (err && !res.headersSent) res.status(404).json({ error: 'no stored image' });
+      });
     }),
   );
 
