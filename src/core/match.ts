@@ -51,3 +51,30 @@ export function editDistance(a: string, b: string, max: number): number {
   }
   return prev[lb] <= max ? prev[lb] : max + 1;
 }
+
+/** True when a and b differ by at most one substitution, insertion or deletion (no allocation). */
+export function withinOneEdit(a: string, b: string): boolean {
+  const la = a.length;
+  const lb = b.length;
+  if (la === lb) {
+    let diff = 0;
+    for (let i = 0; i < la; i++) if (a.charCodeAt(i) !== b.charCodeAt(i) && ++diff > 1) return false;
+    return true;
+  }
+  if (Math.abs(la - lb) !== 1) return false;
+  const [s, l] = la < lb ? [a, b] : [b, a];
+  let i = 0;
+  let j = 0;
+  let skipped = false;
+  while (i < s.length && j < l.length) {
+    if (s.charCodeAt(i) === l.charCodeAt(j)) {
+      i++;
+      j++;
+    } else {
+      if (skipped) return false;
+      skipped = true;
+      j++;
+    }
+  }
+  return true;
+}

@@ -8,7 +8,7 @@
  * trigram postings with an early stop at the limit.
  */
 import type { MatchPolicy, MatchPolicyName, MirrorPass, Plate, TempPass } from './contracts';
-import { editDistance } from './match';
+import { editDistance, withinOneEdit } from './match';
 import { normalizePlate, normalizeQuery, withoutRegion } from './plate';
 
 export interface PassEntry {
@@ -212,7 +212,8 @@ export class PassIndex {
       let bestD = policy.maxEditDistance + 1;
       for (const c of side.byRef.values()) {
         if (!c.canonical || !PassIndex.isActive(c, now)) continue;
-        const d = editDistance(plate.canonical, c.canonical, policy.maxEditDistance);
+        if (Math.abs(c.canonical.length - plate.canonical.length) > policy.maxEditDistance) continue;
+        const d = policy.maxEditDistance === 1 ? (withinOneEdit(plate.canonical, c.canonical) ? 1 : 2) : editDistance(plate.canonical, c.canonical, policy.maxEditDistance);
         if (d < bestD) {
           best = c;
           bestD = d;

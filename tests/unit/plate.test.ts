@@ -1,6 +1,6 @@
 /** Plate normalisation, layouts, display, match policies (pure core). */
 import { displayPlate, normalizePlate, normalizeQuery, withoutRegion } from '../../src/core/plate';
-import { editDistance, policyFrom, policyName } from '../../src/core/match';
+import { editDistance, policyFrom, policyName, withinOneEdit } from '../../src/core/match';
 
 // [raw, canonical, layout, digits]
 const CASES: Array<[string, string, string, string | null]> = [
@@ -149,5 +149,13 @@ describe('match policies', () => {
     expect(editDistance('A123BC77', 'X128BC77', 2)).toBe(2);
     expect(editDistance('A123BC77', 'K999MM99', 2)).toBe(3);
     expect(editDistance('A1', 'A123BC77', 2)).toBe(3);
+  });
+
+  test('one-edit fast path agrees with the bounded distance', () => {
+    const pairs = [['A123BC77', 'A128BC77'], ['A123BC77', 'A123BC777'], ['A123BC77', 'A12BC77'], ['A123BC77', 'X128BC77'], ['A123BC77', 'A123BC77'], ['A123BC77', '123BC77'], ['A123BC77', 'A123BC7'], ['AB', 'BA'], ['A123BC77', 'A123CB77']];
+    for (const [a, b] of pairs) {
+      expect(withinOneEdit(a, b)).toBe(editDistance(a, b, 1) <= 1);
+      expect(withinOneEdit(b, a)).toBe(editDistance(b, a, 1) <= 1);
+    }
   });
 });
