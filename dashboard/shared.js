@@ -305,39 +305,30 @@ function createGatepost(win, strings) {
   var LAT = 'ABEKMHOPCTYX';
   var CYR = 'АВЕКМНОРСТУХ';
   var L = '[' + LAT + ']';
+  // the Russian layouts, on the canonical (Latin look-alike) form
   var LAYOUTS = [
-    // [regex on the canonical form, groups to show]
-    new RegExp('^(' + L + ')(\\d{3})(' + L + '{2})(\\d{2,3})$'), // standard
-    new RegExp('^(' + L + '{2})(\\d{3})(\\d{2,3})$'), // taxi
-    new RegExp('^(' + L + '{2})(\\d{4})(\\d{2,3})$'), // trailer
-    new RegExp('^(\\d{4})(' + L + '{2})(\\d{2,3})$'), // moto
-    new RegExp('^(' + L + ')(\\d{4})(\\d{2,3})$'), // police
+    new RegExp('^' + L + '\\d{3}' + L + '{2}\\d{2,3}$'), // standard
+    new RegExp('^' + L + '{2}\\d{3}\\d{2,3}$'), // taxi
+    new RegExp('^' + L + '{2}\\d{4}\\d{2,3}$'), // trailer
+    new RegExp('^\\d{4}' + L + '{2}\\d{2,3}$'), // moto
+    new RegExp('^' + L + '\\d{4}\\d{2,3}$'), // police
   ];
-  /** A canonical plate as the guard reads it: Cyrillic letters, region apart ('А123ВС 77').
+  /** A canonical plate as the guard reads it: Cyrillic letters ('А123ВС77'), as the server's `display`.
    * Anything that is not a Russian layout (foreign plates) is shown as it is. */
   gp.plate = function (canonical) {
     if (!canonical) return '';
     var s = String(canonical).toUpperCase();
-    var found = [];
-    for (var i = 0; i < LAYOUTS.length; i++) {
-      var m = LAYOUTS[i].exec(s);
-      if (m) found.push(m);
-    }
-    if (!found.length) return s;
-    var toCyr = function (text) {
-      return text
-        .split('')
-        .map(function (c) {
-          var k = LAT.indexOf(c);
-          return k >= 0 ? CYR.charAt(k) : c;
-        })
-        .join('');
-    };
-    // two layouts fit (taxi АВ123 + 477 or trailer АВ1234 + 77): do not guess where the region starts
-    if (found.length > 1) return toCyr(s);
-    var parts = found[0].slice(1);
-    var region = parts.pop();
-    return toCyr(parts.join('')) + ' ' + region;
+    var russian = LAYOUTS.some(function (re) {
+      return re.test(s);
+    });
+    if (!russian) return s;
+    return s
+      .split('')
+      .map(function (c) {
+        var k = LAT.indexOf(c);
+        return k >= 0 ? CYR.charAt(k) : c;
+      })
+      .join('');
   };
   /** digits only (a guard typing '123') */
   gp.isDigits = function (s) {

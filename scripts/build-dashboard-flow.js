@@ -44,8 +44,8 @@ const PAGES = [
       { key: 'post-search', name: 'Поиск пропуска', width: 4, widget: 'post-search.vue' },
       { key: 'post-feed', name: 'Проезды', width: 4, widget: 'post-feed.vue' },
       { key: 'post-passes', name: 'Временные пропуска', width: 4, widget: 'post-passes.vue' },
-      { key: 'post-gates', name: 'Шлагбаумы и двери', width: 9, widget: 'post-gates.vue' },
-      { key: 'post-eposelok', name: 'E-Poselok', width: 3, widget: 'post-eposelok.vue' },
+      { key: 'post-gates', name: 'Шлагбаумы и двери', width: 8, widget: 'post-gates.vue' },
+      { key: 'post-eposelok', name: 'E-Poselok', width: 4, widget: 'post-eposelok.vue' },
     ],
   },
   {
