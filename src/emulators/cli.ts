@@ -5,6 +5,7 @@
  */
 import { startClGateEmulator } from './clgate';
 import { startSokolEmulator } from './sokol';
+import { startEposelokEmulator } from './eposelok';
 
 export interface RunningEmulator {
   url: string;
@@ -18,6 +19,7 @@ export interface EmulatorEntry {
 
 /** name → how to start it (ports: 0 = any free port). */
 export const EMULATORS: Record<string, EmulatorEntry> = {
+  eposelok: { description: 'E-Poselok list + online check (name $GATEPOST_EPOSELOK_NAME or "demo", token $GATEPOST_EPOSELOK_TOKEN or "secret", list file $GATEPOST_EPOSELOK_PASSES or the demo list)', start: (o) => startEposelokEmulator({ port: o.port, name: process.env.GATEPOST_EPOSELOK_NAME || undefined, token: process.env.GATEPOST_EPOSELOK_TOKEN || undefined, passesFile: process.env.GATEPOST_EPOSELOK_PASSES || undefined }) },
   clgate: { description: 'Sarapul CL-Gate relay (token: $GATEPOST_RELAY_TOKEN or "secret")', start: (o) => startClGateEmulator({ port: o.port, token: process.env.GATEPOST_RELAY_TOKEN || undefined }) },
   sokol: { description: 'Sokol intercom panel (Basic auth: $GATEPOST_SOKOL_USER / $GATEPOST_SOKOL_PASSWORD, default root / 123456)', start: (o) => startSokolEmulator({ port: o.port, username: process.env.GATEPOST_SOKOL_USER || undefined, password: process.env.GATEPOST_SOKOL_PASSWORD || undefined }) },
 };

@@ -1,0 +1,185 @@
+/**
+ * E-Poselok's allowed-plates list, pure: decoding the body (UTF-8 with or without a BOM,
+ * Windows-1251), parsing `AllowedList1` / `AllowedList2` (either may be missing; extra fields
+ * ignored; invalid items counted and skipped), normalising every plate with the plate core,
+ * and the diff of a new list against the mirror (added / removed / updated / unchanged) with
+ * the suspicious-shrink rule. No I/O.
+ */
+import type { MirrorPass } from './contracts';
+import { normalizePlate } from './plate';
+
+export const LIST_NAMES = ['AllowedList1', 'AllowedList2'] as const;
+export type ListName = (typeof LIST_NAMES)[number];
+
+/** One allowed plate from the list, normalised. */
+export interface ListEntry {
+  list: ListName;
+  canonical: string;
+  raw: string;
+  digits: string | null;
+  house: string;
+}
+
+export interface InvalidItem {
+  list: ListName;
+  index: number;
+  reason: string;
+  /** the item as received, shortened (for the log) */
+  item: string;
+}
+
+export type ListErrorKind = 'empty-body' | 'html' | 'not-json' | 'no-lists';
+
+export type ListParse =
+  | {
+      ok: true;
+      entries: ListEntry[];
+      invalid: InvalidItem[];
+      /** items per list as received ('missing' when the key was absent or not an array) */
+      lists: Record<ListName, number | 'missing'>;
+      /** same (list, plate, house) more than once */
+      duplicates: number;
+      encoding: 'utf-8' | 'utf-8-bom' | 'windows-1251';
+    }
+  | { ok: false; kind: ListErrorKind; error: string; encoding?: string };
+
+const MAX_ITEM_TEXT = 120;
+const short = (v: unknown): string => {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > MAX_ITEM_TEXT ? s.slice(0, MAX_ITEM_TEXT - 1) + '…' : s;
+};
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const cp1251 = new TextDecoder('windows-1251');
+
+/**
+ * The text of a body: a UTF-8 BOM is dropped; a body that is not valid UTF-8 (or is declared
+ * windows-1251 / cp1251 in the content type) is decoded as Windows-1251.
+ */
+export function decodeBody(body: Uint8Array | string, contentType = ''): { text: string; encoding: 'utf-8' | 'utf-8-bom' | 'windows-1251' } {
+  if (typeof body === 'string') {
+    return body.charCodeAt(0) === 0xfeff ? { text: body.slice(1), encoding: 'utf-8-bom' } : { text: body, encoding: 'utf-8' };
+  }
+  if (body.length >= 3 && body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf) {
+    return { text: new TextDecoder('utf-8').decode(body.subarray(3)), encoding: 'utf-8-bom' };
+  }
+  if (/charset\s*=\s*"?(windows-1251|cp1251|win-1251)/i.test(contentType)) return { text: cp1251.decode(body), encoding: 'windows-1251' };
+  try {
+    return { text: utf8.decode(body), encoding: 'utf-8' };
+  } catch {
+    return { text: cp1251.decode(body), encoding: 'windows-1251' };
+  }
+}
+
+/** Parses a list body (bytes as received, or text) into normalised entries, or says why not. */
+export function parseAllowedList(body: Uint8Array | string, contentType = ''): ListParse {
+  const { text, encoding } = decodeBody(body, contentType);
+  const trimmed = text.trim();
+  if (!trimmed) return { ok: false, kind: 'empty-body', error: 'empty body', encoding };
+  if (/^</.test(trimmed) || /text\/html/i.test(contentType)) {
+    const title = /<title[^>]*>([^<]{0,80})/i.exec(trimmed)?.[1]?.trim();
+    return { ok: false, kind: 'html', error: `HTML page instead of JSON${title ? ` ("${title}")` : ''}`, encoding };
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(trimmed);
+  } catch (err) {
+    return { ok: false, kind: 'not-json', error: `not JSON: ${(err as Error).message} (starts with ${JSON.stringify(trimmed.slice(0, 40))})`, encoding };
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) {
+    return { ok: false, kind: 'no-lists', error: `JSON ${Array.isArray(doc) ? 'array' : typeof doc} without AllowedList1/AllowedList2`, encoding };
+  }
+  const obj = doc as Record<string, unknown>;
+  const lists = { AllowedList1: 'missing', AllowedList2: 'missing' } as Record<ListName, number | 'missing'>;
+  const entries: ListEntry[] = [];
+  const invalid: InvalidItem[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const list of LIST_NAMES) {
+    const items = obj[list];
+    if (!Array.isArray(items)) continue;
+    lists[list] = items.length;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      if (!item || typeof item !== 'object' || Array.isArray(item)) {
+        invalid.push({ list, index: i, reason: 'item is not an object', item: short(item) });
+        continue;
+      }
+      const rec = item as Record<string, unknown>;
+      const rawPlate = rec.Plate;
+      if (typeof rawPlate !== 'string' && typeof rawPlate !== 'number') {
+        invalid.push({ list, index: i, reason: 'no Plate', item: short(item) });
+        continue;
+      }
+      const plate = normalizePlate(String(rawPlate));
+      if (!plate) {
+        invalid.push({ list, index: i, reason: 'Plate is not a plate', item: short(item) });
+        continue;
+      }
+      const n = rec.Number;
+      const house = typeof n === 'string' || typeof n === 'number' ? String(n).trim().slice(0, 64) : '';
+      const key = `${list}\u0000${plate.canonical}\u0000${house}`;
+      if (seen.has(key)) {
+        duplicates++;
+        continue;
+      }
+      seen.add(key);
+      entries.push({ list, canonical: plate.canonical, raw: String(rawPlate).trim().slice(0, 64), digits: plate.digits, house });
+    }
+  }
+  if (lists.AllowedList1 === 'missing' && lists.AllowedList2 === 'missing') {
+    const keys = Object.keys(obj).slice(0, 5).join(', ');
+    return { ok: false, kind: 'no-lists', error: `JSON without AllowedList1/AllowedList2${keys ? ` (keys: ${keys})` : ''}`, encoding };
+  }
+  return { ok: true, entries, invalid, lists, duplicates, encoding };
+}
+
+/** The mirror's identity of a pass. */
+export const mirrorKey = (p: { list: string; canonical: string; house: string }): string => `${p.list}\u0000${p.canonical}\u0000${p.house}`;
+
+export interface MirrorDiff {
+  added: ListEntry[];
+  removed: MirrorPass[];
+  /** same pass, the raw text changed (e.g. spaces or Cyrillic letters) */
+  updated: Array<{ pass: MirrorPass; raw: string }>;
+  unchanged: number;
+  /** size of the new list */
+  total: number;
+}
+
+/** What applying `next` to the mirror `current` changes. */
+export function diffMirror(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
+  const byKey = new Map<string, MirrorPass>();
+  for (const p of current) byKey.set(mirrorKey(p), p);
+  const added: ListEntry[] = [];
+  const updated: Array<{ pass: MirrorPass; raw: string }> = [];
+  let unchanged = 0;
+  for (const e of next) {
+    const key = mirrorKey(e);
+    const old = byKey.get(key);
+    if (!old) {
+      added.push(e);
+      continue;
+    }
+    byKey.delete(key);
+    if (old.raw !== e.raw) updated.push({ pass: old, raw: e.raw });
+    else unchanged++;
+  }
+  return { added, removed: [...byKey.values()], updated, unchanged, total: next.length };
+}
+
+/**
+ * Suspicious shrink: more than `maxShare` (0..1) of the current mirror would be removed.
+ * Returns the human-readable reason, or null when the diff may be applied without confirmation.
+ */
+export function suspiciousShrink(currentSize: number, diff: MirrorDiff, maxShare = 0.5): string | null {
+  if (currentSize <= 0 || diff.removed.length === 0) return null;
+  const share = diff.removed.length / currentSize;
+  if (share <= maxShare) return null;
+  return `${diff.removed.length} of ${currentSize} passes (${Math.round(share * 100)} %) would be removed, the limit is ${Math.round(maxShare * 100)} %; new list: ${diff.total}`;
+}

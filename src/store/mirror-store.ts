@@ -1,0 +1,162 @@
+/**
+ * Repository of the E-Poselok mirror: the only writer of `mirror_passes` and `sync_runs`.
+ * A new list is applied as one diff in one write transaction (read the mirror, diff, check the
+ * shrink limit, delete / insert / update, record the run), so readers see the old mirror or the
+ * new one, never half of it, and a refused or failed apply leaves the mirror as it was.
+ */
+import type { Db, Tx } from './db';
+import type { MirrorPass } from '../core/contracts';
+import { diffMirror, ListEntry, mirrorKey, suspiciousShrink } from '../core/eposelok-list';
+import { mirrorOfRow } from './passes-store';
+
+export interface SyncRunRow {
+  id: number;
+  ts: number;
+  ok: boolean;
+  added: number;
+  removed: number;
+  unchanged: number;
+  total: number;
+  durationMs: number | null;
+  error: string | null;
+  pendingConfirm: boolean;
+}
+
+export interface ApplyOptions {
+  now: number;
+  /** share of the mirror (0..1) a list may remove without confirmation (default 0.5) */
+  maxShrink?: number;
+  /** apply even a suspicious shrink */
+  confirm?: boolean;
+  /** performance.now() when the sync started (for the run's duration) */
+  startedPerf?: number;
+}
+
+export type ApplyResult =
+  | {
+      applied: true;
+      runId: number;
+      added: MirrorPass[];
+      removedIds: number[];
+      updated: MirrorPass[];
+      unchanged: number;
+      total: number;
+      /** mirror size before */
+      before: number;
+    }
+  | { applied: false; reason: string; added: number; removed: number; unchanged: number; total: number; before: number };
+
+/** Statement chunk sizes: a bounded set of distinct SQL texts for the statement cache. */
+const CHUNKS = [512, 64, 8, 1];
+function* chunks<T>(items: T[]): Generator<T[]> {
+  let i = 0;
+  while (i < items.length) {
+    const left = items.length - i;
+    const size = CHUNKS.find((c) => c <= left)!;
+    yield items.slice(i, i + size);
+    i += size;
+  }
+}
+
+const MIRROR_COLUMNS = 'id, list, canonical, raw, digits, house, first_seen, last_seen';
+const RUN_RETENTION_MS = 400 * 24 * 3600 * 1000;
+
+export class MirrorStore {
+  constructor(private readonly db: Db) {}
+
+  async count(): Promise<number> {
+    const r = await this.db.getAfterWrites<{ n: number }>('SELECT COUNT(*) AS n FROM mirror_passes');
+    return r?.n ?? 0;
+  }
+
+  async loadAll(): Promise<MirrorPass[]> {
+    return (await this.db.all(`SELECT ${MIRROR_COLUMNS} FROM mirror_passes`)).map(mirrorOfRow);
+  }
+
+  /** Applies a new list as one diff transaction (see ApplyResult); throws on a database error (rolled back). */
+  applyList(entries: ListEntry[], opts: ApplyOptions): Promise<ApplyResult> {
+    const now = opts.now;
+    return this.db.transaction(async (tx) => {
+      const current = (await tx.all(`SELECT ${MIRROR_COLUMNS} FROM mirror_passes`)).map(mirrorOfRow);
+      const diff = diffMirror(current, entries);
+      const reason = opts.confirm ? null : suspiciousShrink(current.length, diff, opts.maxShrink ?? 0.5);
+      if (reason) {
+        return { applied: false, reason, added: diff.added.length, removed: diff.removed.length, unchanged: diff.unchanged + diff.updated.length, total: diff.total, before: current.length };
+      }
+      const removedIds = diff.removed.map((p) => p.id);
+      for (const ids of chunks(removedIds)) {
+        await tx.run(`DELETE FROM mirror_passes WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
+      }
+      // every pass still listed was seen now
+      await tx.run('UPDATE mirror_passes SET last_seen = ?', [now]);
+      const updated: MirrorPass[] = [];
+      for (const u of diff.updated) {
+        await tx.run('UPDATE mirror_passes SET raw = ? WHERE id = ?', [u.raw, u.pass.id]);
+        updated.push({ ...u.pass, raw: u.raw, lastSeen: now });
+      }
+      const added = await insertEntries(tx, diff.added, now);
+      const durationMs = opts.startedPerf !== undefined ? performance.now() - opts.startedPerf : null;
+      const run = await tx.run(
+        'INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, 1, ?, ?, ?, ?, ?, NULL, 0)',
+        [now, added.length, removedIds.length, diff.unchanged + updated.length, diff.total, durationMs],
+      );
+      return { applied: true, runId: run.lastID, added, removedIds, updated, unchanged: diff.unchanged + updated.length, total: diff.total, before: current.length };
+    });
+  }
+
+  /** Records a run that changed nothing (failed, or waiting for confirmation). */
+  async recordRun(r: { ts: number; ok: boolean; error: string | null; durationMs: number | null; pendingConfirm?: boolean; added?: number; removed?: number; unchanged?: number; total?: number }): Promise<number> {
+    const res = await this.db.run(
+      'INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      [r.ts, r.ok ? 1 : 0, r.added ?? 0, r.removed ?? 0, r.unchanged ?? 0, r.total ?? 0, r.durationMs, r.error, r.pendingConfirm ? 1 : 0],
+    );
+    if (res.lastID % 100 === 0) await this.db.run('DELETE FROM sync_runs WHERE ts < ?', [r.ts - RUN_RETENTION_MS]);
+    return res.lastID;
+  }
+
+  async lastRuns(limit = 20): Promise<SyncRunRow[]> {
+    const rows = await this.db.all('SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?', [Math.min(Math.max(limit, 1), 1000)]);
+    return rows.map(runOfRow);
+  }
+
+  /** The newest successful run and the newest failed one (for the state after a restart). */
+  async lastOutcomes(): Promise<{ success: SyncRunRow | null; failure: SyncRunRow | null }> {
+    const s = await this.db.getAfterWrites('SELECT * FROM sync_runs WHERE ok = 1 ORDER BY id DESC LIMIT 1');
+    const f = await this.db.getAfterWrites('SELECT * FROM sync_runs WHERE ok = 0 ORDER BY id DESC LIMIT 1');
+    return { success: s ? runOfRow(s) : null, failure: f ? runOfRow(f) : null };
+  }
+}
+
+async function insertEntries(tx: Tx, entries: ListEntry[], now: number): Promise<MirrorPass[]> {
+  const out: MirrorPass[] = [];
+  for (const part of chunks(entries)) {
+    const params: unknown[] = [];
+    for (const e of part) params.push(e.list, e.canonical, e.raw, e.digits, e.house, now, now);
+    const rows = await tx.all<{ id: number; list: string; canonical: string; house: string }>(
+      `INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id, list, canonical, house`,
+      params,
+    );
+    const ids = new Map(rows.map((r) => [mirrorKey(r), r.id]));
+    for (const e of part) {
+      const id = ids.get(mirrorKey(e));
+      if (id === undefined) throw new Error(`mirror insert lost ${e.canonical}`);
+      out.push({ id, list: e.list, canonical: e.canonical, raw: e.raw, digits: e.digits, house: e.house, firstSeen: now, lastSeen: now });
+    }
+  }
+  return out;
+}
+
+function runOfRow(r: any): SyncRunRow {
+  return {
+    id: r.id,
+    ts: r.ts,
+    ok: !!r.ok,
+    added: r.added,
+    removed: r.removed,
+    unchanged: r.unchanged,
+    total: r.total,
+    durationMs: r.duration_ms ?? null,
+    error: r.error ?? null,
+    pendingConfirm: !!r.pending_confirm,
+  };
+}
