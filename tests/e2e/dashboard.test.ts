@@ -32,8 +32,14 @@ let ctx: BrowserContext;
 let page: Page;
 let lpr: MqttClient;
 const pageErrors: string[] = [];
-/** three digits nobody else uses in this run */
-const DIGITS = String(400 + Math.floor(Math.random() * 500));
+/** three digits of no plate in the emulator's demo list (so only our temporary pass matches) */
+const DEMO_DIGITS = new Set(JSON.stringify(require('../../src/emulators/eposelok-demo.json')).match(/\d{3}/g) ?? []);
+const DIGITS = ((): string => {
+  for (;;) {
+    const d = String(300 + Math.floor(Math.random() * 600));
+    if (!DEMO_DIGITS.has(d) && d !== '987') return d;
+  }
+})();
 const ALLOWED_PLATE = `А${DIGITS}ВС77`; // Cyrillic, as a camera may send it
 const ALLOWED_CANON = `A${DIGITS}BC77`;
 const REFUSED_PLATE = 'E987KX199';
@@ -169,6 +175,16 @@ describe('guard dashboard', () => {
     expect(sources).toContain('temporary');
     expect(plates).not.toContain(`K${DIGITS}MH50`);
     for (const s of sources) expect(['mirror', 'temporary']).toContain(s);
+
+    // the E-Poselok mirror (the demo list has О971УА18, house 21) once the first sync is in
+    await until('the E-Poselok mirror', async () => {
+      const r: any = await api('/api/passes/search?q=971');
+      return r.results.some((x: any) => x.source === 'mirror');
+    }, 30_000);
+    await page.fill('[data-testid=gp-search-input]', '971');
+    const mirror = page.locator('[data-testid=gp-search-result][data-source=mirror][data-plate="O971YA18"]');
+    await mirror.waitFor();
+    await expect(mirror.textContent()).resolves.toMatch(/21/);
 
     // a plate nobody has
     await page.fill('[data-testid=gp-search-input]', '0000');
