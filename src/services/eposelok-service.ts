@@ -180,14 +180,18 @@ export class EposelokService implements Service {
 
   /** Fetches the list from `source` and applies it (one sync at a time; never throws). */
   sync(source: ListSource, opts: SyncOptions = {}): Promise<SyncReport> {
-    this.running++;
-    if (this.running === 1) this.changed();
-    const run = this.chain.then(() => this.runSync(source, opts));
-    this.chain = run.catch(() => undefined);
-    return run.finally(() => {
-      this.running--;
-      if (this.running === 0) this.changed();
+    const run = this.chain.then(async () => {
+      this.running++;
+      try {
+        return await this.runSync(source, opts);
+      } finally {
+        this.running--;
+        // one state event per sync, after it finished
+        this.changed();
+      }
     });
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 
   private async runSync(source: ListSource, opts: SyncOptions): Promise<SyncReport> {
@@ -280,7 +284,6 @@ export class EposelokService implements Service {
       `e-poselok sync (${trigger}): +${report.added} −${report.removed} ~${report.updated} =${report.unchanged}, ${report.count} passes, ${Math.round(report.durationMs)} ms` +
         (opts.confirm && result.before && result.removedIds.length / result.before > (opts.maxShrink ?? 0.5) ? ' (large shrink confirmed)' : ''),
     );
-    this.changed();
     return report;
   }
 
@@ -302,7 +305,6 @@ export class EposelokService implements Service {
     } catch (err) {
       this.hub.logger.error(`e-poselok: sync run not recorded: ${(err as Error).message}`);
     }
-    this.changed();
     return report;
   }
 
