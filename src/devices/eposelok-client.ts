@@ -151,7 +151,8 @@ export class EposelokClient implements OnlineChecker {
       throw new EposelokError(msg, e.code === 'timeout' ? 'timeout' : 'network');
     }
     if (res.status < 200 || res.status >= 300) {
-      const msg = `list fetch from ${redactUrl(url)}: HTTP ${res.status}`;
+      const html = /text\/html/i.test(res.headers['content-type'] ?? '') || /^\s*</.test(res.body.subarray(0, 64).toString('latin1'));
+      const msg = `list fetch from ${redactUrl(url)}: HTTP ${res.status}${html ? ' (HTML error page)' : ''}`;
       this.logger.warn(`e-poselok: ${msg}`);
       throw new EposelokError(msg, 'http', res.status);
     }

@@ -245,8 +245,9 @@ export class EposelokService implements Service {
     if (parse.encoding === 'windows-1251') log.info('e-poselok: list body decoded as Windows-1251');
 
     let result;
+    const appliedAt = this.hub.clock.now();
     try {
-      result = await store.applyList(parse.entries, { now: this.hub.clock.now(), maxShrink: opts.maxShrink, confirm: opts.confirm === true, startedPerf });
+      result = await store.applyList(parse.entries, { now: appliedAt, maxShrink: opts.maxShrink, confirm: opts.confirm === true, startedPerf });
     } catch (err) {
       return this.failed(store, report, startedPerf, `database: ${(err as Error).message}`, 'database');
     }
@@ -271,11 +272,10 @@ export class EposelokService implements Service {
     report.unchanged = result.unchanged - result.updated.length;
     report.count = result.total;
     report.durationMs = performance.now() - startedPerf;
-    const now = this.hub.clock.now();
     this.st.ok = true;
     this.st.count = result.total;
-    this.st.lastSuccessAt = now;
-    this.st.lastAttemptAt = now;
+    this.st.lastSuccessAt = appliedAt;
+    this.st.lastAttemptAt = appliedAt;
     this.st.pendingConfirm = null;
     this.st.lastReport = report;
     this.alarmed = false;
