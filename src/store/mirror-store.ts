@@ -46,8 +46,18 @@ export type ApplyResult =
     }
   | { applied: false; reason: string; added: number; removed: number; unchanged: number; total: number; before: number };
 
-/** Statement chunk sizes: a bounded set of distinct SQL texts for the statement cache. */
-const CHUNKS = [512, 64, 8, 1];
+/** Statement chunk sizes: a bounded set of distinct SQL texts for the statement cache (≤ 7 × 2048 parameters). */
+const CHUNKS = [2048, 256, 32, 4, 1];
+const LOAD_CHUNK = 5000;
+
+/**
+ * The committed mirror, per database: loaded once (in chunks, so no single long stall of the
+ * event loop), then kept in step after every committed apply. Safe because this store is the
+ * only writer of mirror_passes and applies are serialised by the database's write queue.
+ */
+const caches = new WeakMap<Db, Promise<MirrorPass[]>>();
+/** applies of one database run one after another (each diffs against the previous one's result) */
+const applyChains = new WeakMap<Db, Promise<unknown>>();
 function* chunks<T>(items: T[]): Generator<T[]> {
   let i = 0;
   while (i < items.length) {
@@ -74,10 +84,40 @@ export class MirrorStore {
   }
 
   /** Applies a new list as one diff transaction (see ApplyResult); throws on a database error (rolled back). */
+  /** The committed mirror (cached; see `caches`). */
+  private committed(): Promise<MirrorPass[]> {
+    let c = caches.get(this.db);
+    if (!c) {
+      c = (async () => {
+        const out: MirrorPass[] = [];
+        let after = -1;
+        for (;;) {
+          const rows = await this.db.all(`SELECT ${MIRROR_COLUMNS} FROM mirror_passes WHERE id > ? ORDER BY id LIMIT ${LOAD_CHUNK}`, [after]);
+          for (const r of rows) out.push(mirrorOfRow(r));
+          if (rows.length < LOAD_CHUNK) break;
+          after = rows[rows.length - 1].id;
+        }
+        return out;
+      })();
+      caches.set(this.db, c);
+      c.catch(() => caches.delete(this.db));
+    }
+    return c;
+  }
+
+  /** Applies a new list as one diff transaction (see ApplyResult); throws on a database error (rolled back, mirror unchanged). */
   applyList(entries: ListEntry[], opts: ApplyOptions): Promise<ApplyResult> {
+    const prev = applyChains.get(this.db) ?? Promise.resolve();
+    const run = prev.then(() => this.applyNow(entries, opts));
+    applyChains.set(this.db, run.catch(() => undefined));
+    return run;
+  }
+
+  private async applyNow(entries: ListEntry[], opts: ApplyOptions): Promise<ApplyResult> {
     const now = opts.now;
-    return this.db.transaction(async (tx) => {
-      const current = (await tx.all(`SELECT ${MIRROR_COLUMNS} FROM mirror_passes`)).map(mirrorOfRow);
+    const current = await this.committed();
+    let next: MirrorPass[] | null = null;
+    const result = await this.db.transaction(async (tx): Promise<ApplyResult> => {
       const diff = diffMirror(current, entries);
       const reason = opts.confirm ? null : suspiciousShrink(current.length, diff, opts.maxShrink ?? 0.5);
       if (reason) {
@@ -100,8 +140,17 @@ export class MirrorStore {
         'INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, 1, ?, ?, ?, ?, ?, NULL, 0)',
         [now, added.length, removedIds.length, diff.unchanged + updated.length, diff.total, durationMs],
       );
+      // the mirror after this commit (for the cache)
+      const gone = new Set(removedIds);
+      const changed = new Map(updated.map((u) => [u.id, u]));
+      next = [];
+      for (const p of current) if (!gone.has(p.id)) next.push(changed.get(p.id) ?? p);
+      for (const p of added) next.push(p);
       return { applied: true, runId: run.lastID, added, removedIds, updated, unchanged: diff.unchanged + updated.length, total: diff.total, before: current.length };
     });
+    // only a committed transaction moves the cache
+    if (result.applied && next) caches.set(this.db, Promise.resolve(next));
+    return result;
   }
 
   /** Records a run that changed nothing (failed, or waiting for confirmation). */
