@@ -56,7 +56,9 @@ class Conn {
   }
   get<T>(sql: string, params: Params = []): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
-      this.stmt(sql).get(params as any, (err: Error | null, row: T) => (err ? reject(err) : resolve(row)));
+      // reset first: a cached statement that already returned a row would otherwise answer nothing
+      const st = this.stmt(sql);
+      st.reset(() => st.get(params as any, (err: Error | null, row: T) => (err ? reject(err) : resolve(row))));
     });
   }
   all<T>(sql: string, params: Params = []): Promise<T[]> {
