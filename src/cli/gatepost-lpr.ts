@@ -313,17 +313,19 @@ async function defaultFallbackDeps(cfg: LprConfig): Promise<FallbackDeps> {
   };
 }
 
-/** The E-Poselok online check of the fallback path (src/devices/eposelok-client.ts). */
+/** The E-Poselok online check of the fallback path: the same client gatepost uses (src/devices/eposelok-client.ts). */
 function createFallbackChecker(cfg: LprConfig): (plate: string) => Promise<OnlineResult> {
   const e = cfg.eposelok;
-  if (!e.checkUrl && !(e.name && e.token)) throw new Error('E-Poselok online check needs GATEPOST_EPOSELOK_NAME and _TOKEN (or a check URL)');
+  if (!e.name || !e.token) throw new Error('E-Poselok online check needs GATEPOST_EPOSELOK_NAME and GATEPOST_EPOSELOK_TOKEN');
   /* eslint-disable @typescript-eslint/no-var-requires */
-  const client = require('../devices/eposelok-client');
-  const plates = require('../core/plate');
-  const checker = client.createOnlineChecker
-    ? client.createOnlineChecker({ name: e.name, token: e.token, camId: e.camId, checkUrl: e.checkUrl, timeoutMs: e.timeoutMs ?? 1500 })
-    : new client.EposelokClient({ name: e.name, token: e.token, camId: e.camId, checkUrl: e.checkUrl, timeoutMs: e.timeoutMs ?? 1500 });
-  return (plate: string) => checker.check(plates.normalizePlate(plate));
+  const { EposelokClient } = require('../devices/eposelok-client') as typeof import('../devices/eposelok-client');
+  const { normalizePlate } = require('../core/plate') as typeof import('../core/plate');
+  const client = new EposelokClient({ name: e.name, token: e.token, camId: e.camId, checkBase: e.checkUrl, checkTimeoutMs: e.timeoutMs ?? 1500 });
+  return async (plate: string) => {
+    const p = normalizePlate(plate);
+    if (!p) return { status: 'denied', latencyMs: 0, error: 'not a plate' };
+    return client.check(p);
+  };
 }
 
 // ------------------------------------------------------------------------------------ the queue

@@ -196,7 +196,6 @@ describe('mqtt-lite', () => {
 });
 
 describe('gatepost-lpr with gatepost down (direct path)', () => {
-  const hasEposelok = fs.existsSync(path.join(__dirname, '../../src/emulators/eposelok.ts'));
 
   test('without E-Poselok settings nothing opens; the passage is queued as rejected and the exit is 2', async () => {
     const { startClGateEmulator } = await import('../../src/emulators/clgate');
@@ -215,13 +214,12 @@ describe('gatepost-lpr with gatepost down (direct path)', () => {
     }
   });
 
-  (hasEposelok ? test : test.skip)('E-Poselok allows → relay pulse (open, wait, close) → queued → delivered when gatepost is back', async () => {
+  test('E-Poselok allows → relay pulse (open, wait, close) → queued → delivered when gatepost is back', async () => {
     const { startClGateEmulator } = await import('../../src/emulators/clgate');
-    const { startEposelokEmulator } = require('../../src/emulators/eposelok');
+    const { startEposelokEmulator } = await import('../../src/emulators/eposelok');
     const relay = await startClGateEmulator({ token: 'relay-tok' });
-    const epos = await startEposelokEmulator({});
+    const epos = await startEposelokEmulator({ name: 'test', token: 'epos-tok', camId: 'cam-9', passes: { AllowedList1: [{ Number: '12', Plate: 'А123ВС77' }] } });
     try {
-      epos.setPlates?.({ AllowedList1: [{ Number: '12', Plate: 'А123ВС77' }] });
       const env = {
         ...envFor(),
         GATEPOST_LPR_URL: `mqtt://127.0.0.1:${await closedPort()}`,
@@ -229,10 +227,10 @@ describe('gatepost-lpr with gatepost down (direct path)', () => {
         GATEPOST_RELAY_URL: relay.url,
         GATEPOST_RELAY_TOKEN: 'relay-tok',
         GATEPOST_RELAY_CHANNEL: '2',
-        GATEPOST_EPOSELOK_NAME: epos.name ?? 'test',
-        GATEPOST_EPOSELOK_TOKEN: epos.token ?? 'tok',
+        GATEPOST_EPOSELOK_NAME: epos.settlement,
+        GATEPOST_EPOSELOK_TOKEN: epos.token,
         GATEPOST_EPOSELOK_CAMID: 'cam-9',
-        GATEPOST_EPOSELOK_CHECK_URL: epos.checkUrl ?? `${epos.url}/cgi-bin/cars/avtogate.cgi`,
+        GATEPOST_EPOSELOK_CHECK_URL: epos.checkUrl,
       };
       const io = captureIo(env);
       const started = Date.now();
