@@ -10,6 +10,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { hubFor, shortError } from '../common/hub';
+import { textProp, credentialProp } from '../common/env';
 import { EposelokClient, EposelokConfig } from '../../src/devices/eposelok-client';
 import { eposelokOf, EposelokState, SyncReport, SyncTrigger } from '../../src/services/eposelok-service';
 import type { OnlineChecker } from '../../src/core/contracts';
@@ -52,21 +53,6 @@ function num(v: unknown, def: number, min: number, max: number): number {
 }
 
 /** A property that is still `${VAR}` (env not set) or empty → undefined. */
-function text(v: unknown): string | undefined {
-  if (typeof v !== 'string') return undefined;
-  const s = v.trim();
-  if (!s || /^\$\{\w+\}$/.test(s)) return undefined;
-  return s;
-}
-
-/** A credential: its value, `${VAR}` → that env variable, empty → the env fallback. */
-function credential(v: unknown, envFallback: string): string | undefined {
-  const s = typeof v === 'string' ? v.trim() : '';
-  const m = /^\$\{(\w+)\}$/.exec(s);
-  if (m) return process.env[m[1]] || undefined;
-  return s || process.env[envFallback] || undefined;
-}
-
 function age(ms: number): string {
   if (ms < 60_000) return '<1 min';
   if (ms < 3600_000) return `${Math.floor(ms / 60_000)} min`;
@@ -86,11 +72,11 @@ export = function (RED: NodeAPI): void {
     const hub = hubFor(RED);
     const creds = ((this as any).credentials ?? {}) as ConfigCreds;
     const cfg: Partial<EposelokConfig> = {
-      name: text(config.settlement) ?? (process.env.GATEPOST_EPOSELOK_NAME || undefined),
-      token: credential(creds.token, 'GATEPOST_EPOSELOK_TOKEN'),
-      camId: credential(creds.camId, 'GATEPOST_EPOSELOK_CAMID'),
-      listBase: text(config.listBase),
-      checkBase: text(config.checkBase),
+      name: textProp(config.settlement) ?? (process.env.GATEPOST_EPOSELOK_NAME || undefined),
+      token: credentialProp(creds.token, 'GATEPOST_EPOSELOK_TOKEN'),
+      camId: credentialProp(creds.camId, 'GATEPOST_EPOSELOK_CAMID'),
+      listBase: textProp(config.listBase),
+      checkBase: textProp(config.checkBase),
       listTimeoutMs: num(config.listTimeout, 20, 1, 300) * 1000,
       checkTimeoutMs: num(config.checkTimeout, 1.5, 0.1, 10) * 1000,
       breakerFailures: num(config.breakerFailures, 3, 1, 100),

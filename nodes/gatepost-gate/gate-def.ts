@@ -3,6 +3,7 @@ import type { NodeDef, Node } from 'node-red';
 import type { GateDef } from '../../src/services/gate-service';
 import type { RelayConfig, HttpMethod, RelayDriverName } from '../../src/devices/relay';
 import type { GateKind } from '../../src/core/contracts';
+import { credentialProp } from '../common/env';
 
 export interface GatepostGateDef extends NodeDef {
   gateId: string;
@@ -53,7 +54,9 @@ function method(v: unknown): HttpMethod {
 }
 
 /** The gate definition of a node's configuration; throws a clear Error when it is invalid. */
-export function gateDefOf(config: GatepostGateDef, creds: GatepostGateCredentials): GateDef {
+export function gateDefOf(config: GatepostGateDef, rawCreds: GatepostGateCredentials): GateDef {
+  // credentials may name an environment variable (`${GATEPOST_RELAY_TOKEN}`), as the shipped flows do
+  const creds: GatepostGateCredentials = { token: credentialProp(rawCreds.token), username: credentialProp(rawCreds.username), password: credentialProp(rawCreds.password) };
   const kind: GateKind = config.kind === 'wicket' || config.kind === 'door' ? config.kind : 'barrier';
   let relay: RelayConfig;
   switch (config.driver) {
