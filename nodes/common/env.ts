@@ -22,3 +22,10 @@ export function credentialProp(v: unknown, envFallback?: string, env: NodeJS.Pro
   if (m) return env[m[1]] || undefined;
   return s || (envFallback ? env[envFallback] : undefined) || undefined;
 }
+
+/** An integer property: the default when empty or an unresolved `${VAR}`; NaN (reported by the caller's check) when not a number. */
+export function intProp(v: unknown, dflt: number): number {
+  if (typeof v === 'number') return v;
+  const s = textProp(v);
+  return s === undefined ? dflt : /^[-+]?\d+$/.test(s) ? parseInt(s, 10) : NaN;
+}

@@ -11,6 +11,7 @@ import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import { FrigatePlateTracker, parseCameraMap } from '../../src/core/frigate';
 import { systemClock } from '../../src/core/clock';
 import { shortError } from '../common/hub';
+import { textProp } from '../common/env';
 
 interface FrigateLprDef extends NodeDef {
   cameraMap: string;
@@ -20,8 +21,9 @@ interface FrigateLprDef extends NodeDef {
   ttl: string | number;
 }
 
+/** a comma/space separated list; empty or an unset `${VAR}` of the shipped flow = no filter */
 const list = (s: unknown): string[] =>
-  String(s ?? '')
+  (textProp(s) ?? '')
     .split(/[,;\s]+/)
     .map((x) => x.trim())
     .filter(Boolean);

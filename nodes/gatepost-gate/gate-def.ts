@@ -3,7 +3,7 @@ import type { NodeDef, Node } from 'node-red';
 import type { GateDef } from '../../src/services/gate-service';
 import type { RelayConfig, HttpMethod, RelayDriverName } from '../../src/devices/relay';
 import type { GateKind } from '../../src/core/contracts';
-import { credentialProp } from '../common/env';
+import { credentialProp, intProp } from '../common/env';
 
 export interface GatepostGateDef extends NodeDef {
   gateId: string;
@@ -64,7 +64,7 @@ export function gateDefOf(config: GatepostGateDef, rawCreds: GatepostGateCredent
       relay = {
         driver: 'sokol-door',
         url: String(config.url ?? '').trim(),
-        relay: parseInt(String(config.relay ?? '1'), 10),
+        relay: intProp(config.relay, 1),
         external: truthy(config.external),
         username: creds.username || 'root',
         password: creds.password ?? '',
@@ -95,7 +95,7 @@ export function gateDefOf(config: GatepostGateDef, rawCreds: GatepostGateCredent
     }
     case 'sarapul-relay':
     default:
-      relay = { driver: 'sarapul-relay', url: String(config.url ?? '').trim(), channel: parseInt(String(config.channel ?? '1'), 10), token: creds.token ?? '' };
+      relay = { driver: 'sarapul-relay', url: String(config.url ?? '').trim(), channel: intProp(config.channel, 1), token: creds.token ?? '' };
   }
   return {
     id: String(config.gateId ?? '').trim(),

@@ -88,14 +88,15 @@ function fromText(s: string): LprParse {
   if (s.length > MAX_INPUT_BYTES) return fail(`input over ${MAX_INPUT_BYTES / 1024} KB`, printable(s));
   const t = s.trim();
   if (!t) return fail('empty input', '');
-  if (t.startsWith('{')) {
+  // a plate never starts with { [ or " — such text is JSON (or broken JSON), never a plate
+  if (t.startsWith('{') || t.startsWith('[') || t.startsWith('"')) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(t);
     } catch (err) {
       return fail(`invalid JSON: ${(err as Error).message.slice(0, 80)}`, printable(t));
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return fail('JSON payload must be an object', printable(t));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return fail(`wrong type: JSON payload must be an object, not ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`, printable(t));
     return fromObject(parsed as Record<string, unknown>, printable(t));
   }
   if (CONTROL.test(t)) return fail('binary input (control characters)', printable(t));

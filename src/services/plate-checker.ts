@@ -11,14 +11,12 @@ import { checkOnline, decideLocal, outcomeOfOnline, Outcome, RepeatWindow } from
 import { cameraOfTopic, imageOf, LprInput, parseLprInput } from '../core/lpr-input';
 import { EXACT } from '../core/match';
 import { normalizePlate } from '../core/plate';
+import { parseCameraMap as parseCoreCameraMap, CameraRoute } from '../core/camera-map';
 import type { EventRecord } from '../store/events-store';
 import { eventsOf } from './events-service';
 import { passesOf } from './passes-service';
 
-export interface CameraRoute {
-  gate?: string;
-  direction?: 'entry' | 'exit';
-}
+export type { CameraRoute };
 
 export interface PlateCheckOptions {
   /** camera → gate/direction; null/empty = no mapping */
@@ -55,33 +53,14 @@ export interface PlateCheckCounters {
 }
 
 /**
- * Reads the camera map property: a JSON object string (or object). Empty, unset or an
- * unresolved `${VAR}` means "no mapping" (null). Throws on malformed JSON.
+ * Reads the camera map property (src/core/camera-map.ts): text `cam1=main:entry, cam3=wicket` or a
+ * JSON object. Empty, unset or an unresolved `${VAR}` means "no mapping" (null). Throws when malformed.
  */
 export function parseCameraMap(v: unknown): Record<string, CameraRoute> | null {
   if (v === undefined || v === null) return null;
-  let o: unknown = v;
-  if (typeof v === 'string') {
-    const s = v.trim();
-    if (!s || /^\$\{[^}]*\}$/.test(s) || s === '{}') return null;
-    o = JSON.parse(s);
-  }
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error('camera map must be a JSON object {"cam1":{"gate":"main","direction":"entry"}}');
-  const out: Record<string, CameraRoute> = {};
-  for (const [cam, route] of Object.entries(o as Record<string, unknown>)) {
-    const r: CameraRoute = {};
-    if (typeof route === 'string') r.gate = route;
-    else if (route && typeof route === 'object') {
-      const g = (route as any).gate;
-      const d = (route as any).direction;
-      if (g !== undefined && typeof g !== 'string') throw new Error(`camera ${cam}: gate must be a string`);
-      if (d !== undefined && d !== 'entry' && d !== 'exit') throw new Error(`camera ${cam}: direction must be entry or exit`);
-      if (g) r.gate = g;
-      if (d) r.direction = d;
-    } else throw new Error(`camera ${cam}: expected {"gate":..., "direction":...}`);
-    out[cam] = r;
-  }
-  return Object.keys(out).length ? out : null;
+  if (typeof v !== 'string' && (typeof v !== 'object' || Array.isArray(v))) throw new Error('camera map must be text (cam1=main:entry, cam2=wicket) or a JSON object');
+  const map = parseCoreCameraMap(v as string | Record<string, unknown>);
+  return map.size ? Object.fromEntries(map) : null;
 }
 
 const WEEK = 7 * 86400000;
@@ -155,12 +134,14 @@ export class PlateChecker {
     let direction: 'entry' | 'exit' | undefined;
     if (cameras && camera !== undefined) {
       const route = cameras[camera];
-      if (!route) {
-        base.gate = msgGate ?? this.opts.defaultGate;
+      // a camera outside the map is refused unless the message itself names the gate (Frigate, LPR programs that know it)
+      const namedGate = msgGate ?? (parsed.ok ? parsed.value.gate : undefined);
+      if (!route && !namedGate) {
+        base.gate = this.opts.defaultGate;
         return this.reject(base, `unknown camera "${camera.slice(0, 64)}"`, parsed.ok ? parsed.value.plate : parsed.input, started, now);
       }
-      gate = route.gate;
-      direction = route.direction;
+      gate = route?.gate;
+      direction = route?.direction;
     }
     gate = gate ?? msgGate ?? (parsed.ok ? parsed.value.gate : undefined) ?? this.opts.defaultGate;
     base.gate = gate;

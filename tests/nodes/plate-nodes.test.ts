@@ -168,6 +168,18 @@ describe('plate nodes', () => {
     expect(other[0].payload).toMatchObject({ decision: 'rejected', reason: 'unknown camera "cam2"' });
     await helper.unload();
 
+    // the text form of GATEPOST_CAMERAS (the same parser as frigate-lpr's)
+    await helper.load([tempStore, plateCheck, catchNode], flow('cam7=south:entry, cam8=wicket'));
+    const denied2 = sink('denied');
+    helper.getNode('pc').receive({ topic: 'gatepost/lpr/cam7', payload: 'К002КК02' } as any);
+    helper.getNode('pc').receive({ topic: 'gatepost/lpr/cam8', payload: 'К003КК03' } as any);
+    await until(() => denied2.length === 2);
+    expect(denied2.map((m: any) => [m.gate, m.payload.direction])).toEqual([
+      ['south', 'entry'],
+      ['wicket', undefined],
+    ]);
+    await helper.unload();
+
     await helper.load([tempStore, plateCheck, catchNode], flow('{not json'));
     const caught = sink('caught');
     helper.getNode('pc').receive({ payload: 'К001КК01' } as any);

@@ -111,6 +111,7 @@ describe('parseCameraMap', () => {
   test('empty and malformed', () => {
     expect(parseCameraMap('').size).toBe(0);
     expect(parseCameraMap(undefined).size).toBe(0);
+    expect(parseCameraMap('${GATEPOST_FRIGATE_CAMERAS}').size).toBe(0); // an unset variable of the shipped flow
     expect(() => parseCameraMap('cam1')).toThrow(/camera=gate/);
     expect(() => parseCameraMap('cam1=main:sideways')).toThrow(/entry or exit/);
     expect(() => parseCameraMap('{"c1":')).toThrow(/invalid JSON/);

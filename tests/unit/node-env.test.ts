@@ -36,3 +36,14 @@ describe('gatepost-gate credentials from the environment', () => {
     expect(gateDefOf({ ...base, kind: 'wicket', driver: 'sokol-door' }, { username: 'admin', password: 'literal' }).relay).toMatchObject({ username: 'admin', password: 'literal' });
   });
 });
+
+describe('intProp', () => {
+  test('the default for empty and unresolved ${VAR}; NaN for text that is not an integer', () => {
+    const { intProp } = require('../../nodes/common/env');
+    expect(intProp('${GATEPOST_RELAY_CHANNEL}', 1)).toBe(1);
+    expect(intProp('', 3)).toBe(3);
+    expect(intProp(' 4 ', 1)).toBe(4);
+    expect(intProp(2, 1)).toBe(2);
+    expect(intProp('two', 1)).toBeNaN();
+  });
+});

@@ -158,6 +158,9 @@ describe('plate decisions through the services', () => {
     expect(r.decision).toMatchObject({ gate: 'north', direction: 'exit', camera: 'cam1', decision: 'allowed' });
     const u = await mapped.check({ payload: 'А123ВС77', topic: 'gatepost/lpr/cam9' });
     expect(u).toMatchObject({ output: 3, decision: { decision: 'rejected', reason: 'unknown camera "cam9"' } });
+    // a camera outside the map that names its gate (a Frigate bridge, an LPR program) is taken at its word
+    const named = await mapped.check({ payload: JSON.stringify({ plate: 'К001КК01', gate: 'east' }), topic: 'gatepost/lpr/cam9' });
+    expect(named.decision).toMatchObject({ gate: 'east', camera: 'cam9', decision: 'denied' });
     const none = await mapped.check({ payload: 'К001КК01', gate: 'side' }); // not from a camera
     expect(none.decision).toMatchObject({ gate: 'side', decision: 'denied', reason: 'no pass (no online check configured)' });
   });
