@@ -129,9 +129,7 @@ afterAll(async () => {
   }
 });
 
-// Skipped until flows/guard-post.json (issue 6) lands: the gate and recognition steps need the shipped
-// guard-post flow in demo mode. Run: npm run build && npx jest tests/e2e/dashboard.test.ts after un-skipping.
-describe.skip('guard dashboard', () => {
+describe('guard dashboard', () => {
   test('a browser without a session is sent to the login page; after it, the Post page', async () => {
     await page.goto(`${rt.url}/dashboard`);
     await page.waitForURL('**/login**');
