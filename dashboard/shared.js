@@ -395,11 +395,14 @@ function createGatepost(win, strings) {
     return gp.api('/api/system').then(
       function (sys) {
         gp.system = sys;
-        if (sys && sys.timezone) {
+        var tzChanged = !!(sys && sys.timezone && sys.timezone !== gp.timeZone);
+        if (tzChanged) {
           gp.timeZone = sys.timezone;
           fmtCache = {};
         }
         gp.emit('system', sys);
+        // widgets that rendered times before the site's time zone was known render them again
+        if (tzChanged) gp.emit('resync');
         return sys;
       },
       function (err) {
