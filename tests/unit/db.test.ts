@@ -32,6 +32,18 @@ describe('Db', () => {
     await db.close();
   });
 
+  test('reads see committed writes: a get that returned a row does not pin the reader to an old snapshot', async () => {
+    const db = await Db.open(path.join(dir, 'raw.db'));
+    await db.run("INSERT INTO meta (key, value) VALUES ('k1', '1'), ('k2', '2')");
+    // a one-row answer of a multi-row query leaves the statement mid-way unless it is reset
+    expect(await db.get<{ key: string }>('SELECT key FROM meta ORDER BY key')).toEqual({ key: 'k1' });
+    await db.run("INSERT INTO meta (key, value) VALUES ('k3', '3')");
+    const rows = await db.all<{ key: string }>('SELECT key FROM meta ORDER BY key');
+    expect(rows.map((r) => r.key)).toEqual(['k1', 'k2', 'k3']);
+    expect((await db.get<{ n: number }>('SELECT count(*) AS n FROM meta'))?.n).toBe(3);
+    await db.close();
+  });
+
   test('data survives close and reopen; migrations run once', async () => {
     const file = path.join(dir, 'c.db');
     const db = await Db.open(file);
