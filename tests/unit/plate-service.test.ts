@@ -9,6 +9,7 @@ import * as path from 'path';
 import { Hub } from '../../src/services/hub';
 import { Db } from '../../src/store/db';
 import { MIGRATIONS } from '../../src/store/migrations';
+import { EventsStore } from '../../src/store/events-store';
 import { passesOf } from '../../src/services/passes-service';
 import { eventsOf } from '../../src/services/events-service';
 import { PlateChecker } from '../../src/services/plate-checker';
@@ -202,7 +203,7 @@ describe('migrations', () => {
   test('from an empty database to the latest version', async () => {
     const db = await Db.open(path.join(dir, 'empty.db'));
     expect(await db.version()).toBe(Math.max(...MIGRATIONS.map((m) => m.version)));
-    expect(await indexNames(db)).toEqual(expect.arrayContaining(['events_camera_ts', 'events_source_ts', 'temp_passes_created_at']));
+    expect(await indexNames(db)).toEqual(expect.arrayContaining(['events_camera_ts', 'events_source_ts', 'temp_passes_created_at', 'events_request_id']));
     await db.close();
   });
 
@@ -218,6 +219,24 @@ describe('migrations', () => {
     expect(await db.get("SELECT camera FROM events WHERE ts = 1")).toEqual({ camera: 'cam1' });
     const plan = await db.all("EXPLAIN QUERY PLAN SELECT id FROM events WHERE camera = 'cam1' ORDER BY ts DESC");
     expect(JSON.stringify(plan)).toContain('events_camera_ts');
+    await db.close();
+  });
+
+  test('from schema v2 with data: v3 indexes events by requestId and keeps the rows', async () => {
+    const file = path.join(dir, 'v2.db');
+    const v2 = await Db.open(file, MIGRATIONS.filter((m) => m.version <= 2));
+    expect(await v2.version()).toBe(2);
+    await v2.run("INSERT INTO events (ts, decision, source, reason, request_id) VALUES (1, 'allowed', 'online', 'fallback: E-Poselok allowed', 'r-1')");
+    await v2.close();
+    const db = await Db.open(file);
+    expect(await db.version()).toBeGreaterThanOrEqual(3);
+    expect(await indexNames(db)).toContain('events_request_id');
+    const store = new EventsStore(db);
+    expect(await store.findByRequestId('r-1', 'fallback: ')).toBe(1);
+    expect(await store.findByRequestId('r-1', 'E-Poselok')).toBeUndefined();
+    expect(await store.findByRequestId('r-2')).toBeUndefined();
+    const plan = await db.all("EXPLAIN QUERY PLAN SELECT id FROM events WHERE request_id = ? AND substr(reason, 1, 10) = 'fallback: ' ORDER BY id LIMIT 1", ['r-1']);
+    expect(JSON.stringify(plan)).toContain('events_request_id');
     await db.close();
   });
 });
