@@ -1,8 +1,10 @@
 /**
  * `plate-check`: a plate message in (LPR MQTT `gatepost/lpr/<camera>` via `mqtt in`, or any
- * flow), the Decision out on three outputs: 1 allowed, 2 denied, 3 other (repeat reads and
- * rejected input). A thin adapter over PlateChecker (src/services/plate-checker.ts); the event
- * is recorded in the background, after the allowed decision has gone out.
+ * flow), the Decision out on three outputs: 1 allowed, 2 denied, 3 other (repeat reads,
+ * rejected input and fallback passages). A thin adapter over PlateChecker
+ * (src/services/plate-checker.ts); the event is recorded in the background, after the allowed
+ * decision has gone out. A fallback passage (`gatepost/lpr/<camera>/fallback`, decided by
+ * `gatepost-lpr` while gatepost was down) is only recorded and always leaves on output 3.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { hubFor, shortError } from '../common/hub';
@@ -61,7 +63,7 @@ export = function (RED: NodeAPI): void {
 
     const counters = () => {
       const c = checker.counters;
-      return `✓${c.allowed} ✗${c.denied} ↻${c.repeat} ⚠${c.rejected}`;
+      return `✓${c.allowed} ✗${c.denied} ↻${c.repeat} ⚠${c.rejected}${c.fallback ? ` ⇄${c.fallback}` : ''}`;
     };
     if (configError) node.status({ fill: 'red', shape: 'ring', text: t('plate-check.status.config', 'configuration error') });
     else node.status({ fill: 'grey', shape: 'dot', text: t('plate-check.status.ready', 'ready') });
@@ -89,7 +91,11 @@ export = function (RED: NodeAPI): void {
           const out: Array<typeof msg | null> = [null, null, null];
           out[r.output - 1] = msg;
           send(out as any);
-          if (d.decision === 'rejected') {
+          if (d.fallback) {
+            // a passage gatepost-lpr decided (a 'rejected' one too): recorded, not bad input
+            const what = d.fallback.duplicate ? t('plate-check.status.duplicate', 'fallback already recorded') : `${t('plate-check.status.fallback', 'fallback')} ${d.decision}`;
+            node.status({ fill: 'blue', shape: 'ring', text: `${d.plate} ${what} · ${counters()}` });
+          } else if (d.decision === 'rejected') {
             node.warn(t('plate-check.errors.rejected', `plate input rejected: ${d.reason}`, { reason: d.reason }));
             node.status({ fill: 'yellow', shape: 'ring', text: `${d.reason.slice(0, 24)} · ${counters()}` });
           } else {

@@ -96,6 +96,14 @@ export interface Decision {
   house?: string;
   latencyMs: number;
   image?: string;
+  /**
+   * Set on a passage that `gatepost-lpr` decided itself while gatepost was down and delivered
+   * later on `gatepost/lpr/<camera>/fallback`: recorded as it was decided (original `ts`), never
+   * decided again and never acted on. `relay`: what its relay said; `duplicate`: this delivery
+   * was already recorded (`eventId` is the earlier event). Not a column: the recorded reason
+   * starts with `fallback: ` and carries the relay result.
+   */
+  fallback?: { relay?: string; duplicate?: boolean };
 }
 
 // ---------- gates ----------

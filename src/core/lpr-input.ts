@@ -3,6 +3,9 @@
  * plain-text plate, a Buffer, or JSON `{plate, confidence?, gate?, direction?, ts?, image?,
  * requestId?, camera?}` as a string or an already parsed object. Never throws: bad input gives
  * `{ ok: false, reason, input }` with the raw input truncated for the record.
+ *
+ * Fallback passages (`gatepost/lpr/<camera>/fallback`, published by `gatepost-lpr` when it
+ * delivers its queue) are the same JSON plus the decision already taken: `parseFallbackInput`.
  */
 export const MAX_INPUT_BYTES = 64 * 1024;
 /** how much of a rejected input is kept in the event store */
@@ -34,13 +37,18 @@ function printable(s: string): string {
 function hexOf(b: Uint8Array): string {
   return 'hex:' + Buffer.from(b.subarray(0, 64)).toString('hex') + (b.length > 64 ? '…' : '');
 }
-const fail = (reason: string, input: string): LprParse => ({ ok: false, reason, input });
+const fail = (reason: string, input: string): { ok: false; reason: string; input: string } => ({ ok: false, reason, input });
 
-/** The camera of an LPR topic `gatepost/lpr/<camera>` (or undefined). */
-export function cameraOfTopic(topic: unknown): string | undefined {
+/** An LPR topic: `gatepost/lpr/<camera>` (a plate) or `gatepost/lpr/<camera>/fallback` (a fallback passage). */
+export function lprTopicOf(topic: unknown): { camera: string; fallback: boolean } | undefined {
   if (typeof topic !== 'string') return undefined;
-  const m = /^gatepost\/lpr\/([^/]+)$/.exec(topic);
-  return m ? m[1] : undefined;
+  const m = /^gatepost\/lpr\/([^/]+)(\/fallback)?$/.exec(topic);
+  return m ? { camera: m[1], fallback: m[2] !== undefined } : undefined;
+}
+
+/** The camera of an LPR topic `gatepost/lpr/<camera>` or `gatepost/lpr/<camera>/fallback` (or undefined). */
+export function cameraOfTopic(topic: unknown): string | undefined {
+  return lprTopicOf(topic)?.camera;
 }
 
 function str(v: unknown, max: number): string | undefined | null {
@@ -84,7 +92,13 @@ function fromObject(o: Record<string, unknown>, input: string): LprParse {
   return { ok: true, value };
 }
 
-function fromText(s: string): LprParse {
+/** A payload read as far as its shape: a JSON object, plain text, or a failure. */
+type Decoded =
+  | { ok: true; obj: Record<string, unknown>; input: string }
+  | { ok: true; obj?: undefined; text: string; input: string }
+  | { ok: false; reason: string; input: string };
+
+function decodeText(s: string): Decoded {
   if (s.length > MAX_INPUT_BYTES) return fail(`input over ${MAX_INPUT_BYTES / 1024} KB`, printable(s));
   const t = s.trim();
   if (!t) return fail('empty input', '');
@@ -97,15 +111,12 @@ function fromText(s: string): LprParse {
       return fail(`invalid JSON: ${(err as Error).message.slice(0, 80)}`, printable(t));
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return fail(`wrong type: JSON payload must be an object, not ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`, printable(t));
-    return fromObject(parsed as Record<string, unknown>, printable(t));
+    return { ok: true, obj: parsed as Record<string, unknown>, input: printable(t) };
   }
-  if (CONTROL.test(t)) return fail('binary input (control characters)', printable(t));
-  if (t.length > 64) return fail('text too long for a plate', printable(t));
-  return { ok: true, value: { plate: t } };
+  return { ok: true, text: t, input: printable(t) };
 }
 
-/** Reads a plate message payload. */
-export function parseLprInput(payload: unknown): LprParse {
+function decode(payload: unknown): Decoded {
   if (payload === undefined || payload === null) return fail('empty input', '');
   if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
     const b = payload as Uint8Array;
@@ -117,9 +128,9 @@ export function parseLprInput(payload: unknown): LprParse {
       return fail('binary input (not UTF-8)', hexOf(b));
     }
     if (CONTROL.test(s.trim())) return fail('binary input (control characters)', hexOf(b));
-    return fromText(s);
+    return decodeText(s);
   }
-  if (typeof payload === 'string') return fromText(payload);
+  if (typeof payload === 'string') return decodeText(payload);
   if (typeof payload === 'object' && !Array.isArray(payload)) {
     let input: string;
     try {
@@ -128,9 +139,101 @@ export function parseLprInput(payload: unknown): LprParse {
       return fail('payload object cannot be serialised', '[object]');
     }
     if (input.length > MAX_INPUT_BYTES) return fail(`input over ${MAX_INPUT_BYTES / 1024} KB`, printable(input));
-    return fromObject(payload as Record<string, unknown>, printable(input));
+    return { ok: true, obj: payload as Record<string, unknown>, input: printable(input) };
   }
   return fail(`payload of type ${Array.isArray(payload) ? 'array' : typeof payload} is not a plate message`, printable(String(payload)));
+}
+
+/** Reads a plate message payload. */
+export function parseLprInput(payload: unknown): LprParse {
+  const d = decode(payload);
+  if (!d.ok) return d;
+  if (d.obj) return fromObject(d.obj, d.input);
+  if (CONTROL.test(d.text)) return fail('binary input (control characters)', d.input);
+  if (d.text.length > 64) return fail('text too long for a plate', d.input);
+  return { ok: true, value: { plate: d.text } };
+}
+
+// ------------------------------------------------------------------------------ fallback passages
+
+/** What `gatepost-lpr` decided itself while gatepost was unreachable. */
+export interface FallbackOutcome {
+  decision: 'allowed' | 'denied' | 'rejected';
+  /** the fallback path has only the E-Poselok online check: an allowed passage is always 'online' */
+  source: 'online' | 'none';
+  reason: string;
+  /** what the relay said: 'ok', 'skipped', 'error: …' */
+  relay?: string;
+  latencyMs?: number;
+}
+
+export interface FallbackInput extends LprInput {
+  requestId: string;
+  ts: number;
+  fallback: FallbackOutcome;
+}
+
+export type FallbackParse = { ok: true; value: FallbackInput } | { ok: false; reason: string; input: string };
+
+/** A fallback passage may be this old when it is delivered (the queue waits while gatepost is down). */
+export const FALLBACK_MAX_AGE_MS = 30 * 86400000;
+/** ...and this far in the future (clocks of the two hosts differ a little). */
+export const FALLBACK_MAX_AHEAD_MS = 5 * 60000;
+/** Every recorded fallback passage's reason starts with this (and only those: the dedupe relies on it). */
+export const FALLBACK_REASON_PREFIX = 'fallback: ';
+/** The reasons of refused fallback messages start with this. */
+export const FALLBACK_REFUSED = 'fallback refused: ';
+
+const FALLBACK_DECISIONS = ['allowed', 'denied', 'rejected'] as const;
+const FALLBACK_SOURCES = ['online', 'none'] as const;
+
+/**
+ * Reads a fallback passage (`gatepost/lpr/<camera>/fallback`): the plate fields of
+ * `parseLprInput` plus a required `requestId` and `ts` (not older than FALLBACK_MAX_AGE_MS, not
+ * more than FALLBACK_MAX_AHEAD_MS ahead of `now`) and the `fallback` object
+ * `{decision, source, reason?, relay?, latencyMs?}`. A refusal's reason starts with FALLBACK_REFUSED.
+ */
+export function parseFallbackInput(payload: unknown, now: number): FallbackParse {
+  const refuse = (reason: string, input: string): FallbackParse => ({ ok: false, reason: FALLBACK_REFUSED + reason, input });
+  const d = decode(payload);
+  if (!d.ok) return refuse(d.reason, d.input);
+  if (!d.obj) return refuse('payload must be a JSON object', d.input);
+  const base = fromObject(d.obj, d.input);
+  if (!base.ok) return refuse(base.reason, base.input);
+  const v = base.value;
+  if (v.requestId === undefined) return refuse('no "requestId"', d.input);
+  if (v.ts === undefined) return refuse('no "ts"', d.input);
+  if (v.ts > now + FALLBACK_MAX_AHEAD_MS) return refuse('"ts" is in the future', d.input);
+  if (v.ts < now - FALLBACK_MAX_AGE_MS) return refuse(`"ts" is older than ${FALLBACK_MAX_AGE_MS / 86400000} days`, d.input);
+  const f = d.obj.fallback;
+  if (f === undefined || f === null) return refuse('no "fallback" object', d.input);
+  if (typeof f !== 'object' || Array.isArray(f)) return refuse('"fallback" must be an object', d.input);
+  const o = f as Record<string, unknown>;
+  if (!FALLBACK_DECISIONS.includes(o.decision as never)) return refuse('"fallback.decision" must be allowed, denied or rejected', d.input);
+  if (!FALLBACK_SOURCES.includes(o.source as never)) return refuse('"fallback.source" must be online or none', d.input);
+  const out: FallbackOutcome = { decision: o.decision as FallbackOutcome['decision'], source: o.source as FallbackOutcome['source'], reason: '' };
+  if (out.decision === 'allowed' && out.source !== 'online') return refuse('an allowed fallback passage must have "fallback.source" online', d.input);
+  for (const k of ['reason', 'relay'] as const) {
+    const x = o[k];
+    if (x === undefined || x === null) continue;
+    if (typeof x !== 'string' || x.length > 256 || CONTROL.test(x)) return refuse(`"fallback.${k}" must be a short string`, d.input);
+    if (x) out[k] = x;
+  }
+  if (o.latencyMs !== undefined && o.latencyMs !== null) {
+    if (typeof o.latencyMs !== 'number' || !Number.isFinite(o.latencyMs) || o.latencyMs < 0) return refuse('"fallback.latencyMs" must be a number ≥ 0', d.input);
+    out.latencyMs = o.latencyMs;
+  }
+  return { ok: true, value: { ...v, requestId: v.requestId, ts: v.ts, fallback: out } };
+}
+
+/**
+ * The reason recorded for a fallback passage: FALLBACK_REASON_PREFIX + the reason `gatepost-lpr`
+ * gave (its own "fallback" prefix not repeated) + the relay result, e.g.
+ * `fallback: E-Poselok allowed (relay ok)`.
+ */
+export function fallbackReason(f: FallbackOutcome): string {
+  const given = f.reason.replace(/^fallback\b:?\s*/i, '').trim() || f.decision;
+  return `${FALLBACK_REASON_PREFIX}${given}${f.relay ? ` (relay ${f.relay})` : ''}`;
 }
 
 /** An image reference: an http(s) URL stays a reference; base64 JPEG gives the bytes; else an error. */

@@ -4,6 +4,8 @@
  * write the event is emitted on the hub bus as 'event' (payload: the Decision with its eventId).
  * Base64 images are written to `<dir of db>/images/YYYY/MM/DD/<eventId>.jpg` with the batch.
  * Retention: events older than `hub.retentionYears` are pruned at start and daily.
+ * Fallback passages (delivered by `gatepost-lpr`) go through `recordFallback()`: recorded once
+ * per requestId, also across restarts.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,11 +13,14 @@ import { randomUUID } from 'crypto';
 import type { Hub, Service } from './hub';
 import { EventFilter, EventRecord, EventRow, EventsStore } from '../store/events-store';
 import { displayPlate } from '../core/plate';
+import { FALLBACK_REASON_PREFIX } from '../core/lpr-input';
 import { localParts } from '../core/validity';
 
 const BATCH_DELAY_MS = 5;
 const BATCH_MAX = 500;
 const DAY_MS = 86400000;
+/** requestIds of fallback passages recorded in this run, remembered in memory (the rest: the database) */
+const FALLBACK_IDS_KEPT = 10000;
 
 interface Pending {
   rec: EventRecord;
@@ -89,6 +94,10 @@ export class EventsService implements Service {
   private pruneTimer: NodeJS.Timeout | null = null;
   private started: Promise<void> | null = null;
   private closed = false;
+  /** requestId → event id of the fallback passages recorded (queued or written) in this run */
+  private fallbackIds = new Map<string, number>();
+  /** recordFallback() calls run one after the other (look up, then record) */
+  private fallbackChain: Promise<unknown> = Promise.resolve();
   /** events written since start (for status/benchmarks) */
   written = 0;
 
@@ -137,6 +146,33 @@ export class EventsService implements Service {
       this.queue.push({ rec, image: img, resolve, reject });
       if (this.store) this.schedule();
     });
+  }
+
+  /**
+   * Records a fallback passage once per requestId. Its reason must start with
+   * FALLBACK_REASON_PREFIX (that is how fallback events are told from live reads that happen to
+   * carry the same requestId). When a fallback event with this requestId is already recorded —
+   * in this run (queued or written) or in the database from an earlier run — nothing is written
+   * and `duplicateOf` is the earlier event id. Calls are serialised, so two deliveries arriving
+   * together are recorded once.
+   */
+  recordFallback(rec: EventRecord & { requestId: string }, image?: Buffer): Promise<{ duplicateOf: number } | { duplicateOf: null; recorded: Promise<EventRecord> }> {
+    if (!rec.reason.startsWith(FALLBACK_REASON_PREFIX)) return Promise.reject(new Error(`a fallback event's reason must start with "${FALLBACK_REASON_PREFIX}"`));
+    const run = this.fallbackChain.then(async () => {
+      await this.started;
+      if (this.closed || !this.store) throw new Error('events service is not open');
+      const requestId = rec.requestId;
+      const earlier = this.fallbackIds.get(requestId) ?? (await this.store.findByRequestId(requestId, FALLBACK_REASON_PREFIX));
+      if (earlier !== undefined) return { duplicateOf: earlier };
+      const recorded = this.record(rec, image);
+      this.fallbackIds.set(requestId, rec.eventId);
+      if (this.fallbackIds.size > FALLBACK_IDS_KEPT) this.fallbackIds.delete(this.fallbackIds.keys().next().value as string);
+      // a failed write is not a recorded passage: the next delivery may record it
+      recorded.catch(() => this.fallbackIds.get(requestId) === rec.eventId && this.fallbackIds.delete(requestId));
+      return { duplicateOf: null, recorded };
+    });
+    this.fallbackChain = run.catch(() => undefined);
+    return run;
   }
 
   private schedule(): void {

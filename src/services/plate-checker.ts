@@ -4,11 +4,15 @@
  * memory, synchronous) → E-Poselok online check (short timeout) → deny; then hand the event to
  * `eventsOf(hub).record()` without waiting for the write. Every input is recorded, malformed
  * ones as 'rejected' with the reason and the truncated raw input.
+ *
+ * Fallback passages (topic `gatepost/lpr/<camera>/fallback`: decided by `gatepost-lpr` while
+ * gatepost was down) are not decided: they are recorded as given, with their original `ts`,
+ * once per requestId, always on output 3; the repeat window is not touched.
  */
 import type { Hub } from './hub';
 import type { Decision, MatchPolicy, OnlineChecker } from '../core/contracts';
 import { checkOnline, decideLocal, outcomeOfOnline, Outcome, RepeatWindow } from '../core/decision';
-import { cameraOfTopic, imageOf, LprInput, parseLprInput } from '../core/lpr-input';
+import { FALLBACK_REFUSED, fallbackReason, imageOf, LprInput, lprTopicOf, parseFallbackInput, parseLprInput } from '../core/lpr-input';
 import { EXACT } from '../core/match';
 import { normalizePlate } from '../core/plate';
 import { parseCameraMap as parseCoreCameraMap, CameraRoute } from '../core/camera-map';
@@ -50,6 +54,8 @@ export interface PlateCheckCounters {
   denied: number;
   repeat: number;
   rejected: number;
+  /** fallback passages recorded (duplicates not counted) */
+  fallback: number;
 }
 
 /**
@@ -66,7 +72,7 @@ export function parseCameraMap(v: unknown): Record<string, CameraRoute> | null {
 const WEEK = 7 * 86400000;
 
 export class PlateChecker {
-  readonly counters: PlateCheckCounters = { allowed: 0, denied: 0, repeat: 0, rejected: 0 };
+  readonly counters: PlateCheckCounters = { allowed: 0, denied: 0, repeat: 0, rejected: 0, fallback: 0 };
   private repeats: RepeatWindow;
   private opts: Required<Omit<PlateCheckOptions, 'checker' | 'cameras' | 'defaultDirection'>> & PlateCheckOptions;
 
@@ -117,15 +123,28 @@ export class PlateChecker {
     return { decision, output, recorded };
   }
 
+  /** The image of a plate message: an http(s) URL is kept as a reference, base64 JPEG as bytes. */
+  private image(v: LprInput, base: Partial<Decision>, plate: string): Buffer | undefined {
+    if (!v.image) return undefined;
+    const img = imageOf(v.image);
+    if (img.kind === 'url') base.image = img.url;
+    else if (img.kind === 'jpeg') return img.bytes;
+    else this.hub.logger.warn(`plate-check: ${plate}: ${img.reason} (image dropped)`);
+    return undefined;
+  }
+
   /**
    * Decides one plate message. Local decisions complete synchronously (the promise is already
-   * settled on return); only the online step awaits.
+   * settled on return); only the online step awaits. A fallback passage (topic
+   * `gatepost/lpr/<camera>/fallback`) is recorded, not decided.
    */
   async check(input: PlateCheckInput): Promise<PlateCheckResult> {
     const started = performance.now();
     const now = this.hub.clock.now();
+    const topic = lprTopicOf(input.topic);
+    if (topic?.fallback) return this.fallback(input, topic.camera, started, now);
     const parsed = parseLprInput(input.payload);
-    const topicCamera = cameraOfTopic(input.topic);
+    const topicCamera = topic?.camera;
     const camera = topicCamera ?? (typeof input.camera === 'string' && input.camera ? input.camera : undefined) ?? (parsed.ok ? parsed.value.camera : undefined);
     const msgGate = typeof input.gate === 'string' && input.gate ? input.gate : undefined;
     const base: Partial<Decision> = { camera };
@@ -154,13 +173,7 @@ export class PlateChecker {
     const plate = normalizePlate(v.plate);
     if (!plate) return this.reject(base, `not a plate: "${v.plate.slice(0, 32)}"`, v.plate, started, now);
 
-    let image: Buffer | undefined;
-    if (v.image) {
-      const img = imageOf(v.image);
-      if (img.kind === 'url') base.image = img.url;
-      else if (img.kind === 'jpeg') image = img.bytes;
-      else this.hub.logger.warn(`plate-check: ${plate.canonical}: ${img.reason} (image dropped)`);
-    }
+    const image = this.image(v, base, plate.canonical);
     const ts = v.ts !== undefined && v.ts > now - WEEK && v.ts < now + 300000 ? v.ts : now;
     const rec: EventRecord = {
       eventId: 0,
@@ -201,5 +214,57 @@ export class PlateChecker {
     if (rec.decision === 'allowed') this.counters.allowed++;
     else this.counters.denied++;
     return this.finish(rec, rec.decision === 'allowed' ? 1 : 2, image);
+  }
+
+  /**
+   * Records a fallback passage as `gatepost-lpr` decided it: original `ts`, its decision, source
+   * and reason (prefixed `fallback: `, relay result appended), once per requestId. Output 3
+   * always: the car has passed (or not) already, nothing may be pulsed; the repeat window is not
+   * touched. The gate in the payload wins over the camera map (the passage happened there); an
+   * unknown camera is no reason to refuse it. Malformed messages are rejected like bad plates.
+   */
+  private async fallback(input: PlateCheckInput, camera: string, started: number, now: number): Promise<PlateCheckResult> {
+    const parsed = parseFallbackInput(input.payload, now);
+    const route = this.opts.cameras?.[camera];
+    const msgGate = typeof input.gate === 'string' && input.gate ? input.gate : undefined;
+    const base: Partial<Decision> = { camera };
+    const gate = (parsed.ok ? parsed.value.gate : undefined) ?? route?.gate ?? msgGate ?? this.opts.defaultGate;
+    base.gate = gate;
+    // a refused fallback keeps no requestId: it must not count as "recorded" for a later delivery
+    if (!parsed.ok) return this.reject(base, parsed.reason, parsed.input, started, now);
+    const v = parsed.value;
+    const plate = normalizePlate(v.plate);
+    if (!plate) return this.reject(base, `${FALLBACK_REFUSED}not a plate: "${v.plate.slice(0, 32)}"`, v.plate, started, now);
+    const direction = v.direction ?? route?.direction ?? this.opts.defaultDirection;
+    if (direction) base.direction = direction;
+    if (v.confidence !== undefined) base.confidence = v.confidence;
+    const image = this.image(v, base, plate.canonical);
+    const f = v.fallback;
+    const rec: EventRecord & { requestId: string } = {
+      eventId: 0,
+      ts: v.ts,
+      ...base,
+      requestId: v.requestId,
+      plate: plate.canonical,
+      raw: v.plate,
+      digits: plate.digits,
+      decision: f.decision,
+      source: f.source,
+      reason: fallbackReason(f),
+      latencyMs: f.latencyMs ?? performance.now() - started,
+      fallback: f.relay ? { relay: f.relay } : {},
+    };
+    const r = await eventsOf(this.hub).recordFallback(rec, image);
+    if (r.duplicateOf !== null) {
+      this.hub.logger.info(`plate-check: fallback passage ${v.requestId} (${plate.canonical}) already recorded as event ${r.duplicateOf}; not recorded again`);
+      const dup: EventRecord = { ...rec, eventId: r.duplicateOf, fallback: { ...rec.fallback, duplicate: true } };
+      const { input: _input, ...decision } = dup;
+      return { decision, output: 3, recorded: Promise.resolve(dup) };
+    }
+    this.counters.fallback++;
+    this.hub.logger.info(`plate-check: fallback passage recorded: ${plate.canonical} ${f.decision} at ${gate} (${new Date(v.ts).toISOString()})`);
+    r.recorded.catch(() => undefined); // logged by the events service
+    const { input: _input, ...decision } = rec;
+    return { decision, output: 3, recorded: r.recorded };
   }
 }

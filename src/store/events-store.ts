@@ -106,6 +106,19 @@ export class EventsStore {
     return { rows, total: total[0]?.n ?? 0 };
   }
 
+  /**
+   * The id of the first event with this requestId whose reason starts with `reasonPrefix`
+   * (index events_request_id). Read with all(), which runs the statement to its end: a cached
+   * statement left open by get() would keep the reader on an old snapshot.
+   */
+  async findByRequestId(requestId: string, reasonPrefix = ''): Promise<number | undefined> {
+    const rows = await this.db.all<{ id: number }>(
+      'SELECT id FROM events WHERE request_id = ? AND substr(reason, 1, ?) = ? ORDER BY id LIMIT 1',
+      [requestId, reasonPrefix.length, reasonPrefix],
+    );
+    return rows[0]?.id;
+  }
+
   async get(id: number): Promise<EventRow | undefined> {
     return this.db.getAfterWrites<EventRow>(`SELECT ${EVENT_COLUMNS.join(', ')} FROM events WHERE id = ?`, [id]);
   }

@@ -129,4 +129,11 @@ CREATE INDEX events_source_ts ON events (source, ts);
 CREATE INDEX temp_passes_created_at ON temp_passes (created_at);
 `,
   },
+  {
+    version: 3,
+    name: 'events found by requestId (fallback passages are recorded once)',
+    up: `
+CREATE INDEX events_request_id ON events (request_id) WHERE request_id IS NOT NULL;
+`,
+  },
 ];

@@ -156,6 +156,61 @@ describe('plate nodes', () => {
     expect(rejected.rows.find((r) => r.reason.startsWith('input over'))!.input!.length).toBeLessThanOrEqual(300);
   });
 
+  test('plate-check: a fallback passage from gatepost-lpr leaves on output 3 only, is recorded once, and the plate is then decided live', async () => {
+    await helper.load([tempStore, plateCheck, catchNode], flow('{"cam1":{"gate":"north","direction":"entry"}}'));
+    const allowed = sink('allowed');
+    const denied = sink('denied');
+    const other = sink('other');
+    const caught = sink('caught');
+    const hub = Hub.open({ dbPath });
+    await passesOf(hub).ready();
+    await passesOf(hub).addTemp({ plate: 'А123ВС77' }, 'test');
+    const pc = helper.getNode('pc');
+    const ts = Date.now() - 3 * 86400000;
+    // what gatepost-lpr's deliverQueue publishes (mqtt in hands over a Buffer)
+    const payload = Buffer.from(JSON.stringify({
+      plate: 'А123ВС77', ts, requestId: 'node-fb-1', gate: 'north', direction: 'entry', confidence: 0.9,
+      fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok', latencyMs: 41.2 },
+    }));
+    pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload } as any);
+    await until(() => other.length === 1);
+    pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload } as any); // delivered again after a crash
+    await until(() => other.length === 2);
+    expect(other[0]).toMatchObject({
+      topic: 'gatepost/decision/north', gate: 'north',
+      payload: { decision: 'allowed', source: 'online', ts, requestId: 'node-fb-1', camera: 'cam1', plate: 'A123BC77', reason: 'fallback: E-Poselok allowed (relay ok)', fallback: { relay: 'ok' } },
+    });
+    expect(other[1].payload).toMatchObject({ eventId: other[0].payload.eventId, fallback: { duplicate: true } });
+    expect((pc as any).status.lastCall.args[0]).toMatchObject({ fill: 'blue', shape: 'ring', text: expect.stringContaining('⇄1') });
+
+    // a fallback from an unknown camera is still recorded, so is one gatepost-lpr itself rejected;
+    // a malformed one is rejected (and warned about) on output 3
+    pc.receive({ topic: 'gatepost/lpr/cam7/fallback', payload: { plate: 'К001КК01', ts, requestId: 'node-fb-2', fallback: { decision: 'denied', source: 'online', reason: 'fallback: E-Poselok denied' } } } as any);
+    pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload: { plate: 'К002КК01', ts, requestId: 'node-fb-3', fallback: { decision: 'rejected', source: 'none', reason: 'fallback not configured: no E-Poselok' } } } as any);
+    pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload: { plate: 'К001КК01', ts, fallback: { decision: 'denied', source: 'online' } } } as any);
+    await until(() => other.length === 5);
+    // (a fallback waits for the requestId look-up, so they may come out in any order)
+    const find = (pred: (p: any) => boolean) => other.slice(2).find((m) => pred(m.payload))!.payload;
+    expect(find((p) => p.requestId === 'node-fb-2')).toMatchObject({ decision: 'denied', camera: 'cam7', gate: 'main', fallback: {} });
+    expect(find((p) => p.requestId === 'node-fb-3')).toMatchObject({ decision: 'rejected', source: 'none', reason: 'fallback: not configured: no E-Poselok', gate: 'north', fallback: {} });
+    expect(find((p) => p.requestId === undefined)).toMatchObject({ decision: 'rejected', camera: 'cam1', gate: 'north', reason: 'fallback refused: no "requestId"' });
+    expect((pc as any).warn.callCount).toBe(1);
+
+    // the live read of the car right after: decided (no repeat window from the fallback), output 1
+    pc.receive({ topic: 'gatepost/lpr/cam1', payload: 'А123ВС77' } as any);
+    await until(() => allowed.length === 1);
+    expect(allowed[0].payload).toMatchObject({ decision: 'allowed', source: 'temporary', gate: 'north' });
+    expect(allowed[0].payload.fallback).toBeUndefined();
+    expect(denied).toHaveLength(0);
+    expect(other).toHaveLength(5);
+    expect(caught).toHaveLength(0);
+
+    await eventsOf(hub).flush();
+    const all = await eventsOf(hub).query({});
+    expect(all.total).toBe(5); // fallback once, the two other fallbacks, the malformed one, the live read
+    expect(all.rows.filter((r) => r.requestId === 'node-fb-1')).toHaveLength(1);
+  });
+
   test('plate-check: camera map from the property; unknown camera rejected; a bad map is a config error', async () => {
     await helper.load([tempStore, plateCheck, catchNode], flow('{"cam1":{"gate":"north","direction":"exit"}}'));
     const denied = sink('denied');

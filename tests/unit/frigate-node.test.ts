@@ -16,14 +16,17 @@ const commentNode = require('@node-red/nodes/core/common/90-comment.js');
 const lpr = (over: Record<string, unknown> = {}) => ({ type: 'lpr', id: 'obj-1', name: null, plate: 'А123ВС77', score: 0.91, camera: 'gate_cam', timestamp: 1718987129.3, plate_box: [1, 2, 3, 4], ...over });
 const ev = (after: Record<string, unknown>) => ({ type: 'update', before: {}, after: { id: 'obj-2', camera: 'gate_cam', label: 'car', current_zones: [], entered_zones: [], ...after } });
 
+/** Messages a helper node receives; next() gives them in order, also those that came before the call. */
 function collector(id: string): { msgs: any[]; next(): Promise<any> } {
   const msgs: any[] = [];
   const waiters: Array<(m: any) => void> = [];
+  let taken = 0;
   helper.getNode(id).on('input', (m: any) => {
     msgs.push(m);
-    waiters.shift()?.(m);
+    const w = waiters.shift();
+    if (w) w(msgs[taken++]);
   });
-  return { msgs, next: () => new Promise((r) => waiters.push(r)) };
+  return { msgs, next: () => (taken < msgs.length ? Promise.resolve(msgs[taken++]) : new Promise((r) => waiters.push(r))) };
 }
 
 const tick = (ms = 50) => new Promise((r) => setTimeout(r, ms));
@@ -140,6 +143,9 @@ describe('frigate-lpr node', () => {
           { id: 'f', z: 'tab', type: 'frigate-lpr', cameraMap: 'gate_cam=main', zones: 'gate_zone', cameras: '', minScore: '0.5', ttl: '600', wires: [['plates'], ['refused']] },
           { id: 'plates', z: 'tab', type: 'helper' },
           { id: 'refused', z: 'tab', type: 'helper' },
+          // subscribed after in1 and in2 on the same connection: once a probe arrives, they are subscribed too
+          { id: 'in3', z: 'tab', type: 'mqtt in', topic: 'probe/#', qos: '0', datatype: 'utf8', broker: 'b', nl: false, rap: true, rh: 0, inputs: 0, wires: [['probe']] },
+          { id: 'probe', z: 'tab', type: 'helper' },
         ] as any[]),
         { b: { user: broker.user, password: broker.password } } as any,
       );
@@ -147,11 +153,14 @@ describe('frigate-lpr node', () => {
       const refused = collector('refused');
       const frigate = await MqttLite.connect({ url: broker.url, username: broker.user, password: broker.password, clientId: 'open-frigate' });
       try {
-        // wait until the mqtt in nodes are subscribed
-        const inNode = helper.getNode('in1') as any;
-        const end = Date.now() + 5000;
-        while (!String(inNode.status.lastCall?.args[0]?.text ?? '').includes('connected') && Date.now() < end) await tick(20);
-        await tick(200);
+        // wait until the mqtt in nodes are subscribed: publish probes until one comes through
+        const probe = collector('probe');
+        const end = Date.now() + 20000;
+        while (!probe.msgs.length && Date.now() < end) {
+          await frigate.publish('probe/x', 'ping', { qos: 1 });
+          await tick(100);
+        }
+        expect(probe.msgs.length).toBeGreaterThan(0);
         await frigate.publish('frigate/tracked_object_update', JSON.stringify(lpr({ id: 'car-9', score: 0.4, plate: 'A12BC77' })), { qos: 1 });
         await frigate.publish('frigate/events', JSON.stringify(ev({ id: 'car-9', current_zones: ['gate_zone'], recognized_license_plate: 'A123BC77', recognized_license_plate_score: 0.9 })), { qos: 1 });
         await frigate.publish('frigate/tracked_object_update', JSON.stringify(lpr({ id: 'car-9', score: 0.97, plate: 'A123BC77' })), { qos: 1 });
@@ -168,7 +177,7 @@ describe('frigate-lpr node', () => {
     });
 
     test('examples/frigate-lpr.json: the sample read goes out to gatepost/lpr/<camera> on the gatepost broker', async () => {
-      const env = { FRIGATE_MQTT_HOST: '127.0.0.1', FRIGATE_MQTT_PORT: String(broker.port), GATEPOST_MQTT_HOST: '127.0.0.1', GATEPOST_MQTT_PORT: String(broker.port), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: '' };
+      const env = { FRIGATE_MQTT_HOST: '127.0.0.1', FRIGATE_MQTT_PORT: String(broker.port), GATEPOST_MQTT_BROKER_HOST: '127.0.0.1', GATEPOST_MQTT_BROKER_PORT: String(broker.port), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: '' };
       const saved: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(env)) {
         saved[k] = process.env[k];

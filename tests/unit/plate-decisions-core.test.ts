@@ -3,7 +3,7 @@ import { endOfLocalDay, extendedValidTo, parseTime, startOfLocalDay, validateTem
 import { PassIndex } from '../../src/core/pass-index';
 import { decideLocal, outcomeOfOnline, RepeatWindow } from '../../src/core/decision';
 import { normalizePlate } from '../../src/core/plate';
-import { parseLprInput, imageOf, cameraOfTopic } from '../../src/core/lpr-input';
+import { parseLprInput, imageOf, cameraOfTopic, lprTopicOf, parseFallbackInput, fallbackReason, FALLBACK_MAX_AGE_MS } from '../../src/core/lpr-input';
 import { policyFrom, EXACT } from '../../src/core/match';
 import type { MirrorPass, TempPass } from '../../src/core/contracts';
 
@@ -242,5 +242,104 @@ describe('LPR input parsing', () => {
     expect(imageOf(jpeg.toString('base64'))).toEqual({ kind: 'jpeg', bytes: jpeg });
     expect(imageOf('not an image').kind).toBe('invalid');
     expect(imageOf(Buffer.from('PNG....').toString('base64')).kind).toBe('invalid');
+  });
+});
+
+describe('fallback passages (gatepost/lpr/<camera>/fallback)', () => {
+  const NOW = iso('2024-06-21T17:00:00Z');
+  const DAY = 86400000;
+  /** the payload exactly as gatepost-lpr's deliverQueue builds it (undefined fields vanish in JSON) */
+  const delivered = (over: Record<string, unknown> = {}, fallback: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      plate: 'А123ВС77',
+      ts: NOW - 2 * DAY,
+      requestId: '5b2f9c8e-0d1e-4c55-9a0e-6f1d2f3a4b5c',
+      gate: 'main',
+      direction: undefined,
+      confidence: 0.9,
+      fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok', latencyMs: 41.2, ...fallback },
+      ...over,
+    });
+
+  test('topics: the fallback level is recognised, the camera is the same', () => {
+    expect(lprTopicOf('gatepost/lpr/cam1')).toEqual({ camera: 'cam1', fallback: false });
+    expect(lprTopicOf('gatepost/lpr/cam1/fallback')).toEqual({ camera: 'cam1', fallback: true });
+    expect(cameraOfTopic('gatepost/lpr/cam1/fallback')).toBe('cam1');
+    for (const t of ['gatepost/lpr/cam1/other', 'gatepost/lpr//fallback', 'gatepost/lpr/cam1/fallback/x', 'x/gatepost/lpr/cam1', 42]) expect(lprTopicOf(t)).toBeUndefined();
+  });
+
+  test("gatepost-lpr's payload: plate fields, requestId, original ts and the decision taken", () => {
+    const r = parseFallbackInput(delivered(), NOW);
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        plate: 'А123ВС77',
+        ts: NOW - 2 * DAY,
+        requestId: '5b2f9c8e-0d1e-4c55-9a0e-6f1d2f3a4b5c',
+        gate: 'main',
+        confidence: 0.9,
+        fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok', latencyMs: 41.2 },
+      },
+    });
+    // a Buffer (mqtt in) and an object (a flow) read the same
+    expect(parseFallbackInput(Buffer.from(delivered()), NOW)).toEqual(r);
+    expect(parseFallbackInput(JSON.parse(delivered()), NOW)).toEqual(r);
+    // denied and rejected passages, without relay or latency
+    const d = parseFallbackInput(delivered({}, { decision: 'denied', source: 'none', reason: 'fallback: E-Poselok unavailable: timeout', relay: undefined, latencyMs: undefined }), NOW);
+    expect(d.ok && d.value.fallback).toEqual({ decision: 'denied', source: 'none', reason: 'fallback: E-Poselok unavailable: timeout' });
+    const x = parseFallbackInput(delivered({}, { decision: 'rejected', source: 'none', reason: 'fallback not configured: no E-Poselok name' }), NOW);
+    expect(x.ok && x.value.fallback.decision).toBe('rejected');
+  });
+
+  test('ts: days old is accepted; older than the limit or ahead of now by more than 5 min is refused', () => {
+    expect(parseFallbackInput(delivered({ ts: NOW - FALLBACK_MAX_AGE_MS + 1000 }), NOW).ok).toBe(true);
+    expect(parseFallbackInput(delivered({ ts: NOW + 4 * 60000 }), NOW).ok).toBe(true);
+    expect(parseFallbackInput(delivered({ ts: Math.floor((NOW - DAY) / 1000) }), NOW)).toMatchObject({ ok: true, value: { ts: Math.floor((NOW - DAY) / 1000) * 1000 } }); // epoch seconds
+    expect(parseFallbackInput(delivered({ ts: NOW - FALLBACK_MAX_AGE_MS - 1000 }), NOW)).toMatchObject({ ok: false, reason: 'fallback refused: "ts" is older than 30 days' });
+    expect(parseFallbackInput(delivered({ ts: NOW + 6 * 60000 }), NOW)).toMatchObject({ ok: false, reason: 'fallback refused: "ts" is in the future' });
+  });
+
+  test.each([
+    [{ requestId: undefined }, {}, 'fallback refused: no "requestId"'],
+    [{ requestId: '' }, {}, 'fallback refused: no "requestId"'],
+    [{ ts: undefined }, {}, 'fallback refused: no "ts"'],
+    [{ fallback: undefined }, {}, 'fallback refused: no "fallback" object'],
+    [{ fallback: 'allowed' }, {}, 'fallback refused: "fallback" must be an object'],
+    [{ fallback: ['allowed'] }, {}, 'fallback refused: "fallback" must be an object'],
+    [{}, { decision: 'repeat' }, 'fallback refused: "fallback.decision" must be allowed, denied or rejected'],
+    [{}, { decision: undefined }, 'fallback refused: "fallback.decision" must be allowed, denied or rejected'],
+    [{}, { source: 'mirror' }, 'fallback refused: "fallback.source" must be online or none'],
+    [{}, { source: 'none' }, 'fallback refused: an allowed fallback passage must have "fallback.source" online'],
+    [{}, { reason: 42 }, 'fallback refused: "fallback.reason" must be a short string'],
+    [{}, { relay: 'x'.repeat(300) }, 'fallback refused: "fallback.relay" must be a short string'],
+    [{}, { latencyMs: -1 }, 'fallback refused: "fallback.latencyMs" must be a number ≥ 0'],
+    [{}, { latencyMs: '41' }, 'fallback refused: "fallback.latencyMs" must be a number ≥ 0'],
+    [{ plate: ['A'] }, {}, 'fallback refused: "plate" must be a string'],
+    [{ confidence: 'high' }, {}, 'fallback refused: "confidence" must be a number'],
+  ] as Array<[Record<string, unknown>, Record<string, unknown>, string]>)('%p %p is refused (%s)', (over, fallback, reason) => {
+    const r = parseFallbackInput(delivered(over, fallback), NOW);
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toContain(reason);
+    expect(!r.ok && r.input.length).toBeLessThanOrEqual(300);
+  });
+
+  test('not JSON at all is refused with the reason of a bad plate message', () => {
+    expect(parseFallbackInput('А123ВС77', NOW)).toMatchObject({ ok: false, reason: 'fallback refused: payload must be a JSON object', input: 'А123ВС77' });
+    expect(parseFallbackInput('{"plate":', NOW)).toMatchObject({ ok: false, reason: expect.stringMatching(/^fallback refused: invalid JSON/) });
+    expect(parseFallbackInput(Buffer.from([0xff, 0x00]), NOW)).toMatchObject({ ok: false, reason: 'fallback refused: binary input (not UTF-8)' });
+    expect(parseFallbackInput(undefined, NOW)).toMatchObject({ ok: false, reason: 'fallback refused: empty input' });
+  });
+
+  test('recorded reason: one "fallback: " prefix, the relay result kept', () => {
+    expect(fallbackReason({ decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok' })).toBe('fallback: E-Poselok allowed (relay ok)');
+    expect(fallbackReason({ decision: 'allowed', source: 'online', reason: 'E-Poselok allowed', relay: 'error: timeout' })).toBe('fallback: E-Poselok allowed (relay error: timeout)');
+    expect(fallbackReason({ decision: 'denied', source: 'online', reason: 'fallback: E-Poselok denied' })).toBe('fallback: E-Poselok denied');
+    expect(fallbackReason({ decision: 'rejected', source: 'none', reason: 'fallback not configured: x' })).toBe('fallback: not configured: x');
+    expect(fallbackReason({ decision: 'denied', source: 'none', reason: '' })).toBe('fallback: denied');
+  });
+
+  test('the plate parser itself is unchanged: a fallback field on a plain plate topic is not a decision', () => {
+    expect(parseLprInput(delivered())).toMatchObject({ ok: true, value: { plate: 'А123ВС77', requestId: '5b2f9c8e-0d1e-4c55-9a0e-6f1d2f3a4b5c' } });
+    expect((parseLprInput(delivered()) as any).value.fallback).toBeUndefined();
   });
 });
