@@ -22,7 +22,7 @@ import { loadOrCreateSecrets, MQTT_ROLES, MqttRole, BCRYPT_COST } from './secret
 import { Auth, UserAccount } from './auth';
 import { startBroker, EmbeddedBroker, MqttAccount } from './broker';
 import { MQTT_USERNAME } from './mqtt-acl';
-import { startBridge, MqttBridge, redactMqttUrl } from './mqtt-bridge';
+import { startBridge, MqttBridge, redactMqttUrl, clearFlowsSession } from './mqtt-bridge';
 import { createNodeRed, EmbeddedNodeRed, nodeRedLogHandler } from './node-red';
 import { FlowsManager } from './flows';
 import { startDemo, DemoDevice } from './demo';
@@ -194,6 +194,9 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
       GATEPOST_MQTT_INTERNAL_PASSWORD: internalPassword,
       GATEPOST_TZ: cfg.timezone,
     });
+
+    // plates queued for the flows while gatepost was down are stale: drop them before the flows connect
+    await clearFlowsSession({ url: brokerUrl, username: internalUser, password: internalPassword, log: log.child('mqtt') });
 
     // ---- demo devices
     if (cfg.demoActive) demo = await startDemo(log.child('demo'));

@@ -63,6 +63,34 @@ export function parseSetPayload(payload: Buffer | string): GateCommand | null {
   return (BRIDGE_COMMANDS as string[]).includes(s) ? (s as GateCommand) : null;
 }
 
+/** The MQTT client id of the shipped flows' mqtt-broker node (flows/guard-post.json). */
+export const FLOWS_CLIENT_ID = 'gatepost-flows';
+
+/**
+ * Ends the flows' persistent MQTT session before Node-RED starts. The session exists so that the
+ * broker holds plates while the flows are redeployed; but plates queued while gatepost itself was
+ * down (an external broker keeps sessions across our restarts) are stale — a car read minutes
+ * ago must not open the barrier now. Connecting once with clean session under the same client id
+ * drops that queue. Never throws: a broker that is not reachable yet is logged and skipped.
+ */
+export async function clearFlowsSession(opts: { url: string; username?: string; password?: string; log: RuntimeLogger; clientId?: string; timeoutMs?: number }): Promise<boolean> {
+  const clientId = opts.clientId ?? FLOWS_CLIENT_ID;
+  return new Promise<boolean>((resolve) => {
+    const client = mqtt.connect(opts.url, { username: opts.username, password: opts.password, clientId, clean: true, protocolVersion: 4, reconnectPeriod: 0, connectTimeout: opts.timeoutMs ?? 2000 });
+    let done = false;
+    const finish = (ok: boolean, why?: string) => {
+      if (done) return;
+      done = true;
+      if (ok) opts.log.debug(`MQTT: cleared the queued messages of the flows' session (${clientId})`);
+      else opts.log.warn(`MQTT: could not clear the flows' session ${clientId}: ${why}`);
+      client.end(true, {}, () => resolve(ok));
+    };
+    client.once('connect', () => finish(true));
+    client.once('error', (err) => finish(false, err.message));
+    client.once('close', () => finish(false, 'connection closed'));
+  });
+}
+
 export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   const { hub, log } = opts;
   let gatesOfFn: ((h: Hub) => any) | null = null;

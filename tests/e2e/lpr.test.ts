@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
 import { startGatepost, GatepostHandle, ROOT } from '../helpers/runtime';
-import { connect, collector, subscribe, end } from '../helpers/mqtt-test';
+import { connect, collector, subscribe, end, untilFlowTakesPlates } from '../helpers/mqtt-test';
 import { startClGateEmulator } from '../../src/emulators/clgate';
 import { startEposelokEmulator, EposelokEmulator } from '../../src/emulators/eposelok';
 import { startSokolEmulator } from '../../src/emulators/sokol';
@@ -89,16 +89,6 @@ async function decide(camera: string, payload: string | Buffer | Record<string, 
   return JSON.parse(m.payload);
 }
 
-/** /api/health is 200 before the flow's mqtt nodes have subscribed: wait until a probe plate gets a decision. */
-async function flowTakesPlates(c: MqttClient): Promise<void> {
-  const probe = collector(c);
-  await until('the flow to take plates', async () => {
-    c.publish('gatepost/lpr/cam1', 'Н000НН00', { qos: 1 });
-    await new Promise((r) => setTimeout(r, 200));
-    return probe.messages.some((m) => m.topic.startsWith('gatepost/decision/'));
-  });
-}
-
 function runLpr(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const base: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: tmp, GATEPOST_LPR_QUEUE: path.join(tmp, 'lpr-queue.jsonl') };
@@ -120,7 +110,7 @@ beforeAll(async () => {
   lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-lpr' });
   seen = collector(lpr);
   await subscribe(lpr, 'gatepost/decision/#');
-  await flowTakesPlates(lpr);
+  await untilFlowTakesPlates(lpr);
   // the first E-Poselok sync has filled the mirror
   await until('the first E-Poselok sync', async () => (await api('/api/eposelok/state')).count > 0, 20_000);
 });
@@ -315,7 +305,7 @@ describe('gatepost-lpr (the command an LPR program runs)', () => {
     lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-lpr-2' });
     seen = collector(lpr);
     await subscribe(lpr, 'gatepost/decision/#');
-    await flowTakesPlates(lpr);
+    await untilFlowTakesPlates(lpr);
     const f = await runLpr(['--flush'], { ...env, GATEPOST_LPR_URL: rt.mqttUrl });
     expect(f.code).toBe(0);
     expect(fs.existsSync(path.join(tmp, 'lpr-queue.jsonl')) ? fs.readFileSync(path.join(tmp, 'lpr-queue.jsonl'), 'utf8').trim() : '').toBe('');
@@ -347,7 +337,7 @@ describe('Frigate plate reads through the flow\u2019s Frigate group (enabled)', 
     frt = await startGatepost({ flowsDir, env: { ...deviceEnv(), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: 'gate_zone' } });
     admin = await connect(frt.mqttUrl, { ...frt.internalMqtt(), clientId: 'e2e-frigate' });
     await subscribe(admin, 'gatepost/decision/#');
-    await flowTakesPlates(admin);
+    await untilFlowTakesPlates(admin);
   });
   afterAll(async () => {
     await end(admin);

@@ -68,3 +68,18 @@ export function collector(c: MqttClient): { messages: Array<{ topic: string; pay
 
 export const end = (c: MqttClient | null | undefined): Promise<void> => (c ? new Promise((r) => c.end(true, {}, () => r())) : Promise.resolve());
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * /api/health is 200 before the shipped flow's mqtt nodes have subscribed: publishes a probe plate
+ * on gatepost/lpr/<camera> until a decision comes back. The client must be subscribed to
+ * gatepost/decision/# (and allowed to publish the plate: lpr or admin account).
+ */
+export async function untilFlowTakesPlates(c: MqttClient, camera = 'cam1', timeoutMs = 20_000): Promise<void> {
+  const probe = collector(c);
+  const t0 = Date.now();
+  while (!probe.messages.some((m) => m.topic.startsWith('gatepost/decision/'))) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`the flow took no plate within ${timeoutMs} ms`);
+    c.publish(`gatepost/lpr/${camera}`, 'Н000НН00', { qos: 1 });
+    await sleep(200);
+  }
+}

@@ -10,7 +10,7 @@ import { spawn, spawnSync, ChildProcess } from 'child_process';
 import type { MqttClient } from 'mqtt';
 import { startGatepost, freePort, tempDir, GatepostHandle } from '../helpers/runtime';
 import { writeTestFlows } from '../helpers/runtime-flows';
-import { connect, subscribe, collector, end, sleep } from '../helpers/mqtt-test';
+import { connect, subscribe, collector, end, sleep, untilFlowTakesPlates } from '../helpers/mqtt-test';
 import { startClGateEmulator, ClGateEmulator } from '../../src/emulators/clgate';
 
 jest.setTimeout(120_000);
@@ -168,5 +168,31 @@ d('gatepost runtime with an external Mosquitto', () => {
     expect(ex.code).toBe(0);
     expect(ex.ms).toBeLessThan(5000);
     expect((await got.wait((m) => m.payload === 'offline')).topic).toBe('gatepost/available');
+  });
+
+  test('the shipped flows over Mosquitto: a plate published while gatepost was down is not decided after the restart (stale), a fresh one is', async () => {
+    const shippedDir = path.join(dir, 'data-shipped');
+    const env = { GATEPOST_MQTT_URL: `mqtt://127.0.0.1:${port}`, GATEPOST_MQTT_USERNAME: 'gatepost', GATEPOST_MQTT_PASSWORD: USERS.gatepost, GATEPOST_RELAY_URL: relay.url, GATEPOST_RELAY_TOKEN: relay.token };
+    let g = await startGatepost({ dataDir: shippedDir, env });
+    const known = { adminPassword: g.adminPassword, lprPassword: g.lprPassword };
+    const lpr = track(await connect(rt.mqttUrl, { username: 'lpr', password: USERS.lpr, clientId: 'mosq-lpr-stale' }));
+    await subscribe(lpr, 'gatepost/decision/#');
+    try {
+      await untilFlowTakesPlates(lpr);
+      expect((await g.stop()).code).toBe(0);
+      // gatepost is down; Mosquitto keeps the flows' persistent session and queues this plate for it
+      await new Promise<void>((r, j) => lpr.publish('gatepost/lpr/cam1', JSON.stringify({ plate: 'Р555РР55', requestId: 'stale-1' }), { qos: 1 }, (e) => (e ? j(e) : r())));
+      g = await startGatepost({ dataDir: shippedDir, env, known });
+      await untilFlowTakesPlates(lpr);
+      await new Promise<void>((r, j) => lpr.publish('gatepost/lpr/cam1', JSON.stringify({ plate: 'Р556РР55', requestId: 'fresh-1' }), { qos: 1 }, (e) => (e ? j(e) : r())));
+      const events = async () => (await (await fetch(`${g.url}/api/events?limit=100`, { headers: g.basicAuth() })).json()).rows as any[];
+      for (let i = 0; i < 100 && !(await events()).some((e) => e.requestId === 'fresh-1'); i++) await sleep(100);
+      const rows = await events();
+      expect(rows.some((e) => e.requestId === 'fresh-1')).toBe(true);
+      expect(rows.some((e) => e.requestId === 'stale-1')).toBe(false);
+    } finally {
+      await g.stop();
+      g.cleanup();
+    }
   });
 });
