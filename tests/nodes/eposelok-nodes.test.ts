@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import helper from 'node-red-node-test-helper';
+import { sink, until, Msg } from '../helpers/node-red';
 import { Hub } from '../../src/services/hub';
 import { startEposelokEmulator, EposelokEmulator, syntheticPasses } from '../../src/emulators/eposelok';
 import { eposelokOf } from '../../src/services/eposelok-service';
@@ -12,19 +13,6 @@ helper.init(require.resolve('node-red'));
 const eposelokNodes = require('../../nodes/e-poselok-sync/e-poselok-sync');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
-type Msg = Record<string, any>;
-function sink(id: string): Msg[] {
-  const got: Msg[] = [];
-  helper.getNode(id).on('input', (m: Msg) => got.push(m));
-  return got;
-}
-async function until(pred: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('e-poselok nodes', () => {
   let dir: string;

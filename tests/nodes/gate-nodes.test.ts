@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import helper from 'node-red-node-test-helper';
+import { until } from '../helpers/node-red';
 import { Hub } from '../../src/services/hub';
 import { gatesOf } from '../../src/services/gate-service';
 import { startClGateEmulator, ClGateEmulator } from '../../src/emulators/clgate';
@@ -17,14 +18,6 @@ const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 const injectNode = require('@node-red/nodes/core/common/20-inject.js');
 const debugNode = require('@node-red/nodes/core/common/21-debug.js');
 const commentNode = require('@node-red/nodes/core/common/90-comment.js');
-
-async function until(pred: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('gate command nodes', () => {
   let dir: string;

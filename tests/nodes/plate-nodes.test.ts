@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import helper from 'node-red-node-test-helper';
+import { sink, until, Msg } from '../helpers/node-red';
 import { Hub } from '../../src/services/hub';
 import { passesOf } from '../../src/services/passes-service';
 import { eventsOf } from '../../src/services/events-service';
@@ -12,21 +13,7 @@ const plateCheck = require('../../nodes/plate-check/plate-check');
 const tempStore = require('../../nodes/temp-pass-store/temp-pass-store');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
-type Msg = Record<string, any>;
 
-/** Collects messages of helper nodes. */
-function sink(id: string): Msg[] {
-  const got: Msg[] = [];
-  helper.getNode(id).on('input', (m: Msg) => got.push(m));
-  return got;
-}
-async function until(pred: () => boolean, timeoutMs = 3000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('plate nodes', () => {
   let dir: string;
