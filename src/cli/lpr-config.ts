@@ -1,11 +1,10 @@
 /**
  * Configuration of `gatepost-lpr`: command-line flags, then environment variables, then a JSON
  * config file (`--config FILE`, else /etc/gatepost/lpr.json, else ~/.config/gatepost/lpr.json),
- * then defaults. Loads nothing heavy: only fs/path/os.
+ * then defaults. Loads nothing heavy: only fs/path (`os` only when $HOME is not set).
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 /** A relay as the fallback path drives it (the shapes of src/devices/relay.ts). */
 export type FallbackRelayConfig =
@@ -133,7 +132,9 @@ function num(v: unknown, what: string): number | undefined {
 
 const first = <T>(...vals: Array<T | undefined | null | ''>): T | undefined => vals.find((v) => v !== undefined && v !== null && v !== '') as T | undefined;
 
-export function loadConfig(args: CliArgs, env: NodeJS.ProcessEnv, homeDir = os.homedir()): LprConfig {
+export function loadConfig(args: CliArgs, env: NodeJS.ProcessEnv, home?: string): LprConfig {
+  // what os.homedir() returns when $HOME is set, without loading `os`
+  const homeDir = home ?? (process.env.HOME || (require('os') as typeof import('os')).homedir());
   let file: Record<string, any> = {};
   let configFile: string | undefined;
   if (args.config) {
@@ -172,7 +173,7 @@ export function loadConfig(args: CliArgs, env: NodeJS.ProcessEnv, homeDir = os.h
 
   const direction = first<string>(args.direction, env.GATEPOST_LPR_DIRECTION, file.direction);
   if (direction !== undefined && direction !== 'entry' && direction !== 'exit') throw new UsageError(`direction must be entry or exit (got "${direction}")`);
-  const dataDir = first<string>(env.GATEPOST_LPR_DATA_DIR, file.dataDir) ?? (fs.existsSync('/var/lib/gatepost') ? '/var/lib/gatepost' : path.join(homeDir, '.local', 'state', 'gatepost'));
+  const dataDir = () => first<string>(env.GATEPOST_LPR_DATA_DIR, file.dataDir) ?? (fs.existsSync('/var/lib/gatepost') ? '/var/lib/gatepost' : path.join(homeDir, '.local', 'state', 'gatepost'));
 
   return {
     url: first<string>(env.GATEPOST_LPR_URL, file.url) ?? 'mqtt://127.0.0.1:1883',
@@ -183,7 +184,7 @@ export function loadConfig(args: CliArgs, env: NodeJS.ProcessEnv, homeDir = os.h
     direction: direction as LprConfig['direction'],
     timeoutMs: num(first(args.timeout, env.GATEPOST_LPR_TIMEOUT_MS, file.timeoutMs), 'timeout') ?? 1000,
     connectTimeoutMs: num(first(env.GATEPOST_LPR_CONNECT_TIMEOUT_MS, file.connectTimeoutMs), 'connect timeout') ?? 1000,
-    queueFile: first<string>(env.GATEPOST_LPR_QUEUE, file.queueFile) ?? path.join(dataDir, 'lpr-queue.jsonl'),
+    queueFile: first<string>(env.GATEPOST_LPR_QUEUE, file.queueFile) ?? path.join(dataDir(), 'lpr-queue.jsonl'),
     pulseMs: num(first(env.GATEPOST_LPR_PULSE_MS, env.GATEPOST_RELAY_PULSE_MS, file.pulseMs), 'pulse') ?? 6000,
     eposelok: {
       name: first<string>(env.GATEPOST_EPOSELOK_NAME, fe.name),

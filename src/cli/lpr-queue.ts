@@ -11,8 +11,8 @@
  * 10 s is taken over) so two processes never rewrite it at the same time. Entries carry a unique
  * id (the requestId) so a delivery repeated after a crash is recognised by gatepost.
  */
-import * as fs from 'fs';
-import * as path from 'path';
+import fs = require('fs');
+import path = require('path');
 
 export interface FallbackEntry {
   v: 1;
