@@ -10,14 +10,16 @@
  * server is down; the passage is appended to a local queue (fsync'd JSON lines) and delivered to
  * gatepost later on `gatepost/lpr/<camera>/fallback` (QoS 1, removed only after PUBACK).
  *
- * Start-up is kept short: only fs/net/crypto are loaded on the normal path; the E-Poselok client,
- * the relay drivers (axios) are required only on the fallback path.
+ * Start-up is kept short (it runs once per plate): only fs/path/net are loaded on the normal path —
+ * not even `crypto` (~4 ms to load; the requestId does not need a CSPRNG, see `requestUuid`); the
+ * E-Poselok client, the relay drivers (axios), core/plate and child_process are required only on
+ * the fallback / flush paths. Modules are imported with `import x = require()`, which compiles to a
+ * plain require (no `__importStar` copy of every export).
  */
-import * as fs from 'fs';
-import * as path from 'path';
-import { randomUUID } from 'crypto';
-import { MqttError, MqttLite, LiteMessage } from './mqtt-lite';
-import { FallbackEntry, FallbackQueue } from './lpr-queue';
+import fs = require('fs');
+import path = require('path');
+import { MqttError, MqttLite, LiteMessage, randomHex } from './mqtt-lite';
+import type { FallbackEntry, FallbackQueue } from './lpr-queue';
 import { CliArgs, LprConfig, USAGE, UsageError, loadConfig, parseArgs } from './lpr-config';
 import type { Decision, OnlineResult } from '../core/contracts';
 import type { GateActuator } from '../core/gate';
@@ -42,6 +44,32 @@ export interface CliIo {
 export interface FallbackDeps {
   check(plate: string): Promise<OnlineResult>;
   relay(gate: string): GateActuator | undefined;
+}
+
+/**
+ * A fresh requestId in the UUID v4 format. Math.random, not crypto.randomUUID: loading `crypto`
+ * costs ~4 ms of the per-plate start-up, and the id only has to be unique (it pairs a decision
+ * with its plate and de-duplicates a queued passage), not unguessable; V8 seeds Math.random of
+ * every process from the system entropy source.
+ */
+export function requestUuid(): string {
+  const h = randomHex;
+  return `${h(8)}-${h(4)}-4${h(3)}-${'89ab'[Math.floor(Math.random() * 4)]}${h(3)}-${h(12)}`;
+}
+
+/** The fallback queue (src/cli/lpr-queue.ts), loaded only on the paths that use it. */
+function queueOf(file: string): FallbackQueue {
+  const { FallbackQueue: Queue } = require('./lpr-queue') as typeof import('./lpr-queue');
+  return new Queue(file);
+}
+
+/** True when the queue file holds something (one stat; same test as FallbackQueue.hasEntries). */
+function queueHasEntries(file: string): boolean {
+  try {
+    return fs.statSync(file).size > 0;
+  } catch {
+    return false;
+  }
 }
 
 /** A camera id as an MQTT topic level. */
@@ -117,7 +145,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 }
 
 async function decide(plate: string, confidence: number | undefined, cfg: LprConfig, args: CliArgs, io: CliIo): Promise<number> {
-  const requestId = randomUUID();
+  const requestId = requestUuid();
   const ts = Date.now();
   const payload: Record<string, unknown> = { plate, ts, requestId };
   if (cfg.gate) payload.gate = cfg.gate;
@@ -148,8 +176,15 @@ async function decide(plate: string, confidence: number | undefined, cfg: LprCon
       client.once('close', (err?: Error) => reject(err ?? new MqttError('connection closed', 'closed')));
     });
     decision.catch(() => undefined);
-    await client.subscribe('gatepost/decision/#', 0, cfg.timeoutMs);
-    await client.publish(`gatepost/lpr/${topicLevel(cfg.camera)}`, JSON.stringify(payload), { qos: 1, timeoutMs: cfg.timeoutMs });
+    // SUBSCRIBE and PUBLISH go out together (one round trip less). The subscription is the first
+    // packet: mosquitto handles a client's packets in order, aedes (clean session, synchronous ACL)
+    // registers it before it parses the PUBLISH — and the decision comes from another client
+    // (Node-RED) a round trip after the plate in any case.
+    client.cork();
+    const subscribed = client.subscribe('gatepost/decision/#', 0, cfg.timeoutMs);
+    const published = client.publish(`gatepost/lpr/${topicLevel(cfg.camera)}`, JSON.stringify(payload), { qos: 1, timeoutMs: cfg.timeoutMs });
+    client.uncork();
+    await Promise.all([subscribed, published]);
     const d = await Promise.race([
       decision,
       new Promise<never>((_, reject) => {
@@ -166,7 +201,7 @@ async function decide(plate: string, confidence: number | undefined, cfg: LprCon
   } finally {
     if (timer) clearTimeout(timer);
     await client.end().catch(() => undefined);
-    if (new FallbackQueue(cfg.queueFile).hasEntries()) {
+    if (queueHasEntries(cfg.queueFile)) {
       try {
         (io.startFlush ?? startDetachedFlush)(cfg, args);
       } catch (err) {
@@ -182,7 +217,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function fallback(plate: string, confidence: number | undefined, requestId: string, ts: number, cfg: LprConfig, args: CliArgs, io: CliIo): Promise<number> {
   const gate = cfg.gate ?? cfg.defaultGate;
-  const queue = new FallbackQueue(cfg.queueFile);
+  const queue = queueOf(cfg.queueFile);
   const entry: FallbackEntry = { v: 1, id: requestId, ts, camera: cfg.camera, gate, plate, decision: 'denied', source: 'online', reason: '' };
   if (cfg.direction) entry.direction = cfg.direction;
   if (confidence !== undefined) entry.confidence = confidence;
@@ -332,7 +367,7 @@ function createFallbackChecker(cfg: LprConfig): (plate: string) => Promise<Onlin
 
 /** Delivers the fallback queue to gatepost; resolves with how many entries were acknowledged. */
 export async function deliverQueue(cfg: LprConfig, io: Pick<CliIo, 'stderr'>, client?: MqttLite): Promise<{ delivered: number; left: number }> {
-  const queue = new FallbackQueue(cfg.queueFile);
+  const queue = queueOf(cfg.queueFile);
   const { entries } = queue.read();
   if (!entries.length) return { delivered: 0, left: 0 };
   const own = !client;
@@ -430,6 +465,9 @@ export function run(): void {
   }).then(
     (code) => {
       process.exitCode = code;
+      // everything is done (the socket closed, a flush child detached): exit now rather than
+      // after the event loop has wound down the closed handles — unless output is still pending
+      if (!process.stdout.writableLength && !process.stderr.writableLength) process.exit(code);
     },
     (err) => {
       process.stderr.write(`gatepost-lpr: ${(err as Error).message}\n`);

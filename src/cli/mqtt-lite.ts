@@ -7,9 +7,15 @@
  * alone costs ~50 ms of the start-up budget (the old script-per-plate path took 78 ms in all).
  * The runtime and the flows keep using mqtt.js / Node-RED's mqtt nodes.
  */
-import * as net from 'net';
+import net = require('net');
 import { EventEmitter } from 'events';
-import { randomBytes } from 'crypto';
+
+/** n random hex digits (n ≤ 13) from Math.random: ids that must be unique, not secret (no `crypto` to load). */
+export function randomHex(n: number): string {
+  return Math.floor(Math.random() * 16 ** n)
+    .toString(16)
+    .padStart(n, '0');
+}
 
 export interface LiteConnectOptions {
   /** mqtt://host:port or mqtts://host:port */
@@ -135,7 +141,7 @@ export class MqttLite extends EventEmitter {
       sock.on('data', (d) => client.onData(d));
       const onReady = () => {
         let flags = 0x02; // clean session
-        const payload = [str(opts.clientId ?? `gatepost-lpr-${process.pid}-${randomBytes(6).toString('hex')}`)];
+        const payload = [str(opts.clientId ?? `gatepost-lpr-${process.pid}-${randomHex(12)}`)];
         if (opts.username !== undefined && opts.username !== '') {
           flags |= 0x80;
           payload.push(str(opts.username));
@@ -146,8 +152,10 @@ export class MqttLite extends EventEmitter {
         }
         sock.write(packet(0x10, [str('MQTT'), Buffer.from([4, flags]), u16(keepalive), ...payload]));
       };
+      // plain TCP: CONNECT is queued at once and goes out with the handshake's completion (no
+      // event-loop turn between 'connect' and the write)
       if (secure) sock.once('secureConnect', onReady);
-      else sock.once('connect', onReady);
+      else onReady();
     });
   }
 
@@ -285,16 +293,31 @@ export class MqttLite extends EventEmitter {
     return done.then(() => undefined);
   }
 
-  /** Sends DISCONNECT and closes the socket. */
+  /** Holds the following writes and sends them together at `uncork()` (one TCP segment). */
+  cork(): void {
+    this.sock.cork();
+  }
+
+  uncork(): void {
+    this.sock.uncork();
+  }
+
+  /**
+   * Sends DISCONNECT and closes the socket as soon as it is handed to the kernel: nothing waits
+   * for the broker's own FIN (a process exiting right after `end()` is not held up by the broker).
+   */
   end(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      this.sock.end(Buffer.from([0xe0, 0]), () => resolve());
-      this.shutdown();
-      setTimeout(() => {
+      const done = () => {
+        clearTimeout(t);
         this.sock.destroy();
         resolve();
-      }, 200).unref();
+      };
+      const t = setTimeout(done, 200);
+      t.unref();
+      this.sock.end(Buffer.from([0xe0, 0]), done);
+      this.shutdown();
     });
   }
 
