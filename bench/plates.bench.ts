@@ -1,5 +1,5 @@
 /**
- * Plates: 100k mirror passes, 5k temporary passes and 1M events in a sqlite file in a temp dir;
+ * Plates: 100k mirror passes, 5k temporary passes and 1M events (bench/dataset.ts) in a sqlite file in a temp dir;
  * plate-check decision latency (in-process, through PlateChecker) and pass search latency
  * (passesOf(hub).search, the call behind GET /api/passes/search). Goals: p99 decision ≤ 0.5 ms,
  * p99 search ≤ 2 ms. Also an event history query over the 1M events.
@@ -12,76 +12,20 @@ import { Hub } from '../src/services/hub';
 import { passesOf } from '../src/services/passes-service';
 import { eventsOf } from '../src/services/events-service';
 import { PlateChecker } from '../src/services/plate-checker';
-import { PLATE_LETTERS } from '../src/core/plate';
+import { generateDataset } from './dataset';
 import { silentLogger } from '../src/core/log';
 import { policyFrom } from '../src/core/match';
 
-const MIRROR = 100_000;
-const TEMP = 5_000;
-const EVENTS = 1_000_000;
-const REGIONS = ['77', '97', '99', '177', '197', '199', '777', '799', '50', '90', '150', '190', '750', '16', '116', '78', '98', '178'];
-
-/** deterministic pseudo-random (mulberry32) */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export async function run(): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-bench-plates-'));
-  const rand = rng(42);
-  const pick = <T>(a: ArrayLike<T>): T => a[Math.floor(rand() * a.length)];
-  const plate = () => `${pick(PLATE_LETTERS)}${String(Math.floor(rand() * 1000)).padStart(3, '0')}${pick(PLATE_LETTERS)}${pick(PLATE_LETTERS)}${pick(REGIONS)}`;
   const rows: BenchRow[] = [];
-  const now = Date.now();
   const hub = Hub.open({ dbPath: path.join(dir, 'bench.db'), timezone: 'Europe/Moscow', logger: silentLogger });
   try {
     const db = await hub.db();
-    const genStart = Date.now();
-    const mirrorPlates: string[] = [];
-    const seen = new Set<string>();
-    while (mirrorPlates.length < MIRROR) {
-      const p = plate();
-      if (!seen.has(p)) (seen.add(p), mirrorPlates.push(p));
-    }
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < MIRROR; i++) {
-        const p = mirrorPlates[i];
-        await tx.run('INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)', [i % 3 ? 'AllowedList1' : 'AllowedList2', p, p, p.slice(1, 4), String(1 + (i % 900)), now, now]);
-      }
-    });
-    const tempPlates: string[] = [];
-    await db.transaction(async (tx) => {
-      for (let i = 0; i < TEMP; i++) {
-        const digitsOnly = i % 5 === 0;
-        const p = plate();
-        if (!digitsOnly) tempPlates.push(p);
-        const expired = i % 4 === 3;
-        await tx.run('INSERT INTO temp_passes (kind, raw, canonical, digits, house, note, author, created_at, valid_from, valid_to) VALUES (?,?,?,?,?,?,?,?,?,?)', [
-          digitsOnly ? 'digits' : 'plate', digitsOnly ? p.slice(1, 4) : p, digitsOnly ? null : p, p.slice(1, 4), String(i % 900), '', 'bench',
-          now - 86400000, now - 86400000, expired ? now - 3600000 : now + 86400000,
-        ]);
-      }
-    });
-    const decisions = ['allowed', 'denied', 'repeat', 'rejected'];
-    const sources = ['mirror', 'temporary', 'online', 'none'];
-    const CHUNK = 100_000;
-    for (let c = 0; c < EVENTS; c += CHUNK) {
-      await db.transaction(async (tx) => {
-        for (let i = c; i < c + CHUNK; i++) {
-          const p = i % 3 ? pick(mirrorPlates) : plate();
-          await tx.run('INSERT INTO events (ts, camera, gate, direction, plate_raw, canonical, digits, confidence, decision, source, reason, latency_ms) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)', [
-            now - (EVENTS - i) * 90_000, i % 2 ? 'cam1' : 'cam2', i % 2 ? 'main' : 'side', i % 2 ? 'entry' : 'exit', p, p, p.slice(1, 4), 0.9, decisions[i % 4], sources[i % 4], 'bench', 0.1,
-          ]);
-        }
-      });
-    }
-    const genMs = Date.now() - genStart;
+    const { mirrorPlates, tempPlates, pick, plate, genMs, counts } = await generateDataset(db);
+    const MIRROR = counts.mirror;
+    const TEMP = counts.temp;
+    const EVENTS = counts.events;
 
     const loadStart = Date.now();
     const passes = passesOf(hub);
