@@ -239,14 +239,24 @@ export class EventsService implements Service {
     }
   }
 
-  async query(f: EventFilter): Promise<{ rows: EventView[]; total: number }> {
+  /**
+   * Reads see every event recorded before them: a decision is published as soon as it is taken,
+   * and whoever got it (over MQTT, in a few ms) and asks the API for its event must find it, not
+   * wait for the batch timer.
+   */
+  private async recordedSoFar(): Promise<void> {
     await this.started;
+    await this.flush().catch(() => undefined);
+  }
+
+  async query(f: EventFilter): Promise<{ rows: EventView[]; total: number }> {
+    await this.recordedSoFar();
     const r = await this.store!.query(f);
     return { rows: r.rows.map(viewOfRow), total: r.total };
   }
 
   async get(id: number): Promise<EventView | null> {
-    await this.started;
+    await this.recordedSoFar();
     const r = await this.store!.get(id);
     return r ? viewOfRow(r) : null;
   }

@@ -68,6 +68,15 @@ describe('plate decisions through the services', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  test('a decision is in the event history as soon as it is taken (a read writes the pending batch first)', async () => {
+    const a = await checker.check({ payload: 'a123bc77', topic: 'gatepost/lpr/cam1' });
+    // no wait for the batch timer: whoever got the decision may ask for its event at once
+    const page = await eventsOf(hub).query({ limit: 1 });
+    expect(page.rows[0]).toMatchObject({ id: a.decision.eventId, decision: 'allowed' });
+    const b = await checker.check({ payload: 'x000xx00', topic: 'gatepost/lpr/cam1' });
+    expect(await eventsOf(hub).get(b.decision.eventId)).toMatchObject({ id: b.decision.eventId, decision: 'denied' });
+  });
+
   test('mirror → temporary → online → deny, each recorded with its source and reason', async () => {
     const a = await checker.check({ payload: 'a123bc77', topic: 'gatepost/lpr/cam1' });
     expect(a.output).toBe(1);
