@@ -28,6 +28,7 @@ import { FlowsManager } from './flows';
 import { startDemo, DemoDevice } from './demo';
 import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
+import { noDelayOnOutgoingTcp } from './tcp-nodelay';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -171,6 +172,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
 
   try {
     // ---- MQTT
+    noDelayOnOutgoingTcp(); // a decision must not wait ~40 ms behind the plate's PUBACK (see tcp-nodelay.ts)
     const accounts = mqttAccounts(cfg, secrets.mqttAccounts, secrets.internalMqtt, log);
     let internalUser = secrets.internalMqtt.username;
     let internalPassword = secrets.internalMqtt.password;
