@@ -26,7 +26,13 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-export const ROOT = path.resolve(__dirname, '..', '..');
+/** The project root: the nearest directory up with a package.json (tests/helpers/ under jest, dist/tests/helpers/ when a benchmark imports the compiled helper). */
+export const ROOT = ((): string => {
+  for (let d = __dirname; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) return path.resolve(__dirname, '..', '..');
+  }
+})();
 export const MAIN = path.join(ROOT, 'dist', 'src', 'runtime', 'main.js');
 
 export interface StartOptions {
