@@ -96,7 +96,7 @@ interface CommandTarget {
  * `node -e 0` and the command, interleaved (the machine's noise hits both alike), `n` runs each
  * after 3 warm-up runs (page cache). When NODE_EXTRA_CA_CERTS is set, the same again without it.
  */
-async function benchCommand(t: CommandTarget, n: number, label = ''): Promise<BenchRow[]> {
+async function benchCommand(t: CommandTarget, n: number, label: string, floorLabel: string): Promise<BenchRow[]> {
   const variants: Array<{ env: NodeJS.ProcessEnv; suffix: string }> = [{ env: process.env, suffix: '' }];
   if (process.env.NODE_EXTRA_CA_CERTS) {
     // Node 20 loads the extra CA file (and the bundled roots) at every process start, before any
@@ -122,7 +122,7 @@ async function benchCommand(t: CommandTarget, n: number, label = ''): Promise<Be
     fs.rmSync(dir, { recursive: true, force: true });
     const c = summarize(cmd);
     const f = summarize(bare);
-    rows.push({ area: 'lpr', metric: `node -e 0 start → exit (floor)${v.suffix}`, value: f.text });
+    rows.push({ area: 'lpr', metric: `node -e 0 start → exit (floor${floorLabel})${v.suffix}`, value: f.text });
     rows.push({
       area: 'lpr',
       metric: `gatepost-lpr start → exit (allowed)${label}${v.suffix}`,
@@ -138,7 +138,7 @@ async function commandRows(): Promise<BenchRow[]> {
   const allow = Array.from({ length: 50 }, (_, i) => plateOf(500_000 + i));
   const b = await startStandInBroker(allow);
   try {
-    return await benchCommand({ url: b.url, password: 'bench-secret', plate: (i) => allow[i % allow.length], what: 'bare aedes + stand-in decider' }, envNum('BENCH_LPR_RUNS', 40), ', stand-in broker');
+    return await benchCommand({ url: b.url, password: 'bench-secret', plate: (i) => allow[i % allow.length], what: 'bare aedes + stand-in decider' }, envNum('BENCH_LPR_RUNS', 40), ', stand-in broker', '');
   } finally {
     await b.stop();
   }
@@ -239,10 +239,14 @@ class RuntimeRig {
     const interval = 1000 / rate;
     const t0 = performance.now();
     let sent = 0;
-    await new Promise<void>((resolve) => {
+    await new Promise<void>((resolve, reject) => {
       const tick = () => {
-        const due = Math.min(count, Math.floor((performance.now() - t0) / interval) + 1);
-        while (sent < due) (this.sendOne(), sent++);
+        try {
+          const due = Math.min(count, Math.floor((performance.now() - t0) / interval) + 1);
+          while (sent < due) (this.sendOne(), sent++);
+        } catch (err) {
+          return reject(err);
+        }
         if (sent >= count) return resolve();
         setTimeout(tick, Math.max(0, t0 + sent * interval - performance.now()));
       };
@@ -369,9 +373,9 @@ async function runtimeRows(): Promise<BenchRow[]> {
 
   // 1. steady 20/s and the rate steps, shipped pulse (every plate extends it: one state=1 request each)
   const steadyN = Math.round(20 * steadyS);
-  const stepPlates = rates.reduce((a, r) => a + Math.round(r * stepS), 0);
+  const stepPlates = rates.reduce((a, r) => a + Math.round(r * stepS), 0); // twice below: a failed step is run again
   const cmdRuns = envNum('BENCH_LPR_RUNS', 40);
-  await withRuntime({}, 150 + 100 + steadyN + stepPlates + 2 * (cmdRuns + 3), async (rig, rt) => {
+  await withRuntime({}, 150 + 100 + steadyN + 2 * stepPlates + 2 * (cmdRuns + 3), async (rig, rt) => {
     await rig.phase(20, 100); // warm-up (JIT, caches)
     const steady = await rig.phase(20, steadyN);
     const s = summarize(steady.latencies);
@@ -384,7 +388,7 @@ async function runtimeRows(): Promise<BenchRow[]> {
       note: `${s.p99 <= 2 && !lost ? 'ok' : 'MISSED'}; max ${fmt(s.max)} ms; ${lost ? `${lost} lost; ` : ''}${pulseVar ? 'shipped pulse' : 'the flow\'s pulse'}: each plate re-sends state=1 and extends it (closes not counted); ${decisionNote(steady)}; ${load()}`,
     });
     // gatepost-lpr against the real runtime (its decision comes back from the flow)
-    rows.push(...(await benchCommand({ url: rt.mqttUrl, password: rt.lprPassword, plate: () => rig.takePlate(), what: 'the runtime, shipped flow, 100k passes' }, cmdRuns, ', runtime')));
+    rows.push(...(await benchCommand({ url: rt.mqttUrl, password: rt.lprPassword, plate: () => rig.takePlate(), what: `the runtime, shipped flow, ${passes / 1000}k passes` }, cmdRuns, ', runtime', ', beside the runtime')));
     await new Promise((r) => setTimeout(r, 1000)); // their relay requests are in before the next phase counts
     const tried: string[] = [];
     let best: Phase | undefined;
