@@ -189,6 +189,7 @@ const INSERT_JSON_SQL =
   'FROM json_each(?) AS j';
 
 const SURROGATE = /[\ud800-\udfff]/;
+const ESCAPED_SURROGATE = /\\ud[89a-f]/i;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 /**
  * The text as sqlite stores a bound JS string: a lone surrogate (e.g. a raw plate cut at 64
@@ -207,8 +208,12 @@ async function insertEntries(tx: Tx, entries: ListEntry[], now: number): Promise
     const part = entries.slice(i, i + INSERT_CHUNK);
     const first = top + 1 + i;
     const rows: Array<[string, string, string, string | null, string]> = [];
-    for (const e of part) rows.push([asBound(e.list), asBound(e.canonical), asBound(e.raw), e.digits === null ? null : asBound(e.digits), asBound(e.house)]);
-    const res = await tx.run(INSERT_JSON_SQL, [first, now, now, JSON.stringify(rows)]);
+    for (const e of part) rows.push([e.list, e.canonical, e.raw, e.digits, e.house]);
+    let json = JSON.stringify(rows);
+    // JSON escapes a lone surrogate as \udXXX: only then is any text rewritten (rare; a text that
+    // merely contains such an escape sequence just takes this path too, unchanged)
+    if (ESCAPED_SURROGATE.test(json)) json = JSON.stringify(rows.map((r) => r.map((v) => (v === null ? null : asBound(v)))));
+    const res = await tx.run(INSERT_JSON_SQL, [first, now, now, json]);
     if (res.changes !== part.length) throw new Error(`mirror insert wrote ${res.changes} of ${part.length} rows`);
     for (let k = 0; k < part.length; k++) {
       const e = part[k];
