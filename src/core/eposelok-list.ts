@@ -98,7 +98,9 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
   const lists = { AllowedList1: 'missing', AllowedList2: 'missing' } as Record<ListName, number | 'missing'>;
   const entries: ListEntry[] = [];
   const invalid: InvalidItem[] = [];
-  const seen = new Set<string>();
+  // (list, plate, house) seen: per list, plate → its house(s) (no key string per item; the
+  // plate's hash is computed here once and kept for the diff and the index)
+  const seen: Record<ListName, Map<string, string | Set<string>>> = { AllowedList1: new Map(), AllowedList2: new Map() };
   let duplicates = 0;
   for (const list of LIST_NAMES) {
     const items = obj[list];
@@ -123,12 +125,14 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
       }
       const n = rec.Number;
       const house = typeof n === 'string' || typeof n === 'number' ? String(n).trim().slice(0, 64) : '';
-      const key = `${list}\u0000${plate.canonical}\u0000${house}`;
-      if (seen.has(key)) {
+      const houses = seen[list];
+      const had = houses.get(plate.canonical);
+      if (had === undefined) houses.set(plate.canonical, house);
+      else if (had === house || (typeof had !== 'string' && had.has(house))) {
         duplicates++;
         continue;
-      }
-      seen.add(key);
+      } else if (typeof had === 'string') houses.set(plate.canonical, new Set([had, house]));
+      else had.add(house);
       entries.push({ list, canonical: plate.canonical, raw: String(rawPlate).trim().slice(0, 64), digits: plate.digits, house });
     }
   }

@@ -77,3 +77,32 @@ describe('diffMirror', () => {
     expect(d.unchanged).toBe(1);
   });
 });
+
+describe('parseAllowedList duplicates', () => {
+  test('one entry per (list, plate, house): several houses per plate, both lists, respelled plates', () => {
+    const { parseAllowedList } = require('../../src/core/eposelok-list') as typeof import('../../src/core/eposelok-list');
+    const r = rng(7);
+    const plates = ['А123ВС77', 'A123BC77', 'a 123 bc 77', 'В456ОР199', 'B456OP199', 'Х001ХХ18'];
+    const houses = ['1', '2', ' 2 ', '3', '', 4, 5];
+    const doc = { AllowedList1: [] as unknown[], AllowedList2: [] as unknown[] };
+    for (let i = 0; i < 400; i++) (r() < 0.5 ? doc.AllowedList1 : doc.AllowedList2).push({ Plate: plates[Math.floor(r() * plates.length)], Number: houses[Math.floor(r() * houses.length)] });
+    const p = parseAllowedList(JSON.stringify(doc));
+    if (!p.ok) throw new Error('parse');
+    // the reference: first occurrence of each key string, in list order
+    const keys = new Set<string>();
+    const expected: string[] = [];
+    for (const list of ['AllowedList1', 'AllowedList2'] as const) {
+      for (const it of doc[list] as Array<{ Plate: string; Number: unknown }>) {
+        const one = parseAllowedList(JSON.stringify({ [list]: [it] }));
+        if (!one.ok) throw new Error('parse one');
+        const k = mirrorKey({ list, canonical: one.entries[0].canonical, house: String(it.Number).trim() });
+        if (keys.has(k)) continue;
+        keys.add(k);
+        expected.push(k);
+      }
+    }
+    expect(p.entries.map(mirrorKey)).toEqual(expected);
+    expect(p.duplicates).toBe(400 - expected.length);
+    expect(p.entries.length).toBeLessThan(60);
+  });
+});
