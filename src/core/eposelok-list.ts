@@ -98,7 +98,9 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
   const lists = { AllowedList1: 'missing', AllowedList2: 'missing' } as Record<ListName, number | 'missing'>;
   const entries: ListEntry[] = [];
   const invalid: InvalidItem[] = [];
-  const seen = new Set<string>();
+  // (list, plate, house) seen: per list, plate → its house(s) (no key string per item; the
+  // plate's hash is computed here once and kept for the diff and the index)
+  const seen: Record<ListName, Map<string, string | Set<string>>> = { AllowedList1: new Map(), AllowedList2: new Map() };
   let duplicates = 0;
   for (const list of LIST_NAMES) {
     const items = obj[list];
@@ -123,12 +125,14 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
       }
       const n = rec.Number;
       const house = typeof n === 'string' || typeof n === 'number' ? String(n).trim().slice(0, 64) : '';
-      const key = `${list}\u0000${plate.canonical}\u0000${house}`;
-      if (seen.has(key)) {
+      const houses = seen[list];
+      const had = houses.get(plate.canonical);
+      if (had === undefined) houses.set(plate.canonical, house);
+      else if (had === house || (typeof had !== 'string' && had.has(house))) {
         duplicates++;
         continue;
-      }
-      seen.add(key);
+      } else if (typeof had === 'string') houses.set(plate.canonical, new Set([had, house]));
+      else had.add(house);
       entries.push({ list, canonical: plate.canonical, raw: String(rawPlate).trim().slice(0, 64), digits: plate.digits, house });
     }
   }
@@ -154,6 +158,61 @@ export interface MirrorDiff {
 
 /** What applying `next` to the mirror `current` changes. */
 export function diffMirror(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
+  // Keyed by the plate, then list and house inside the (nearly always single) bucket: no key
+  // strings to build for 2 × 50k passes, and the plates' hashes are computed once and kept.
+  const byPlate = new Map<string, MirrorPass | MirrorPass[]>();
+  for (const p of current) {
+    const had = byPlate.get(p.canonical);
+    if (had === undefined) byPlate.set(p.canonical, p);
+    else {
+      const bucket = Array.isArray(had) ? had : [had];
+      // the same identity twice (not in a mirror read from its table): the keyed diff's rules
+      if (bucket.some((o) => o.list === p.list && o.house === p.house)) return diffMirrorKeyed(current, next);
+      bucket.push(p);
+      if (bucket !== had) byPlate.set(p.canonical, bucket);
+    }
+  }
+  const added: ListEntry[] = [];
+  const updated: Array<{ pass: MirrorPass; raw: string }> = [];
+  let unchanged = 0;
+  for (const e of next) {
+    const had = byPlate.get(e.canonical);
+    let old: MirrorPass | undefined;
+    if (had !== undefined) {
+      if (!Array.isArray(had)) {
+        if (had.list === e.list && had.house === e.house) {
+          old = had;
+          byPlate.delete(e.canonical);
+        }
+      } else {
+        const at = had.findIndex((o) => o.list === e.list && o.house === e.house);
+        if (at >= 0) {
+          old = had[at];
+          had.splice(at, 1);
+          if (!had.length) byPlate.delete(e.canonical);
+        }
+      }
+    }
+    if (!old) {
+      added.push(e);
+      continue;
+    }
+    if (old.raw !== e.raw) updated.push({ pass: old, raw: e.raw });
+    else unchanged++;
+  }
+  // the passes left unmatched, in the mirror's order
+  const removed: MirrorPass[] = [];
+  if (byPlate.size) {
+    for (const p of current) {
+      const left = byPlate.get(p.canonical);
+      if (left === p || (Array.isArray(left) && left.includes(p))) removed.push(p);
+    }
+  }
+  return { added, removed, updated, unchanged, total: next.length };
+}
+
+/** diffMirror by one key string per pass (a `current` holding the same identity twice: the last one counts). */
+function diffMirrorKeyed(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
   const byKey = new Map<string, MirrorPass>();
   for (const p of current) byKey.set(mirrorKey(p), p);
   const added: ListEntry[] = [];

@@ -123,7 +123,11 @@ class Side {
 export class PassIndex {
   private mirror = new Side();
   private temp = new Side();
-  private trigrams = new Map<string, Set<PassEntry>>();
+  /**
+   * Trigram postings: the entries whose text holds the trigram, each once, in the order they
+   * were indexed (arrays: a bulk load only pushes; removals keep the order of the others).
+   */
+  private trigrams = new Map<string, PassEntry[]>();
 
   get mirrorSize(): number {
     return this.mirror.byRef.size;
@@ -138,18 +142,37 @@ export class PassIndex {
   }
 
   private addGrams(e: PassEntry): void {
-    for (const g of grams(e.text)) {
-      let s = this.trigrams.get(g);
-      if (!s) this.trigrams.set(g, (s = new Set()));
-      s.add(e);
+    const text = e.text;
+    for (let i = 0; i + 3 <= text.length; i++) {
+      const g = text.slice(i, i + 3);
+      const list = this.trigrams.get(g);
+      if (!list) this.trigrams.set(g, [e]);
+      // a trigram repeated in the text: e was pushed by this call, so it is the last one
+      else if (list[list.length - 1] !== e) list.push(e);
     }
   }
   private dropGrams(e: PassEntry): void {
-    for (const g of grams(e.text)) {
-      const s = this.trigrams.get(g);
-      if (!s) continue;
-      s.delete(e);
-      if (!s.size) this.trigrams.delete(g);
+    const text = e.text;
+    for (let i = 0; i + 3 <= text.length; i++) {
+      const g = text.slice(i, i + 3);
+      const list = this.trigrams.get(g);
+      if (!list) continue;
+      const at = list.indexOf(e);
+      if (at < 0) continue;
+      if (list.length === 1) this.trigrams.delete(g);
+      else list.splice(at, 1);
+    }
+  }
+  /** dropGrams for many entries: every touched postings list is filtered once. */
+  private dropGramsOfMany(gone: ReadonlySet<PassEntry>): void {
+    const touched = new Set<string>();
+    for (const e of gone) for (let i = 0; i + 3 <= e.text.length; i++) touched.add(e.text.slice(i, i + 3));
+    for (const g of touched) {
+      const list = this.trigrams.get(g);
+      if (!list) continue;
+      const kept = list.filter((x) => !gone.has(x));
+      if (kept.length) this.trigrams.set(g, kept);
+      else this.trigrams.delete(g);
     }
   }
 
@@ -173,9 +196,55 @@ export class PassIndex {
     return true;
   }
 
+  /** removeRef of each ref (the same index afterwards); returns how many were indexed. */
+  removeRefs(refs: Iterable<string>): number {
+    const gone = new Set<PassEntry>();
+    for (const ref of refs) {
+      const side = ref.startsWith('mirror:') ? this.mirror : this.temp;
+      const old = side.byRef.get(ref);
+      if (!old) continue;
+      side.remove(old);
+      gone.add(old);
+    }
+    if (gone.size) this.dropGramsOfMany(gone);
+    return gone.size;
+  }
+
   upsertMirror(p: MirrorPass): void {
     this.upsert(mirrorEntry(p));
   }
+
+  /**
+   * `upsertMirror` of each pass in order (the same index afterwards). A pass whose ref is not
+   * indexed yet is only added (nothing to remove first): on an empty mirror side (the load at
+   * start, the first sync) that is every pass.
+   */
+  upsertMirrors(passes: readonly MirrorPass[]): void {
+    const side = this.mirror;
+    for (const p of passes) {
+      const e = mirrorEntry(p);
+      if (side.byRef.has(e.ref)) this.upsert(e);
+      else {
+        side.add(e);
+        this.addGrams(e);
+      }
+    }
+  }
+
+  /**
+   * A committed mirror diff; the same index as, in this order, `removeRef` of every removed id,
+   * `upsertMirror` of every added pass, then of every updated pass. (The updated passes' old
+   * entries are dropped together with the removed ones: the updated passes are appended after
+   * the added ones either way.)
+   */
+  applyMirrorDiff(added: readonly MirrorPass[], removedIds: readonly number[], updated: readonly MirrorPass[]): void {
+    const refs: string[] = removedIds.map((id) => `mirror:${id}`);
+    for (const p of updated) refs.push(`mirror:${p.id}`);
+    this.removeRefs(refs);
+    this.upsertMirrors(added);
+    this.upsertMirrors(updated);
+  }
+
   /** Temporary passes: cancelled or expired ones are removed instead. */
   upsertTemp(p: TempPass, now: number): void {
     if (p.cancelledAt !== null || p.validTo < now) this.removeRef(`temp:${p.id}`);
@@ -257,11 +326,11 @@ export class PassIndex {
       for (const side of [this.temp, this.mirror]) for (const e of side.byDigits.get(nq) ?? []) if (take(e)) return out;
     }
     if (nq.length >= 3) {
-      let smallest: Set<PassEntry> | undefined;
+      let smallest: PassEntry[] | undefined;
       for (const g of grams(nq)) {
         const s = this.trigrams.get(g);
         if (!s) return out; // a trigram nobody has: no plate contains the query
-        if (!smallest || s.size < smallest.size) smallest = s;
+        if (!smallest || s.length < smallest.length) smallest = s;
       }
       for (const e of smallest ?? []) if (e.text.includes(nq) && take(e)) return out;
       return out;

@@ -26,6 +26,9 @@ export const PLATE_LETTERS = 'ABEKMHOPCTYX';
 const LETTER = new Set(PLATE_LETTERS.split(''));
 const isDigit = (c: string) => c >= '0' && c <= '9';
 const isLetter = (c: string) => LETTER.has(c);
+const isLowSurrogate = (code: number) => code >= 0xdc00 && code <= 0xdfff;
+/** upper-case ASCII letters and digits only (cleanPlateText keeps such a text as it is) */
+const ASCII_CLEAN = /^[0-9A-Z]+$/;
 /** in a digit position of a standard plate */
 const TO_DIGIT: Record<string, string> = { O: '0', D: '0', Q: '0', B: '8', I: '1', Z: '2', S: '5' };
 /** in a letter position of a standard plate */
@@ -41,13 +44,26 @@ const MAX_RAW = 64;
  * a trailing RUS dropped. Letters outside the 12 are kept (foreign plates). No positional fixes.
  */
 export function cleanPlateText(raw: string): string {
-  let out = '';
-  for (const ch of raw.toUpperCase()) {
-    const mapped = CYR_TO_LAT[ch];
-    if (mapped) out += mapped;
-    else if ((ch >= 'A' && ch <= 'Z') || isDigit(ch)) out += ch;
-    else if (/\p{L}/u.test(ch)) out += ch; // other letters (e.g. Д, Ä) kept as they are
-    // everything else (spaces, -, |, ., flags, punctuation) is a separator
+  const up = raw.toUpperCase();
+  // already clean (a canonical plate, a plain LPR read): nothing to map or drop
+  let out = ASCII_CLEAN.test(up) ? up : '';
+  if (!out) {
+    for (let i = 0; i < up.length; i++) {
+      const c = up.charCodeAt(i);
+      if ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a)) {
+        out += up[i];
+        continue;
+      }
+      if (c < 0x80) continue; // ASCII separators and punctuation (no lower case left)
+      // one code point: a surrogate pair is one character
+      const pair = c >= 0xd800 && c <= 0xdbff && i + 1 < up.length && isLowSurrogate(up.charCodeAt(i + 1));
+      const ch = pair ? up.slice(i, i + 2) : up[i];
+      if (pair) i++;
+      const mapped = CYR_TO_LAT[ch];
+      if (mapped) out += mapped;
+      else if (/\p{L}/u.test(ch)) out += ch; // other letters (e.g. Д, Ä) kept as they are
+      // everything else (spaces, -, |, ., flags, punctuation) is a separator
+    }
   }
   // trailing RUS (Latin or Cyrillic РУС → PYC) after the region digits
   const m = /^(.*\d)(RUS|PYC)$/.exec(out);

@@ -81,7 +81,7 @@ export class PassesService implements Service {
       this.store = new PassesStore(db);
       const now = this.hub.clock.now();
       const [mirror, temp] = await Promise.all([this.store.loadMirror(), this.store.loadLiveTemp(now)]);
-      for (const m of mirror) this.index.upsertMirror(m);
+      this.index.upsertMirrors(mirror);
       for (const t of temp) this.index.upsertTemp(t, now);
       this.loading = false;
       // changes announced while the snapshot was loading (idempotent replays)
@@ -108,11 +108,7 @@ export class PassesService implements Service {
 
   /** Called by the E-Poselok sync after it committed a diff of `mirror_passes`. */
   mirrorChanged(added: MirrorPass[], removedIds: number[], updated: MirrorPass[]): void {
-    const apply = () => {
-      for (const id of removedIds) this.index.removeRef(`mirror:${id}`);
-      for (const p of added) this.index.upsertMirror(p);
-      for (const p of updated) this.index.upsertMirror(p);
-    };
+    const apply = () => this.index.applyMirrorDiff(added, removedIds, updated);
     if (this.loading) this.pendingMirror.push(apply);
     else apply();
     this.hub.emit('passes-changed', { source: 'mirror', added: added.length, removed: removedIds.length, updated: updated.length });

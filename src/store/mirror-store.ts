@@ -6,7 +6,7 @@
  */
 import type { Db, Tx } from './db';
 import type { MirrorPass } from '../core/contracts';
-import { diffMirror, ListEntry, mirrorKey, suspiciousShrink } from '../core/eposelok-list';
+import { diffMirror, ListEntry, suspiciousShrink } from '../core/eposelok-list';
 import { mirrorOfRow } from './passes-store';
 
 export interface SyncRunRow {
@@ -46,7 +46,7 @@ export type ApplyResult =
     }
   | { applied: false; reason: string; added: number; removed: number; unchanged: number; total: number; before: number };
 
-/** Statement chunk sizes: a bounded set of distinct SQL texts for the statement cache (≤ 7 × 2048 parameters). */
+/** Delete chunk sizes: a bounded set of distinct SQL texts for the statement cache (≤ 2048 parameters). */
 const CHUNKS = [2048, 256, 32, 4, 1];
 const LOAD_CHUNK = 5000;
 
@@ -176,20 +176,48 @@ export class MirrorStore {
   }
 }
 
+/** Rows per insert statement: one JSON text per chunk (bounded memory, one SQL text for the statement cache). */
+const INSERT_CHUNK = 10_000;
+/**
+ * Inserts a chunk of passes given as one JSON array of [list, canonical, raw, digits, house]:
+ * one parameter to bind instead of 7 per row (binding runs on the event loop; json_each runs
+ * in sqlite, off it), and no RETURNING rows to convert and match back.
+ */
+const INSERT_JSON_SQL =
+  'INSERT INTO mirror_passes (id, list, canonical, raw, digits, house, first_seen, last_seen) ' +
+  "SELECT ? + j.key, json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), json_extract(j.value, '$[2]'), json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'), ?, ? " +
+  'FROM json_each(?) AS j';
+
+const SURROGATE = /[\ud800-\udfff]/;
+const ESCAPED_SURROGATE = /\\ud[89a-f]/i;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+/**
+ * The text as sqlite stores a bound JS string: a lone surrogate (e.g. a raw plate cut at 64
+ * UTF-16 units inside an emoji) becomes U+FFFD. (In JSON it would be an escape that sqlite
+ * decodes to invalid UTF-8 instead.)
+ */
+const asBound = (s: string): string => (SURROGATE.test(s) ? s.replace(LONE_SURROGATE, '\ufffd') : s);
+
 async function insertEntries(tx: Tx, entries: ListEntry[], now: number): Promise<MirrorPass[]> {
   const out: MirrorPass[] = [];
-  for (const part of chunks(entries)) {
-    const params: unknown[] = [];
-    for (const e of part) params.push(e.list, e.canonical, e.raw, e.digits, e.house, now, now);
-    const rows = await tx.all<{ id: number; list: string; canonical: string; house: string }>(
-      `INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES ${part.map(() => '(?, ?, ?, ?, ?, ?, ?)').join(', ')} RETURNING id, list, canonical, house`,
-      params,
-    );
-    const ids = new Map(rows.map((r) => [mirrorKey(r), r.id]));
-    for (const e of part) {
-      const id = ids.get(mirrorKey(e));
-      if (id === undefined) throw new Error(`mirror insert lost ${e.canonical}`);
-      out.push({ id, list: e.list, canonical: e.canonical, raw: e.raw, digits: e.digits, house: e.house, firstSeen: now, lastSeen: now });
+  if (!entries.length) return out;
+  // the ids sqlite picks itself for rows inserted without one (largest id + 1, + 2, … in this
+  // order); given explicitly, so the inserted rows need not be read back
+  const top = (await tx.get<{ m: number | null }>('SELECT MAX(id) AS m FROM mirror_passes'))?.m ?? 0;
+  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+    const part = entries.slice(i, i + INSERT_CHUNK);
+    const first = top + 1 + i;
+    const rows: Array<[string, string, string, string | null, string]> = [];
+    for (const e of part) rows.push([e.list, e.canonical, e.raw, e.digits, e.house]);
+    let json = JSON.stringify(rows);
+    // JSON escapes a lone surrogate as \udXXX: only then is any text rewritten (rare; a text that
+    // merely contains such an escape sequence just takes this path too, unchanged)
+    if (ESCAPED_SURROGATE.test(json)) json = JSON.stringify(rows.map((r) => r.map((v) => (v === null ? null : asBound(v)))));
+    const res = await tx.run(INSERT_JSON_SQL, [first, now, now, json]);
+    if (res.changes !== part.length) throw new Error(`mirror insert wrote ${res.changes} of ${part.length} rows`);
+    for (let k = 0; k < part.length; k++) {
+      const e = part[k];
+      out.push({ id: first + k, list: e.list, canonical: e.canonical, raw: e.raw, digits: e.digits, house: e.house, firstSeen: now, lastSeen: now });
     }
   }
   return out;
