@@ -275,7 +275,11 @@ describe('guard dashboard', () => {
     await page.selectOption('[data-testid=gp-history-decision]', 'denied');
     const rows = page.locator('[data-testid=gp-history-row]');
     await page.locator(`[data-testid=gp-history-row][data-plate="${REFUSED_PLATE}"]`).first().waitFor();
-    const decisions = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-decision')));
+    // the list is re-read as the filters change: wait for the answer to the last one (digits + denied)
+    const decisions = await until('only refused rows listed', async () => {
+      const d = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-decision')));
+      return d.length && d.every((x) => x === 'denied') ? d : null;
+    });
     expect(new Set(decisions)).toEqual(new Set(['denied']));
     // the allowed plate is not among them
     await expect(page.locator(`[data-testid=gp-history-row][data-plate="${ALLOWED_CANON}"]`).count()).resolves.toBe(0);
