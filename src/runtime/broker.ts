@@ -35,6 +35,8 @@ export interface EmbeddedBroker {
   clients(): number;
   /** every publish accepted from a client (not the broker's own $SYS) */
   onPublish(fn: (p: PublishInfo) => void): () => void;
+  /** has a client with this id subscribed to anything since it connected? */
+  hasSubscribed(clientId: string): boolean;
   /** handles HTTP upgrades of `path`; returns true when it took the socket */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
   close(): Promise<void>;
@@ -140,6 +142,14 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   broker.on('clientError', (client: any, err: Error) => log.debug(`MQTT client ${client?.id ?? '?'}: ${err.message}`));
   broker.on('connectionError', (_client: any, err: Error) => log.debug(`MQTT connection error: ${err.message}`));
   broker.on('client', (client: any) => log.debug(`MQTT client connected: ${client?.id} (${roles.get(client)?.username ?? '?'})`));
+  // which clients have subscribed (the runtime waits for the flows' mqtt in nodes before it says ready)
+  const subscribed = new Set<string>();
+  broker.on('subscribe', (_subs: unknown, client: any) => {
+    if (client?.id) subscribed.add(String(client.id));
+  });
+  broker.on('clientDisconnect', (client: any) => {
+    if (client?.id) subscribed.delete(String(client.id));
+  });
 
   let server: net.Server | null = null;
   let port = 0;
@@ -163,6 +173,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   return {
     port,
     clients: () => broker.connectedClients,
+    hasSubscribed: (id: string) => subscribed.has(id),
     onPublish(fn) {
       listeners.add(fn);
       return () => listeners.delete(fn);

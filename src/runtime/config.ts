@@ -42,6 +42,8 @@ export interface RuntimeConfig {
   mqttUsersFile: string;
   /** where the shipped flows are (default <root>/flows) */
   flowsDir: string;
+  /** how long the start waits for the flows' mqtt in nodes before it says ready anyway, ms */
+  flowsReadyTimeoutMs: number;
   warnings: string[];
 }
 
@@ -137,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     mqttUsers: str('GATEPOST_MQTT_USERS'),
     mqttUsersFile: str('GATEPOST_MQTT_USERS_FILE'),
     flowsDir: path.resolve(str('GATEPOST_FLOWS_DIR', path.join(root, 'flows'))),
+    flowsReadyTimeoutMs: int('GATEPOST_FLOWS_READY_TIMEOUT_MS', 5000, 0),
     warnings,
   };
 }

@@ -91,6 +91,21 @@ function guardAccounts(cfg: RuntimeConfig, adminHash: string, log: RuntimeLogger
   return users;
 }
 
+/** Resolves when every mqtt-broker node used by an enabled `mqtt in` is connected (and, with the embedded broker, has subscribed), or after timeoutMs. */
+async function flowsTakeMqtt(nr: EmbeddedNodeRed, broker: EmbeddedBroker | null, log: RuntimeLogger, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  const pending = () => nr.mqttInputs().filter((b) => !b.connected || (broker && b.clientId !== null && !broker.hasSubscribed(b.clientId)));
+  for (;;) {
+    const left = nr.flowsRunning() ? pending() : [{ id: 'flows not started yet' }];
+    if (!left.length) return;
+    if (Date.now() - t0 >= timeoutMs) {
+      log.warn(`the flows' MQTT inputs are not connected after ${timeoutMs} ms (${left.map((b) => b.id).join(', ')}); ready anyway`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<Runtime> {
   const startedAt = Date.now();
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
@@ -261,6 +276,9 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
       deviceUrls,
     });
     api = createApi({ hub, auth, log: log.child('api'), status });
+    // ready means plates are taken: wait (a little) for the flows' mqtt in nodes to be connected and,
+    // with the embedded broker, subscribed — a plate published before would find no subscriber
+    await flowsTakeMqtt(nr!, broker, log, cfg.flowsReadyTimeoutMs);
     ready = true;
   } catch (err) {
     log.error(`start failed: ${(err as Error).message}`);

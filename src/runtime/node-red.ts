@@ -29,6 +29,10 @@ export interface EmbeddedNodeRed {
   deploy(nodes: FlowNode[], credentials: Record<string, Record<string, unknown>>): Promise<void>;
   /** 'start' | 'stop' | 'safe' and whether types are missing */
   state(): { state: string; running: boolean; missingTypes: string[] };
+  /** have the flows started (since the last stop)? */
+  flowsRunning(): boolean;
+  /** The mqtt-broker nodes that enabled `mqtt in` nodes use: whether each is connected, and its client id. */
+  mqttInputs(): Array<{ id: string; connected: boolean; clientId: string | null }>;
 }
 
 /** Makes <userDir>/node_modules/<MODULE_NAME> point at the project root. */
@@ -89,6 +93,10 @@ export function createNodeRed(opts: NodeRedOptions): EmbeddedNodeRed {
   RED.init(opts.server, opts.settings);
   let started = false;
   let missingTypes: string[] = [];
+  // flows start asynchronously after RED.start() and after a deploy: count the starts
+  let flowsRunning = false;
+  RED.events.on('flows:started', () => (flowsRunning = true));
+  RED.events.on('flows:stopped', () => (flowsRunning = false));
   RED.runtime.events.on('runtime-event', (ev: any) => {
     if (ev?.id !== 'runtime-state') return;
     missingTypes = ev.payload?.error === 'missing-types' && Array.isArray(ev.payload.types) ? [...ev.payload.types] : [];
@@ -110,6 +118,21 @@ export function createNodeRed(opts: NodeRedOptions): EmbeddedNodeRed {
         flows: { flows: nodes, credentials },
         deploymentType: 'full',
         user: { username: 'gatepost' },
+      });
+    },
+    flowsRunning: () => flowsRunning,
+    mqttInputs() {
+      const used = new Set<string>();
+      try {
+        RED.nodes.eachNode((n: any) => {
+          if (n.type === 'mqtt in' && !n.d && typeof n.broker === 'string' && n.broker) used.add(n.broker);
+        });
+      } catch {
+        return [];
+      }
+      return [...used].map((id) => {
+        const b = RED.nodes.getNode(id) as any;
+        return { id, connected: !!b?.connected, clientId: typeof b?.options?.clientId === 'string' ? b.options.clientId : null };
       });
     },
     state() {

@@ -298,6 +298,17 @@ describe('gatepost runtime (embedded broker)', () => {
     const known = { adminPassword: rt.adminPassword, lprPassword: rt.lprPassword };
     const opts = { dataDir: rt.dataDir, flowsDir, mqttUsers: `${OPS.username}:${OPS.password}:operator`, env: { TEST_RELAY_URL: relay.url, TEST_RELAY_TOKEN: relay.token }, known };
     rt = await startGatepost(opts);
+    // health 200 means the flows take MQTT: 'ready' is logged only after the flows' broker node connected
+    const out = rt.output();
+    const connectedAt = out.search(/\[mqtt-broker[^\]]*\] (Подключен к брокеру|Connected to broker)/);
+    expect(connectedAt).toBeGreaterThan(0);
+    expect(out.indexOf('gatepost ready in')).toBeGreaterThan(connectedAt);
+    // and the very first message after the start is answered
+    const first = track(await connect(rt.mqttUrl, { ...rt.internalMqtt(), clientId: 'admin-first' }));
+    const gotFirst = collector(first);
+    await subscribe(first, 'gatepost/test/out');
+    first.publish('gatepost/test/in', 'first after start', { qos: 1 });
+    expect((await gotFirst.wait((x) => x.topic === 'gatepost/test/out', 3000)).payload).toBe('first after start');
     expect(rt.firstStart).toBe(false);
     expect(rt.output()).not.toMatch(/password: /);
     expect(fs.readFileSync(path.join(rt.dataDir, 'secrets.json'), 'utf8')).toBe(secretsBefore);
