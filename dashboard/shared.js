@@ -290,6 +290,42 @@ function createGatepost(win, strings) {
     if (s < 45) return gp.t(lang, 'rel.justNow');
     return gp.t(lang, 'rel.ago', { d: gp.duration(lang, s) });
   };
+  // ---------- decision reasons ----------
+  // Reasons are recorded in English (src/core/decision.ts, plate-checker, lpr-input); the Russian
+  // screen shows them in Russian. Unknown texts are shown as they are.
+  var HOW_RU = { exact: 'точно', 'ignore-region': 'без региона', digits: 'по цифрам' };
+  function howRu(how) {
+    var m = /^edit-distance (\d+)$/.exec(how);
+    return m ? 'с ошибкой в ' + m[1] + ' симв.' : HOW_RU[how] || how;
+  }
+  var REASONS_RU = [
+    [/^E-Poselok list ?(\S*) \((.+)\)$/, function (m) { return 'список E-Poselok' + (m[1] ? ' ' + m[1] : '') + ' (' + howRu(m[2]) + ')'; }],
+    [/^temporary pass by digits (\d+) \((.+)\)$/, function (m) { return 'временный пропуск по цифрам ' + m[1]; }],
+    [/^temporary pass \((.+)\)$/, function (m) { return 'временный пропуск (' + howRu(m[1]) + ')'; }],
+    [/^E-Poselok online check allowed$/, function () { return 'E-Poselok разрешил (онлайн-проверка)'; }],
+    [/^no pass \(E-Poselok online check denied\)$/, function () { return 'пропуска нет (E-Poselok отказал)'; }],
+    [/^no pass \(no online check configured\)$/, function () { return 'пропуска нет (онлайн-проверка не настроена)'; }],
+    [/^no local pass; online check skipped(?:: (.*))?$/, function (m) { return 'пропуска нет; онлайн-проверка пропущена' + (m[1] ? ': ' + m[1] : ''); }],
+    [/^no local pass; E-Poselok unavailable(?:: (.*))?$/, function (m) { return 'пропуска нет; E-Poselok недоступен' + (m[1] ? ': ' + m[1] : ''); }],
+    [/^repeat read within (\d+) s$/, function (m) { return 'повторное чтение за ' + m[1] + ' с'; }],
+    [/^fallback: (.*)$/, function (m) { return 'резервный путь, пока сервер был недоступен: ' + m[1]; }],
+    [/^unknown camera "(.*)"$/, function (m) { return 'неизвестная камера «' + m[1] + '»'; }],
+    [/^empty input$/, function () { return 'пустое сообщение'; }],
+    [/^binary input/, function () { return 'двоичные данные вместо номера'; }],
+    [/^input over (\d+) KB$/, function (m) { return 'сообщение больше ' + m[1] + ' КБ'; }],
+    [/^invalid JSON/, function () { return 'неверный JSON'; }],
+    [/^wrong type/, function () { return 'неверный тип данных'; }],
+    [/^not a plate: (.*)$/, function (m) { return 'не номер: ' + m[1]; }],
+  ];
+  gp.reason = function (lang, reason) {
+    var r = reason == null ? '' : String(reason);
+    if (lang !== 'ru' || !r) return r;
+    for (var i = 0; i < REASONS_RU.length; i++) {
+      var m = REASONS_RU[i][0].exec(r);
+      if (m) return REASONS_RU[i][1](m);
+    }
+    return r;
+  };
   gp.bytes = function (n) {
     if (!(n >= 0)) return '';
     var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

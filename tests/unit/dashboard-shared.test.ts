@@ -171,3 +171,39 @@ describe('api() against a real HTTP server', () => {
     await expect(gp.api('/api/ok')).rejects.toMatchObject({ status: 0, message: 'нет связи с сервером' });
   });
 });
+
+describe('decision reasons in the screen language', () => {
+  const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS);
+
+  test.each([
+    ['E-Poselok list 1 (exact)', 'список E-Poselok 1 (точно)'],
+    ['E-Poselok list 2 (edit-distance 1)', 'список E-Poselok 2 (с ошибкой в 1 симв.)'],
+    ['temporary pass by digits 403 (digits)', 'временный пропуск по цифрам 403'],
+    ['temporary pass (ignore-region)', 'временный пропуск (без региона)'],
+    ['E-Poselok online check allowed', 'E-Poselok разрешил (онлайн-проверка)'],
+    ['no pass (E-Poselok online check denied)', 'пропуска нет (E-Poselok отказал)'],
+    ['no local pass; E-Poselok unavailable: timeout after 1500 ms', 'пропуска нет; E-Poselok недоступен: timeout after 1500 ms'],
+    ['repeat read within 15 s', 'повторное чтение за 15 с'],
+    ['unknown camera "cam9"', 'неизвестная камера «cam9»'],
+    ['input over 64 KB', 'сообщение больше 64 КБ'],
+    ['something new', 'something new'],
+  ])('ru: %s', (en, ru) => {
+    expect(gp.reason('ru', en)).toBe(ru);
+    expect(gp.reason('en', en)).toBe(en);
+  });
+
+  test('the reasons the decision core writes are all translated', () => {
+    // the real texts, from the real core (a changed text there must be changed here too)
+    const { outcomeOfOnline } = require('../../src/core/decision');
+    for (const status of ['allowed', 'denied', 'unavailable', 'skipped']) {
+      const r = outcomeOfOnline({ status, latencyMs: 1 }).reason;
+      expect(gp.reason('ru', r)).not.toBe(r);
+    }
+    const { parseLprInput } = require('../../src/core/lpr-input');
+    for (const bad of ['', Buffer.from([0xff, 0xfe, 0x00]), 'x'.repeat(70 * 1024), '{"plate": ', '[1]']) {
+      const r = parseLprInput(bad);
+      expect(r.ok).toBe(false);
+      expect(gp.reason('ru', r.reason)).not.toBe(r.reason);
+    }
+  });
+});
