@@ -9,25 +9,15 @@
  */
 import { spawn, ChildProcess } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { BenchRow, summarize } from './lib';
+import { freePort } from '../tests/helpers/runtime';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'runtime', 'main.js');
 const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS || 20);
 const CHROMIUM = '/usr/bin/chromium';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function boot(dir: string): Promise<{ proc: ChildProcess; url: string; mqttUrl: string; password: string; lprPassword: string }> {
   const env: Record<string, string> = {};

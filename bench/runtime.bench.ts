@@ -5,24 +5,14 @@
  */
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { BenchRow, summarize } from './lib';
+import { freePort } from '../tests/helpers/runtime';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'runtime', 'main.js');
 const RUNS = Number(process.env.BENCH_RUNTIME_RUNS || 3);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function rssKb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -211,8 +211,8 @@ export function diffMirror(current: readonly MirrorPass[], next: readonly ListEn
   return { added, removed, updated, unchanged, total: next.length };
 }
 
-/** diffMirror by one key string per pass (a `current` holding the same identity twice: the last one counts). */
-function diffMirrorKeyed(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
+/** diffMirror by one key string per pass (a `current` holding the same identity twice: the last one counts); also the reference the tests compare diffMirror with. */
+export function diffMirrorKeyed(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
   const byKey = new Map<string, MirrorPass>();
   for (const p of current) byKey.set(mirrorKey(p), p);
   const added: ListEntry[] = [];

@@ -1,27 +1,9 @@
 /** diffMirror (keyed by plate, then list and house) gives exactly the diff of one key string per pass. */
-import { diffMirror, ListEntry, MirrorDiff, mirrorKey } from '../../src/core/eposelok-list';
+import { diffMirror, diffMirrorKeyed, ListEntry, mirrorKey } from '../../src/core/eposelok-list';
 import type { MirrorPass } from '../../src/core/contracts';
 
-/** The reference: one `list \0 plate \0 house` key per pass (the earlier implementation). */
-function reference(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
-  const byKey = new Map<string, MirrorPass>();
-  for (const p of current) byKey.set(mirrorKey(p), p);
-  const added: ListEntry[] = [];
-  const updated: Array<{ pass: MirrorPass; raw: string }> = [];
-  let unchanged = 0;
-  for (const e of next) {
-    const key = mirrorKey(e);
-    const old = byKey.get(key);
-    if (!old) {
-      added.push(e);
-      continue;
-    }
-    byKey.delete(key);
-    if (old.raw !== e.raw) updated.push({ pass: old, raw: e.raw });
-    else unchanged++;
-  }
-  return { added, removed: [...byKey.values()], updated, unchanged, total: next.length };
-}
+/** The reference: one `list \0 plate \0 house` key per pass (the earlier implementation, kept as diffMirror's fallback). */
+const reference = diffMirrorKeyed;
 
 /** A small deterministic generator (plates, lists and houses collide often). */
 function rng(seed: number): () => number {
