@@ -35,3 +35,17 @@ export function printTable(rows: BenchRow[]): void {
   console.log('|' + width.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(cols.map((c) => String(r[c] ?? ''))));
 }
+
+/** Runs a bench module on its own (`node dist/bench/x.bench.js`): prints its rows, exits 0, or 1 on an error. */
+export function runStandalone(rows: () => Promise<BenchRow[] | void>): void {
+  rows().then(
+    (r) => {
+      if (r) printTable(r);
+      process.exit(0);
+    },
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

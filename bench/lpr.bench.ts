@@ -30,7 +30,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as readline from 'readline';
-import { BenchRow, summarize, fmt } from './lib';
+import { BenchRow, summarize, fmt, runStandalone } from './lib';
 import { generateDataset } from './dataset';
 import { Hub } from '../src/services/hub';
 import { silentLogger } from '../src/core/log';
@@ -461,23 +461,8 @@ async function generateInto(db: string, passes: number, events: number, platesFi
 
 if (require.main === module && process.argv[2] === '--generate') {
   const [db, passes, events, platesFile] = process.argv.slice(3);
-  generateInto(db, Number(passes), Number(events), platesFile).then(
-    () => process.exit(0),
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runStandalone(() => generateInto(db, Number(passes), Number(events), platesFile));
 } else if (require.main === module) {
   const only = process.argv[2];
-  (only === 'command' ? commandRows() : only === 'runtime' ? runtimeRows() : run()).then(
-    (r) => {
-      require('./lib').printTable(r);
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  runStandalone(() => (only === 'command' ? commandRows() : only === 'runtime' ? runtimeRows() : run()));
 }

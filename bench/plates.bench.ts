@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BenchRow, fmt, summarize } from './lib';
+import { BenchRow, fmt, summarize, runStandalone } from './lib';
 import { Hub } from '../src/services/hub';
 import { passesOf } from '../src/services/passes-service';
 import { eventsOf } from '../src/services/events-service';
@@ -104,15 +104,4 @@ export async function run(): Promise<BenchRow[]> {
   return rows;
 }
 
-if (require.main === module) {
-  run().then(
-    (r) => {
-      require('./lib').printTable(r);
-      process.exit(0);
-    },
-    (err) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runStandalone(run);
