@@ -10,4 +10,6 @@ module.exports = {
   // integration tests spawn processes and bind ports; keep their leftovers from leaking between files
   forceExit: false,
   verbose: false,
+  // the fault suite's table (tests/faults/, tests/helpers/faults.ts) is printed at the end of every run
+  reporters: ['default', '<rootDir>/tests/helpers/fault-reporter.js'],
 };
