@@ -8,8 +8,8 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { hubFor, shortError } from '../common/hub';
-import { PlateChecker, parseCameraMap } from '../../src/services/plate-checker';
-import { policyFrom } from '../../src/core/match';
+import { DEFAULT_MAX_AGE_MS, PlateChecker, parseCameraMap } from '../../src/services/plate-checker';
+import { isPolicyName, policyFrom } from '../../src/core/match';
 import type { OnlineChecker } from '../../src/core/contracts';
 
 interface PlateCheckDef extends NodeDef {
@@ -19,6 +19,7 @@ interface PlateCheckDef extends NodeDef {
   policy?: string;
   maxEdit?: string | number;
   repeatWindow?: string | number;
+  maxAge?: string | number;
   onlineTimeout?: string | number;
   eposelok?: string;
 }
@@ -47,6 +48,10 @@ export = function (RED: NodeAPI): void {
       configError = `camera map: ${(err as Error).message}`;
       node.error(t('plate-check.errors.cameras', `camera map is invalid: ${(err as Error).message}`, { error: (err as Error).message }));
     }
+    // an unknown policy name (a hand-edited flow) is read as exact: say so instead of guessing
+    if (config.policy !== undefined && config.policy !== '' && !isPolicyName(config.policy)) {
+      node.warn(t('plate-check.errors.policy', `unknown match policy "${config.policy}": exact plate used`, { policy: String(config.policy) }));
+    }
     const direction = config.direction === 'entry' || config.direction === 'exit' ? config.direction : undefined;
     const eposelokNode = config.eposelok ? (RED.nodes.getNode(config.eposelok) as unknown as { checker?: OnlineChecker } | null) : null;
     const checker = new PlateChecker(hub, {
@@ -55,6 +60,7 @@ export = function (RED: NodeAPI): void {
       defaultDirection: direction,
       policy: policyFrom({ policy: config.policy, maxEditDistance: config.maxEdit }),
       repeatWindowMs: num(config.repeatWindow, 15, 0, 3600) * 1000,
+      maxAgeMs: num(config.maxAge, DEFAULT_MAX_AGE_MS / 1000, 1, 3600) * 1000,
       onlineTimeoutMs: num(config.onlineTimeout, 1.5, 0.1, 10) * 1000,
       checker: null,
     });
@@ -76,7 +82,7 @@ export = function (RED: NodeAPI): void {
       checker.setChecker(onlineChecker());
       let result;
       try {
-        result = checker.check({ payload: msg.payload, topic: msg.topic, gate: msg.gate, camera: msg.camera });
+        result = checker.check({ payload: msg.payload, topic: msg.topic, gate: msg.gate, camera: msg.camera, retain: msg.retain });
       } catch (err) {
         node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
         done(err as Error);

@@ -5,7 +5,7 @@
  */
 import type { Clock } from './clock';
 import type { Decision, DecisionOutcome, DecisionSource, MatchPolicy, OnlineChecker, OnlineResult, Plate } from './contracts';
-import { PassIndex, PassMatch } from './pass-index';
+import { PassAmbiguity, PassIndex, PassMatch } from './pass-index';
 
 /** What a decision step concluded (merged into the Decision by the caller). */
 export interface Outcome {
@@ -33,10 +33,26 @@ export function outcomeOfMatch(m: PassMatch): Outcome {
   };
 }
 
-/** The local part of the decision (synchronous, in memory): an allowed Outcome or null. */
+/** An ambiguous edit-distance read: denied, and final (the online check is not asked). */
+export function outcomeOfAmbiguity(a: PassAmbiguity): Outcome {
+  const shown = a.ambiguous.slice(0, 3).join(', ') + (a.ambiguous.length > 3 ? ', …' : '');
+  return {
+    decision: 'denied',
+    source: 'none',
+    reason: `ambiguous read: ${a.ambiguous.length} passes within edit distance ${a.distance} (${shown})`,
+    policy: 'edit-distance',
+  };
+}
+
+/**
+ * The local part of the decision (synchronous, in memory): an allowed Outcome, a final denial
+ * (an ambiguous edit-distance read), or null (no local pass: ask E-Poselok online — which is
+ * always asked for the plate as read, never for a near plate).
+ */
 export function decideLocal(plate: Plate, index: PassIndex, policy: MatchPolicy, now: number): Outcome | null {
   const m = index.match(plate, policy, now);
-  return m ? outcomeOfMatch(m) : null;
+  if (!m) return null;
+  return 'ambiguous' in m ? outcomeOfAmbiguity(m) : outcomeOfMatch(m);
 }
 
 /** The online step's Outcome: only an explicit 'allowed' opens; errors and skips deny with the reason. */

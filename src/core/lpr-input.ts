@@ -39,6 +39,15 @@ function hexOf(b: Uint8Array): string {
 }
 const fail = (reason: string, input: string): { ok: false; reason: string; input: string } => ({ ok: false, reason, input });
 
+/**
+ * A gate or camera id: it becomes one level of an MQTT topic (`gatepost/decision/<gate>`), so
+ * no `/`, no wildcard `+` `#`, no control characters, 1–64 characters.
+ */
+export function isTopicLevel(v: unknown): v is string {
+  // eslint-disable-next-line no-control-regex
+  return typeof v === 'string' && v.length > 0 && v.length <= 64 && !/[/+#\u0000-\u001F\u007F]/.test(v);
+}
+
 /** An LPR topic: `gatepost/lpr/<camera>` (a plate) or `gatepost/lpr/<camera>/fallback` (a fallback passage). */
 export function lprTopicOf(topic: unknown): { camera: string; fallback: boolean } | undefined {
   if (typeof topic !== 'string') return undefined;
@@ -59,8 +68,8 @@ function str(v: unknown, max: number): string | undefined | null {
 }
 
 function fromObject(o: Record<string, unknown>, input: string): LprParse {
-  if (typeof o.plate !== 'string' && typeof o.plate !== 'number') return fail(o.plate === undefined ? 'JSON payload has no "plate"' : '"plate" must be a string', input);
-  const plate = String(o.plate);
+  if (typeof o.plate !== 'string') return fail(o.plate === undefined ? 'JSON payload has no "plate"' : '"plate" must be a string', input);
+  const plate = o.plate;
   if (!plate.trim()) return fail('empty plate', input);
   if (plate.length > 64 || CONTROL.test(plate)) return fail('"plate" is not a plate (too long or control characters)', input);
   const value: LprInput = { plate };
@@ -72,6 +81,7 @@ function fromObject(o: Record<string, unknown>, input: string): LprParse {
   for (const k of ['gate', 'camera', 'requestId'] as const) {
     const v = str(o[k], 128);
     if (v === null) return fail(`"${k}" must be a short string`, input);
+    if (v !== undefined && k !== 'requestId' && !isTopicLevel(v)) return fail(`"${k}" must be one MQTT topic level (no / + # or control characters)`, input);
     if (v !== undefined) value[k] = v;
   }
   if (o.direction !== undefined && o.direction !== null && o.direction !== '') {

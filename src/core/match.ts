@@ -6,13 +6,28 @@ import type { MatchPolicy, MatchPolicyName } from './contracts';
 
 export const EXACT: MatchPolicy = Object.freeze({ ignoreRegion: false, maxEditDistance: 0 });
 
-/** A policy from node/site config: name ('exact' | 'ignore-region' | 'edit-distance') and N. */
-export function policyFrom(config: { policy?: unknown; ignoreRegion?: unknown; maxEditDistance?: unknown } = {}): MatchPolicy {
-  const name = typeof config.policy === 'string' ? config.policy : '';
-  const n = Math.floor(Number(config.maxEditDistance));
-  const ignoreRegion = name === 'ignore-region' || config.ignoreRegion === true || config.ignoreRegion === 'true';
-  const maxEditDistance = name === 'edit-distance' || (Number.isFinite(n) && n > 0) ? Math.min(2, Math.max(1, Number.isFinite(n) && n > 0 ? n : 1)) : 0;
-  return { ignoreRegion, maxEditDistance };
+export const MATCH_POLICY_NAMES: readonly MatchPolicyName[] = ['exact', 'ignore-region', 'edit-distance'];
+
+/**
+ * A policy from node/site config: the policy NAME decides. `exact` (also an empty, missing or
+ * unknown name) is exact canonical equality whatever `maxEditDistance` says — flows saved by older
+ * editors carry `maxEdit: "1"` next to `policy: "exact"` and must stay exact. `maxEditDistance`
+ * (1 or 2, default 1) only counts under `edit-distance`.
+ */
+export function policyFrom(config: { policy?: unknown; maxEditDistance?: unknown } = {}): MatchPolicy {
+  switch (config.policy) {
+    case 'ignore-region':
+      return { ignoreRegion: true, maxEditDistance: 0 };
+    case 'edit-distance':
+      return { ignoreRegion: false, maxEditDistance: Math.floor(Number(config.maxEditDistance)) === 2 ? 2 : 1 };
+    default:
+      return EXACT;
+  }
+}
+
+/** True when a configured policy name is one policyFrom knows (an unknown one is read as exact). */
+export function isPolicyName(v: unknown): v is MatchPolicyName {
+  return MATCH_POLICY_NAMES.includes(v as MatchPolicyName);
 }
 
 /** The short name of a policy, for config round trips. */

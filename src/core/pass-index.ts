@@ -31,6 +31,12 @@ export interface PassEntry {
   text: string;
 }
 
+/** Under the edit-distance policy: two or more different plates within the distance. */
+export interface PassAmbiguity {
+  ambiguous: string[];
+  distance: number;
+}
+
 export interface PassMatch {
   entry: PassEntry;
   policy: MatchPolicyName;
@@ -267,42 +273,65 @@ export class PassIndex {
     return n;
   }
 
-  private find(side: Side, plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
-    const ok = (list: PassEntry[] | undefined) => list?.find((e) => PassIndex.isActive(e, now));
-    let e = ok(side.byCanonical.get(plate.canonical));
+  /** The first active entry of a list (exact lookups). */
+  private static firstActive(list: PassEntry[] | undefined, now: number): PassEntry | undefined {
+    return list?.find((e) => PassIndex.isActive(e, now));
+  }
+
+  /** Exact canonical, then (ignore-region policy) the plate without its region, on one side. */
+  private findExact(side: Side, plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
+    let e = PassIndex.firstActive(side.byCanonical.get(plate.canonical), now);
     if (e) return { entry: e, policy: 'exact', how: 'exact' };
     if (policy.ignoreRegion) {
       const key = withoutRegion(plate);
-      e = key ? ok(side.byRegionless.get(key)) : undefined;
+      e = key ? PassIndex.firstActive(side.byRegionless.get(key), now) : undefined;
       if (e) return { entry: e, policy: 'ignore-region', how: 'ignore-region' };
-    }
-    if (policy.maxEditDistance > 0) {
-      let best: PassEntry | null = null;
-      let bestD = policy.maxEditDistance + 1;
-      for (const c of side.byRef.values()) {
-        if (!c.canonical || !PassIndex.isActive(c, now)) continue;
-        if (Math.abs(c.canonical.length - plate.canonical.length) > policy.maxEditDistance) continue;
-        const d = policy.maxEditDistance === 1 ? (withinOneEdit(plate.canonical, c.canonical) ? 1 : 2) : editDistance(plate.canonical, c.canonical, policy.maxEditDistance);
-        if (d < bestD) {
-          best = c;
-          bestD = d;
-          if (d === 1) break;
-        }
-      }
-      if (best) return { entry: best, policy: 'edit-distance', how: `edit-distance ${bestD}` };
     }
     return null;
   }
 
-  /** The pass that lets this plate in now: mirror first, then temporary passes (full plate, then digits). */
-  match(plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
-    const m = this.find(this.mirror, plate, policy, now);
+  /**
+   * Every active pass (both sides) whose plate is within `max` edits of the read plate, by
+   * distinct plate: the nearest distance and the plates found. Scans all passes (only under
+   * the edit-distance policy).
+   */
+  private within(plate: Plate, max: number, now: number): { distance: number; entries: PassEntry[] } {
+    const found: Array<{ e: PassEntry; d: number }> = [];
+    const len = plate.canonical.length;
+    for (const side of [this.mirror, this.temp]) {
+      for (const c of side.byRef.values()) {
+        if (!c.canonical || Math.abs(c.canonical.length - len) > max || !PassIndex.isActive(c, now)) continue;
+        const d = max === 1 ? (withinOneEdit(plate.canonical, c.canonical) ? 1 : 2) : editDistance(plate.canonical, c.canonical, max);
+        if (d <= max) found.push({ e: c, d });
+      }
+    }
+    const distance = found.reduce((m, x) => Math.min(m, x.d), max + 1);
+    return { distance, entries: found.map((x) => x.e) };
+  }
+
+  /**
+   * The pass that lets this plate in now. Exact matches first, on both sides: mirror, then
+   * temporary passes (full plate, then digits-only); with the ignore-region policy each side
+   * also by the plate without region. Only then, under the edit-distance policy, the passes
+   * within the distance: exactly one plate → that pass; two or more different plates → the read
+   * is ambiguous and lets nobody in (`{ ambiguous }`).
+   */
+  match(plate: Plate, policy: MatchPolicy, now: number): PassMatch | PassAmbiguity | null {
+    const m = this.findExact(this.mirror, plate, policy, now) ?? this.findExact(this.temp, plate, policy, now);
     if (m) return m;
-    const t = this.find(this.temp, plate, policy, now);
-    if (t) return t;
     if (plate.digits) {
-      const e = this.temp.digitsOnly.get(plate.digits)?.find((x) => PassIndex.isActive(x, now));
+      const e = PassIndex.firstActive(this.temp.digitsOnly.get(plate.digits), now);
       if (e) return { entry: e, policy: 'exact', how: 'digits' };
+    }
+    if (policy.maxEditDistance > 0) {
+      const { distance, entries } = this.within(plate, policy.maxEditDistance, now);
+      const plates = [...new Set(entries.map((e) => e.canonical as string))];
+      if (plates.length > 1) return { ambiguous: plates, distance: policy.maxEditDistance };
+      if (entries.length) {
+        // one plate (possibly listed twice): mirror first, like the exact lookups
+        const entry = entries.find((e) => e.source === 'mirror') ?? entries[0];
+        return { entry, policy: 'edit-distance', how: `edit-distance ${distance}` };
+      }
     }
     return null;
   }

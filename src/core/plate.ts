@@ -153,6 +153,27 @@ export function normalizePlate(raw: unknown): Plate | null {
   return { raw: text, canonical: s, layout: 'foreign', digits: null };
 }
 
+/** ASCII characters an LPR read may hold besides letters and digits: spaces and plate separators. */
+const READ_SEPARATORS = /^[\s\-|._/:]$/;
+
+/**
+ * Why a recognised text (an LPR read) is no plate although normalisation would keep something
+ * of it, or null when it may be one: a read needs a letter and a digit (`12345` is a number, not
+ * a plate), and no ASCII symbol other than spaces and separators — `' OR 1=1--` must not become
+ * the plate `OR11`. Guard input and E-Poselok lists are not held to this (normalizePlate).
+ */
+export function implausibleRead(raw: string): string | null {
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c >= 0x80 || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) continue;
+    if (!READ_SEPARATORS.test(raw[i])) return `symbol ${JSON.stringify(raw[i])} in a plate read`;
+  }
+  const s = cleanPlateText(raw);
+  if (!/\d/.test(s)) return 'no digit';
+  if (!/\p{L}/u.test(s)) return 'no letter';
+  return null;
+}
+
 /** The canonical form of an input, or null. */
 export function canonicalOf(raw: unknown): string | null {
   return normalizePlate(raw)?.canonical ?? null;

@@ -7,7 +7,7 @@
  */
 import type { Hub, Service } from './hub';
 import type { MatchPolicy, MirrorPass, Plate, TempPass } from '../core/contracts';
-import { PassEntry, PassIndex, PassMatch } from '../core/pass-index';
+import { PassAmbiguity, PassEntry, PassIndex, PassMatch } from '../core/pass-index';
 import { displayPlate } from '../core/plate';
 import { extendedValidTo, TempPassInput, validateTempPass } from '../core/validity';
 import { PassesStore } from '../store/passes-store';
@@ -102,7 +102,7 @@ export class PassesService implements Service {
   }
 
   /** The pass that lets this plate in now (synchronous; mirror first, then temporary). */
-  match(plate: Plate, policy: MatchPolicy, now = this.hub.clock.now()): PassMatch | null {
+  match(plate: Plate, policy: MatchPolicy, now = this.hub.clock.now()): PassMatch | PassAmbiguity | null {
     return this.index.match(plate, policy, now);
   }
 

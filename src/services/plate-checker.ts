@@ -12,9 +12,9 @@
 import type { Hub } from './hub';
 import type { Decision, MatchPolicy, OnlineChecker } from '../core/contracts';
 import { checkOnline, decideLocal, outcomeOfOnline, Outcome, RepeatWindow } from '../core/decision';
-import { FALLBACK_REFUSED, fallbackReason, imageOf, LprInput, lprTopicOf, parseFallbackInput, parseLprInput } from '../core/lpr-input';
+import { FALLBACK_REFUSED, fallbackReason, imageOf, isTopicLevel, LprInput, lprTopicOf, parseFallbackInput, parseLprInput } from '../core/lpr-input';
 import { EXACT } from '../core/match';
-import { normalizePlate } from '../core/plate';
+import { implausibleRead, normalizePlate } from '../core/plate';
 import { parseCameraMap as parseCoreCameraMap, CameraRoute } from '../core/camera-map';
 import type { EventRecord } from '../store/events-store';
 import { eventsOf } from './events-service';
@@ -29,6 +29,11 @@ export interface PlateCheckOptions {
   defaultDirection?: 'entry' | 'exit';
   policy?: MatchPolicy;
   repeatWindowMs?: number;
+  /**
+   * A read whose `ts` is older than this is denied as a `stale read` (default 30 s): a camera
+   * sending its backlog after an outage must not open the gate for cars long gone.
+   */
+  maxAgeMs?: number;
   onlineTimeoutMs?: number;
   checker?: OnlineChecker | null;
 }
@@ -38,6 +43,8 @@ export interface PlateCheckInput {
   topic?: unknown;
   gate?: unknown;
   camera?: unknown;
+  /** the MQTT retain flag (`msg.retain` of mqtt in): a retained plate is a replay, never a live read */
+  retain?: unknown;
 }
 
 export type Output = 1 | 2 | 3;
@@ -69,7 +76,10 @@ export function parseCameraMap(v: unknown): Record<string, CameraRoute> | null {
   return map.size ? Object.fromEntries(map) : null;
 }
 
-const WEEK = 7 * 86400000;
+/** Default of PlateCheckOptions.maxAgeMs. */
+export const DEFAULT_MAX_AGE_MS = 30_000;
+/** A read's `ts` this far ahead of our clock is denied as `clock skew`. */
+export const MAX_AHEAD_MS = 5 * 60_000;
 
 export class PlateChecker {
   readonly counters: PlateCheckCounters = { allowed: 0, denied: 0, repeat: 0, rejected: 0, fallback: 0 };
@@ -85,6 +95,7 @@ export class PlateChecker {
       defaultGate: options.defaultGate || 'main',
       policy: options.policy ?? EXACT,
       repeatWindowMs: options.repeatWindowMs ?? 15000,
+      maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
       onlineTimeoutMs: options.onlineTimeoutMs ?? 1500,
     };
     this.repeats = new RepeatWindow(this.opts.repeatWindowMs);
@@ -145,9 +156,24 @@ export class PlateChecker {
     if (topic?.fallback) return this.fallback(input, topic.camera, started, now);
     const parsed = parseLprInput(input.payload);
     const topicCamera = topic?.camera;
-    const camera = topicCamera ?? (typeof input.camera === 'string' && input.camera ? input.camera : undefined) ?? (parsed.ok ? parsed.value.camera : undefined);
+    const msgCamera = typeof input.camera === 'string' && input.camera ? input.camera : undefined;
+    const camera = topicCamera ?? (isTopicLevel(msgCamera) ? msgCamera : undefined) ?? (parsed.ok ? parsed.value.camera : undefined);
     const msgGate = typeof input.gate === 'string' && input.gate ? input.gate : undefined;
     const base: Partial<Decision> = { camera };
+    const rawInput = parsed.ok ? parsed.value.plate : parsed.input;
+    // a retained plate is replayed to every new subscription (each full deploy): never a live read
+    if (input.retain === true) {
+      base.gate = this.opts.defaultGate;
+      return this.reject(base, 'retained message (a replay, not a live read)', rawInput, started, now);
+    }
+    if (msgGate !== undefined && !isTopicLevel(msgGate)) {
+      base.gate = this.opts.defaultGate;
+      return this.reject(base, '"gate" must be one MQTT topic level (no / + # or control characters)', rawInput, started, now);
+    }
+    if (msgCamera !== undefined && !isTopicLevel(msgCamera)) {
+      base.gate = this.opts.defaultGate;
+      return this.reject(base, '"camera" must be one MQTT topic level (no / + # or control characters)', rawInput, started, now);
+    }
     const cameras = this.opts.cameras;
     let gate: string | undefined;
     let direction: 'entry' | 'exit' | undefined;
@@ -170,14 +196,14 @@ export class PlateChecker {
     if (direction) base.direction = direction;
     if (v.requestId) base.requestId = v.requestId;
     if (v.confidence !== undefined) base.confidence = v.confidence;
-    const plate = normalizePlate(v.plate);
-    if (!plate) return this.reject(base, `not a plate: "${v.plate.slice(0, 32)}"`, v.plate, started, now);
+    const junk = implausibleRead(v.plate);
+    const plate = junk ? null : normalizePlate(v.plate);
+    if (!plate) return this.reject(base, `not a plate: "${v.plate.slice(0, 32)}"${junk ? ` (${junk})` : ''}`, v.plate, started, now);
 
     const image = this.image(v, base, plate.canonical);
-    const ts = v.ts !== undefined && v.ts > now - WEEK && v.ts < now + 300000 ? v.ts : now;
     const rec: EventRecord = {
       eventId: 0,
-      ts,
+      ts: v.ts ?? now,
       ...base,
       plate: plate.canonical,
       raw: v.plate,
@@ -187,6 +213,22 @@ export class PlateChecker {
       reason: '',
       latencyMs: 0,
     };
+
+    // a read too old (a backlog) or from the future (a wrong camera clock) opens nothing; it does
+    // not start a repeat window either. Recorded at the decision time, the read's age in the reason.
+    const when = v.ts === undefined ? null : v.ts > now + MAX_AHEAD_MS ? 'skew' : now - v.ts > this.opts.maxAgeMs ? 'stale' : null;
+    if (when) {
+      const ts = v.ts as number;
+      rec.ts = now;
+      rec.reason =
+        when === 'stale'
+          ? `stale read: taken ${Math.round((now - ts) / 1000)} s ago (max ${Math.round(this.opts.maxAgeMs / 1000)} s)`
+          : `clock skew: read time ${Math.round((ts - now) / 1000)} s ahead of gatepost's clock`;
+      rec.latencyMs = performance.now() - started;
+      this.counters.denied++;
+      this.hub.logger.warn(`plate-check: ${plate.canonical} at ${gate}: ${rec.reason}`);
+      return this.finish(rec, 2, image);
+    }
 
     if (this.repeats.check(gate, plate.canonical, now)) {
       rec.decision = 'repeat';
