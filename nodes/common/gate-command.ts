@@ -75,7 +75,8 @@ export function registerGateCommandNode(RED: NodeAPI, type: 'sarapul-relay' | 's
     if (!gateNode) {
       node.status({ fill: 'red', shape: 'ring', text: t('status.noGate', 'no gate configured') });
     } else if (gateNode.defineError) {
-      node.status({ fill: 'red', shape: 'ring', text: t('status.badConfig', 'gate config invalid') });
+      // an invalid definition, or a gate id another gatepost-gate node defined first
+      node.status({ fill: 'red', shape: 'ring', text: `${t('status.badConfig', 'gate config invalid')}: ${shortError(gateNode.defineError, 40)}` });
     } else {
       if (!drivers.includes(gateNode.driver)) {
         node.warn(`${type}: gate "${gateId}" uses the ${gateNode.driver} driver; this node is meant for ${drivers.join(' / ')}`);

@@ -2,11 +2,13 @@
  * `gatepost-gate` config node: one gate definition (id, name, kind, driver, device settings,
  * credentials). It registers the gate with `gatesOf(hub)`; a re-created node (redeploy) calls
  * `define()` again, which keeps the state and any pending close. When the node is deleted
- * (close with removed = true) the gate is removed, a pulsing gate being closed first.
+ * (close with removed = true) the gate is removed, a pulsing gate being closed first. A gate id
+ * already defined by another gatepost-gate node is refused (logged, the nodes using this one show
+ * a red status): the first definition stays.
  */
 import type { NodeAPI } from 'node-red';
 import { hubFor } from '../common/hub';
-import { gatesOf } from '../../src/services/gate-service';
+import { GateError, gatesOf } from '../../src/services/gate-service';
 import { gateDefOf, GatepostGateDef, GatepostGateNode } from './gate-def';
 
 export = function (RED: NodeAPI): void {
@@ -17,17 +19,20 @@ export = function (RED: NodeAPI): void {
     node.driver = config.driver || 'sarapul-relay';
     node.defineError = null;
     const hub = hubFor(RED);
+    const label = `gatepost-gate ${config.name ? `"${config.name}" ` : ''}(${node.id})`;
     try {
-      gatesOf(hub).define(gateDefOf(config, node.credentials ?? {}));
+      gatesOf(hub).define(gateDefOf(config, node.credentials ?? {}), { id: node.id, label });
     } catch (err) {
       node.defineError = (err as Error).message;
-      node.error(`${RED._('gatepost-gate.errors.invalid')}: ${node.defineError}`);
+      // a second definition of a gate id (an imported example): the first one stays
+      if (err instanceof GateError && err.status === 409) node.error(`${label}: ${node.defineError}`);
+      else node.error(`${RED._('gatepost-gate.errors.invalid')}: ${node.defineError}`);
     }
 
     node.on('close', (removed: boolean, done: () => void) => {
       if (!removed || node.defineError) return done();
       gatesOf(hub)
-        .remove(node.gateId)
+        .remove(node.gateId, node.id)
         .catch((err) => node.error(`gate ${node.gateId}: ${(err as Error).message}`))
         .finally(() => done());
     });

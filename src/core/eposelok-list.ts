@@ -149,8 +149,11 @@ export const mirrorKey = (p: { list: string; canonical: string; house: string })
 export interface MirrorDiff {
   added: ListEntry[];
   removed: MirrorPass[];
-  /** same pass, the raw text changed (e.g. spaces or Cyrillic letters) */
-  updated: Array<{ pass: MirrorPass; raw: string }>;
+  /**
+   * same pass, the raw text changed (e.g. spaces or Cyrillic letters), or the same plate now
+   * under another house or list (a move: `house`/`list` set) — an update, never a removal
+   */
+  updated: Array<{ pass: MirrorPass; raw: string; house?: string; list?: string }>;
   unchanged: number;
   /** size of the new list */
   total: number;
@@ -208,7 +211,35 @@ export function diffMirror(current: readonly MirrorPass[], next: readonly ListEn
       if (left === p || (Array.isArray(left) && left.includes(p))) removed.push(p);
     }
   }
-  return { added, removed, updated, unchanged, total: next.length };
+  return pairMoves({ added, removed, updated, unchanged, total: next.length });
+}
+
+/**
+ * A plate that left one (list, house) and arrived under another is a move: the removed pass and
+ * the added entry become one update (the pass keeps its id; the shrink guard does not count it).
+ * Pairs in order, one removed pass per added entry of the same plate.
+ */
+function pairMoves(d: MirrorDiff): MirrorDiff {
+  if (!d.removed.length || !d.added.length) return d;
+  const gone = new Map<string, MirrorPass[]>();
+  for (const p of d.removed) {
+    const l = gone.get(p.canonical);
+    if (l) l.push(p);
+    else gone.set(p.canonical, [p]);
+  }
+  const moved = new Set<MirrorPass>();
+  const added: ListEntry[] = [];
+  for (const e of d.added) {
+    const p = gone.get(e.canonical)?.shift();
+    if (!p) {
+      added.push(e);
+      continue;
+    }
+    moved.add(p);
+    d.updated.push({ pass: p, raw: e.raw, house: e.house, list: e.list });
+  }
+  if (!moved.size) return d;
+  return { ...d, added, removed: d.removed.filter((p) => !moved.has(p)) };
 }
 
 /** diffMirror by one key string per pass (a `current` holding the same identity twice: the last one counts); also the reference the tests compare diffMirror with. */
@@ -229,7 +260,7 @@ export function diffMirrorKeyed(current: readonly MirrorPass[], next: readonly L
     if (old.raw !== e.raw) updated.push({ pass: old, raw: e.raw });
     else unchanged++;
   }
-  return { added, removed: [...byKey.values()], updated, unchanged, total: next.length };
+  return pairMoves({ added, removed: [...byKey.values()], updated, unchanged, total: next.length });
 }
 
 /**

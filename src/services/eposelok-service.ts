@@ -52,8 +52,11 @@ export interface EposelokState {
   count: number;
   lastSuccessAt: number | null;
   lastAttemptAt: number | null;
+  /** the error of the last attempt when it failed; null once a sync succeeds (what is true now) */
   lastError: string | null;
   lastErrorAt: number | null;
+  /** the most recent failure, kept after later successes (history) */
+  lastFailure: { error: string; at: number } | null;
   stale: boolean;
   staleAfterMs: number;
   pendingConfirm: { message: string; at: number; removed: number; total: number } | null;
@@ -99,6 +102,7 @@ export class EposelokService implements Service {
     lastAttemptAt: null,
     lastError: null,
     lastErrorAt: null,
+    lastFailure: null,
     staleAfterMs: DEFAULT_STALE_MS,
     pendingConfirm: null,
     lastReport: null,
@@ -116,14 +120,16 @@ export class EposelokService implements Service {
       const [count, last] = await Promise.all([this.store.count(), this.store.lastOutcomes()]);
       this.st.count = count;
       if (last.success) this.st.lastSuccessAt = last.success.ts;
-      if (last.failure) {
-        this.st.lastError = last.failure.error;
-        this.st.lastErrorAt = last.failure.ts;
-      }
+      if (last.failure) this.st.lastFailure = { error: last.failure.error ?? '', at: last.failure.ts };
       const newest = Math.max(last.success?.ts ?? -1, last.failure?.ts ?? -1);
       if (newest >= 0) {
         this.st.lastAttemptAt = newest;
         this.st.ok = newest === last.success?.ts;
+      }
+      // the error is current only when the newest run failed
+      if (last.failure && !this.st.ok) {
+        this.st.lastError = last.failure.error;
+        this.st.lastErrorAt = last.failure.ts;
       }
     })();
     return this.started;
@@ -277,6 +283,8 @@ export class EposelokService implements Service {
     this.st.lastSuccessAt = appliedAt;
     this.st.lastAttemptAt = appliedAt;
     this.st.pendingConfirm = null;
+    this.st.lastError = null;
+    this.st.lastErrorAt = null;
     this.st.lastReport = report;
     this.alarmed = false;
     this.scheduleStaleCheck();
@@ -297,6 +305,7 @@ export class EposelokService implements Service {
     this.st.lastAttemptAt = now;
     this.st.lastError = error;
     this.st.lastErrorAt = now;
+    this.st.lastFailure = { error, at: now };
     this.st.lastReport = report;
     if (pending) this.hub.logger.warn(`e-poselok: ${error}`);
     else this.hub.logger.error(`e-poselok sync failed (${kind}), the last good list is kept: ${error}`);

@@ -46,10 +46,19 @@ export interface GateAlarm {
   message: string;
 }
 
+/** Who defined a gate: a `gatepost-gate` config node (its id survives a redeploy) and a label for messages. */
+export interface GateOwner {
+  id: string;
+  label: string;
+}
+
 interface Entry {
   def: GateDef;
   ctl: GateController;
   started: Promise<unknown>;
+  owner: GateOwner | null;
+  /** remove() is closing it: a define() meanwhile takes it over instead of losing it */
+  removing: boolean;
 }
 
 const GATE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -84,17 +93,36 @@ export class GateService implements Service {
   /**
    * Registers or updates a gate. Throws a clear Error for an invalid definition (bad id, URL,
    * channel, driver). On first definition the fail-safe restart runs in the background.
+   *
+   * `owner`: the config node defining it. A gate id belongs to its first owner until that owner
+   * removes it: another owner's definition of the same id is refused (GateError 409) and the first
+   * definition stays — an imported example must never take over the site's barrier. The same
+   * owner defining again (a redeploy) updates the gate; an owner that now defines another id gives
+   * up the gates it defined before.
    */
-  define(def: GateDef): GateStatePayload {
+  define(def: GateDef, owner?: GateOwner): GateStatePayload {
     if (!def || typeof def.id !== 'string' || !GATE_ID.test(def.id)) {
       throw new Error(`gate id must be 1-64 letters, digits, '_', '-' or '.' (got "${def?.id}")`);
     }
     const kind: GateKind = def.kind === 'wicket' || def.kind === 'door' ? def.kind : 'barrier';
     const d: GateDef = { ...def, kind, name: def.name || def.id };
+    const existing = this.gates.get(d.id);
+    if (existing && !existing.removing && existing.owner && existing.owner.id !== owner?.id) {
+      throw new GateError(`gate id "${d.id}" is already defined by ${existing.owner.label}`, 409);
+    }
     const actuator = createRelayDriver(d.relay, d.timeoutMs && d.timeoutMs > 0 ? d.timeoutMs : 3000);
     const timing = this.timingOf(d);
-    const existing = this.gates.get(d.id);
+    if (owner) {
+      for (const [id, e] of this.gates) {
+        if (id !== d.id && e.owner?.id === owner.id && !e.removing) {
+          this.hub.logger.info(`gate ${id}: its definition now defines gate ${d.id}; gate ${id} removed`);
+          void this.remove(id, owner.id).catch((err) => this.hub.logger.error(`gate ${id}: remove failed: ${(err as Error).message}`));
+        }
+      }
+    }
     if (existing) {
+      existing.owner = owner ?? existing.owner;
+      existing.removing = false;
       existing.def = d;
       existing.ctl.update(actuator, timing);
       const payload = this.payload(d, existing.ctl.snapshot());
@@ -102,7 +130,7 @@ export class GateService implements Service {
       return payload;
     }
     const ctl = new GateController(d.id, actuator as GateActuator, timing, this.hub.clock, this.listener(d.id));
-    const entry: Entry = { def: d, ctl, started: Promise.resolve() };
+    const entry: Entry = { def: d, ctl, started: Promise.resolve(), owner: owner ?? null, removing: false };
     entry.started = this.loaded
       .then(() => {
         const p = this.persisted.get(d.id);
@@ -115,13 +143,18 @@ export class GateService implements Service {
     return this.payload(d, ctl.snapshot());
   }
 
-  /** Removes a gate; a pulsing (or failing) gate is closed first. */
-  async remove(id: string): Promise<void> {
+  /**
+   * Removes a gate; a pulsing (or failing) gate is closed first. With `ownerId`, only when that
+   * owner defined it (a refused duplicate definition never removes the first one). A define()
+   * while it closes takes the gate over and it stays.
+   */
+  async remove(id: string, ownerId?: string): Promise<void> {
     const entry = this.gates.get(id);
-    if (!entry) return;
+    if (!entry || (ownerId !== undefined && entry.owner && entry.owner.id !== ownerId)) return;
+    entry.removing = true;
     await entry.started;
     await entry.ctl.shutdown();
-    if (this.gates.get(id) === entry) this.gates.delete(id);
+    if (this.gates.get(id) === entry && entry.removing) this.gates.delete(id);
   }
 
   /** Runs a command; resolves with the new state, rejects with a GateError (404/400/502). */

@@ -131,8 +131,10 @@ export class MirrorStore {
       await tx.run('UPDATE mirror_passes SET last_seen = ?', [now]);
       const updated: MirrorPass[] = [];
       for (const u of diff.updated) {
-        await tx.run('UPDATE mirror_passes SET raw = ? WHERE id = ?', [u.raw, u.pass.id]);
-        updated.push({ ...u.pass, raw: u.raw, lastSeen: now });
+        const house = u.house ?? u.pass.house;
+        const list = u.list ?? u.pass.list;
+        await tx.run('UPDATE mirror_passes SET raw = ?, house = ?, list = ? WHERE id = ?', [u.raw, house, list, u.pass.id]);
+        updated.push({ ...u.pass, raw: u.raw, house, list, lastSeen: now });
       }
       const added = await insertEntries(tx, diff.added, now);
       const durationMs = opts.startedPerf !== undefined ? performance.now() - opts.startedPerf : null;

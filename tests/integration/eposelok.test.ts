@@ -306,6 +306,41 @@ describe('E-Poselok sync and online check', () => {
     expect(svc.state().configured).toBe(false);
   });
 
+  test('a pass that moves to another house in a growing list is an update, not a shrink (mirror, index, database)', async () => {
+    const svc = eposelokOf(hub);
+    emu.setPasses(lists([['А 001 АА 18', 'Дом 1']]));
+    expect(await svc.sync(client, { trigger: 'test' })).toMatchObject({ ok: true, added: 1 });
+    const [before] = await mirrorRows();
+    const grown: Array<[string, string]> = [['А 001 АА 18', 'Дом 2']];
+    for (let i = 0; i < 19; i++) grown.push([`К ${100 + i} КК 18`, `Дом ${10 + i}`]);
+    emu.setPasses(lists(grown));
+    const r = await svc.sync(client, { trigger: 'test' });
+    expect(r).toMatchObject({ ok: true, needsConfirm: false, added: 19, removed: 0, updated: 1, count: 20 });
+    const rows = await mirrorRows();
+    expect(rows).toHaveLength(20);
+    // the same row (id), now under the new house; the plate lets in with the new house
+    expect(rows.find((x) => x.canonical === 'A001AA18')).toMatchObject({ id: before.id, house: 'Дом 2' });
+    expect(passesOf(hub).match(normalizePlate('А001АА18')!, EXACT)).toMatchObject({ entry: { ref: `mirror:${before.id}`, house: 'Дом 2' } });
+    expect(svc.state().pendingConfirm).toBeNull();
+  });
+
+  test('after a successful sync the state says so: lastError cleared, the failure kept in lastFailure', async () => {
+    const svc = eposelokOf(hub);
+    emu.setFault({ status: 500 });
+    await svc.sync(client, { trigger: 'test' });
+    const failed = svc.state();
+    expect(failed).toMatchObject({ ok: false, lastError: expect.stringContaining('500'), lastFailure: { error: expect.stringContaining('500') } });
+    emu.clearFault();
+    await svc.sync(client, { trigger: 'test' });
+    expect(svc.state()).toMatchObject({ ok: true, lastError: null, lastErrorAt: null, lastFailure: { error: failed.lastError, at: failed.lastErrorAt } });
+    // and after a restart, read from the database
+    const file = path.join(dir, 'e.db');
+    await Hub.closeAll();
+    hub = Hub.open({ dbPath: file, logger: log });
+    await eposelokOf(hub).ready();
+    expect(eposelokOf(hub).state()).toMatchObject({ ok: true, lastError: null, lastFailure: { error: failed.lastError } });
+  });
+
   test('state survives a restart (count, last success, last error from the database)', async () => {
     await eposelokOf(hub).sync(client, { trigger: 'test' });
     emu.setFault({ status: 500 });

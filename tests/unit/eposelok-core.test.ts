@@ -1,6 +1,6 @@
 /** E-Poselok domain core: circuit breaker, list decoding/parsing, mirror diff and shrink rule. */
 import { CircuitBreaker } from '../../src/core/breaker';
-import { decodeBody, diffMirror, parseAllowedList, suspiciousShrink, ListEntry } from '../../src/core/eposelok-list';
+import { decodeBody, diffMirror, diffMirrorKeyed, parseAllowedList, suspiciousShrink, ListEntry } from '../../src/core/eposelok-list';
 import { encodeWin1251 } from '../../src/emulators/eposelok';
 import type { MirrorPass } from '../../src/core/contracts';
 
@@ -124,15 +124,32 @@ describe('mirror diff and shrink rule', () => {
   const pass = (id: number, canonical: string, house = '1', list = 'AllowedList1', raw = canonical): MirrorPass => ({ id, list, canonical, raw, digits: null, house, firstSeen: 0, lastSeen: 0 });
   const entry = (canonical: string, house = '1', list: 'AllowedList1' | 'AllowedList2' = 'AllowedList1', raw = canonical): ListEntry => ({ list, canonical, raw, digits: null, house });
 
-  test('added, removed, updated (raw text changed) and unchanged', () => {
+  test('added, removed, updated (raw text changed, or the plate moved to another house) and unchanged', () => {
     const cur = [pass(1, 'A111AA18'), pass(2, 'B222BB18'), pass(3, 'C333CC18', '2'), pass(4, 'E444EE18')];
     const next = [entry('A111AA18'), entry('B222BB18', '1', 'AllowedList1', 'В 222 ВВ 18'), entry('C333CC18', '3'), entry('K555KK18', '5', 'AllowedList2')];
+    for (const d of [diffMirror(cur, next), diffMirrorKeyed(cur, next)]) {
+      expect(d.unchanged).toBe(1);
+      // C333CC18 moved from house 2 to house 3: an update of pass 3, not a removal
+      expect(d.updated.map((u) => [u.pass.id, u.raw, u.house])).toEqual([
+        [2, 'В 222 ВВ 18', undefined],
+        [3, 'C333CC18', '3'],
+      ]);
+      expect(d.added.map((a) => `${a.canonical}/${a.house}`)).toEqual(['K555KK18/5']);
+      expect(d.removed.map((r) => r.id).sort()).toEqual([4]);
+      expect(d.total).toBe(4);
+    }
+  });
+
+  test("a growing list holding the mirror's one plate under another house is no shrink", () => {
+    const cur = [pass(1, 'A111AA18', '7')];
+    const next = [entry('A111AA18', '8'), ...Array.from({ length: 19 }, (_, i) => entry(`K${100 + i}KK18`, String(i)))];
     const d = diffMirror(cur, next);
-    expect(d.unchanged).toBe(1);
-    expect(d.updated.map((u) => [u.pass.id, u.raw])).toEqual([[2, 'В 222 ВВ 18']]);
-    expect(d.added.map((a) => `${a.canonical}/${a.house}`)).toEqual(['C333CC18/3', 'K555KK18/5']);
-    expect(d.removed.map((r) => r.id).sort()).toEqual([3, 4]);
-    expect(d.total).toBe(4);
+    expect(d.removed).toEqual([]);
+    expect(d.updated).toEqual([{ pass: cur[0], raw: 'A111AA18', house: '8', list: 'AllowedList1' }]);
+    expect(d.added).toHaveLength(19);
+    expect(suspiciousShrink(1, d, 0.5)).toBeNull();
+    // the plate really gone: a removal, held as before
+    expect(suspiciousShrink(1, diffMirror(cur, next.slice(1)), 0.5)).toMatch(/1 of 1 passes \(100 %\)/);
   });
 
   test('more than the allowed share removed is suspicious; at the limit it is not; an empty mirror never is', () => {
