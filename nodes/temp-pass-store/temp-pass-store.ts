@@ -69,12 +69,13 @@ export = function (RED: NodeAPI): void {
         switch (action) {
           case 'add': {
             if (!p || typeof p !== 'object' || Array.isArray(p)) {
-              if (typeof p === 'string' || typeof p === 'number') return passes.addTemp({ plate: String(p), preset: defaults.preset, days: defaults.days }, author);
+              if (typeof p === 'string' || typeof p === 'number') return passes.addTemp({ plate: String(p), preset: defaults.preset, days: defaults.days }, author, { confirm: msg.confirm === true });
               throw new PassError(t('temp-pass-store.errors.addPayload', 'add needs msg.payload {plate | digits, house?, note?, preset?, days?, from?, to?} or a plate string'), 400);
             }
             const input = { preset: defaults.preset, days: defaults.days, ...(p as object) };
             if ((p as any).preset === undefined && ((p as any).to !== undefined || (p as any).days !== undefined)) input.preset = (p as any).to !== undefined ? 'range' : 'days';
-            return passes.addTemp(input, author);
+            // a pass for the same digits/plate at the same time is refused (409) unless confirmed
+            return passes.addTemp(input, author, { confirm: msg.confirm === true || (p as any).confirm === true });
           }
           case 'list':
             return passes.listTemp({ all: !!(p && typeof p === 'object' && (p as any).all) || p === 'all' });

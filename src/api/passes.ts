@@ -2,8 +2,9 @@
  * Passes REST API (mounted under /api by the runtime, behind auth):
  *  GET  /passes/search?q=&limit=50          → { results: PassSearchResult[] } (active passes only)
  *  GET  /passes/temporary[?all=1]           → { passes: TempPassView[] } (active by default)
- *  POST /passes/temporary                   {plate? | digits?, house?, note?, preset, days?, from?, to?}
- *                                           → 201 { pass } | 400 { error }
+ *  POST /passes/temporary                   {plate? | digits?, house?, note?, preset, days?, from?, to?, confirm?}
+ *                                           → 201 { pass } | 400 { error } | 409 { error, existing } (the same
+ *                                             digits / plate already has a pass for that time; confirm: true issues it anyway)
  *  POST /passes/temporary/:id/cancel        → { pass } | 404 | 409
  *  POST /passes/temporary/:id/extend        {days? | to?} → { pass } | 400 | 404 | 409
  * The author of a change is the logged-in user (actorOf).
@@ -64,8 +65,15 @@ export function passesRouter(hub: Hub): express.Router {
     '/passes/temporary',
     json,
     asyncHandler(async (req, res) => {
-      const pass = await guard(() => passes().addTemp(body(req), actorOf(req)));
-      res.status(201).json({ pass });
+      const b = body(req);
+      try {
+        const pass = await passes().addTemp(b, actorOf(req), { confirm: b.confirm === true });
+        res.status(201).json({ pass });
+      } catch (err) {
+        // a duplicate: the client shows the existing pass and may repeat the request with confirm: true
+        if (err instanceof PassError && err.existing) return void res.status(409).json({ error: err.message, existing: err.existing });
+        throw err instanceof PassError ? new HttpError(err.status, err.message) : err;
+      }
     }),
   );
 

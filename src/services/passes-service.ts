@@ -17,6 +17,8 @@ export class PassError extends Error {
   constructor(
     message: string,
     readonly status: 400 | 404 | 409,
+    /** a new pass that would duplicate this one (409): the client shows it and may confirm */
+    readonly existing?: TempPassView,
   ) {
     super(message);
   }
@@ -133,12 +135,26 @@ export class PassesService implements Service {
     return this.store!;
   }
 
-  /** Adds a temporary pass; PassError(400) with a clear message for invalid input (nothing stored). */
-  async addTemp(input: TempPassInput, author: string): Promise<TempPassView> {
+  /**
+   * Adds a temporary pass; PassError(400) with a clear message for invalid input (nothing stored).
+   * A pass for the same digits (or the same plate) whose validity overlaps a pass not cancelled
+   * is refused with PassError(409, existing) unless `confirm` — two guards issuing "123" for the
+   * same evening is nearly always one visitor.
+   */
+  async addTemp(input: TempPassInput, author: string, opts: { confirm?: boolean } = {}): Promise<TempPassView> {
     const store = await this.st();
     const now = this.hub.clock.now();
     const v = validateTempPass(input, now, this.hub.timezone);
     if (!v.ok) throw new PassError(v.error, 400);
+    if (!opts.confirm) {
+      const d = v.value;
+      const key = d.kind === 'digits' ? d.digits : d.canonical;
+      const [dup] = key ? await store.overlappingTemp(d.kind, key, d.validFrom, d.validTo) : [];
+      if (dup) {
+        const shown = dup.canonical ? displayPlate(dup.canonical) : dup.digits;
+        throw new PassError(`a temporary pass for ${shown} already exists (pass ${dup.id}, house ${dup.house || '-'}, by ${dup.author}); confirm to issue another`, 409, this.view(dup, now));
+      }
+    }
     const p = await store.insertTemp(v.value, author || 'anonymous', now);
     this.index.upsertTemp(p, this.hub.clock.now());
     this.hub.emit('passes-changed', { source: 'temporary', action: 'add', pass: p });

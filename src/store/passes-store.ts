@@ -121,6 +121,18 @@ export class PassesStore {
     return rows.map(tempOfRow);
   }
 
+  /**
+   * Not cancelled passes for the same digits (digits-only passes) or the same plate whose
+   * validity overlaps [from, to]: what a new pass would duplicate.
+   */
+  async overlappingTemp(kind: 'plate' | 'digits', key: string, from: number, to: number): Promise<TempPass[]> {
+    const rows = await this.db.all<TempRow>(
+      `SELECT * FROM temp_passes WHERE kind = ? AND ${kind === 'digits' ? 'digits' : 'canonical'} = ? AND cancelled_at IS NULL AND valid_to >= ? AND valid_from <= ? ORDER BY valid_to DESC, id DESC LIMIT 10`,
+      [kind, key, from, to],
+    );
+    return rows.map(tempOfRow);
+  }
+
   /** Cancels a pass; false if it does not exist or was already cancelled. */
   async cancelTemp(id: number, by: string, now: number): Promise<boolean> {
     const r = await this.db.run('UPDATE temp_passes SET cancelled_at = ?, cancelled_by = ? WHERE id = ? AND cancelled_at IS NULL', [now, by, id]);

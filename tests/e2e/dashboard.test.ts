@@ -162,6 +162,30 @@ describe('guard dashboard', () => {
     expect(mine).toMatchObject({ kind: 'digits', house: '15А', note: 'e2e: гости', author: 'admin' });
   });
 
+  test('issuing the same digits again: the screen shows the existing pass and asks; "issue another" issues it', async () => {
+    const count = async () => ((await api('/api/passes/temporary')) as any).passes.filter((p: any) => p.digits === DIGITS).length;
+    const before = await count();
+    await page.fill('[data-testid=gp-pass-plate]', DIGITS);
+    await page.click('[data-testid=gp-pass-submit]');
+    const ask = page.locator('[data-testid=gp-pass-duplicate]');
+    await ask.waitFor();
+    await expect(ask.textContent()).resolves.toMatch(/уже есть.*дом 15А.*выдал admin/);
+    expect(await count()).toBe(before);
+    // "don't issue" closes the question, nothing issued
+    await page.click('[data-testid=gp-pass-duplicate-cancel]');
+    await ask.waitFor({ state: 'detached' });
+    expect(await count()).toBe(before);
+    // ask again and confirm
+    await page.click('[data-testid=gp-pass-submit]');
+    await ask.waitFor();
+    await page.click('[data-testid=gp-pass-duplicate-confirm]');
+    await ask.waitFor({ state: 'detached' });
+    await until('the second pass', async () => (await count()) === before + 1);
+    // leave one pass for the tests below
+    const second: any = ((await api('/api/passes/temporary')) as any).passes.filter((p: any) => p.digits === DIGITS).sort((a: any, b: any) => b.id - a.id)[0];
+    await api(`/api/passes/temporary/${second.id}/cancel`, { method: 'POST', body: '{}' });
+  });
+
   test('search while typing: active passes only', async () => {
     // a pass issued and cancelled at once: must not be found
     const gone: any = await api('/api/passes/temporary', { method: 'POST', body: JSON.stringify({ plate: `К${DIGITS}МН50`, preset: 'today' }) });

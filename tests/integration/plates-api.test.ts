@@ -98,6 +98,29 @@ describe('passes and events API', () => {
     expect((await call('GET', '/api/passes/temporary?all=1')).json.passes).toHaveLength(2);
   });
 
+  test('the same digits (or plate) issued twice for an overlapping time: 409 with the existing pass unless confirmed', async () => {
+    const first = await call('POST', '/api/passes/temporary', { digits: '654', house: '8', preset: 'today' });
+    expect(first.status).toBe(201);
+    const again = await call('POST', '/api/passes/temporary', { digits: '654', house: '9', preset: 'days', days: 2 });
+    expect(again.status).toBe(409);
+    expect(again.json.error).toMatch(/already exists/);
+    expect(again.json.existing).toMatchObject({ id: first.json.pass.id, digits: '654', house: '8', author: 'guard1' });
+    // nothing was stored by the refused request
+    expect((await call('GET', '/api/passes/temporary')).json.passes.filter((p: any) => p.digits === '654')).toHaveLength(1);
+    const confirmed = await call('POST', '/api/passes/temporary', { digits: '654', house: '9', preset: 'today', confirm: true });
+    expect(confirmed.status).toBe(201);
+    expect((await call('GET', '/api/passes/temporary')).json.passes.filter((p: any) => p.digits === '654')).toHaveLength(2);
+    // a full plate the same way; another plate or other digits are no duplicate
+    expect((await call('POST', '/api/passes/temporary', { plate: 'К654КК77', preset: 'today' })).status).toBe(201);
+    expect((await call('POST', '/api/passes/temporary', { plate: 'k654kk 77', preset: 'today' })).status).toBe(409);
+    expect((await call('POST', '/api/passes/temporary', { digits: '655', preset: 'today' })).status).toBe(201);
+    // a cancelled pass does not count; a later window that does not overlap does not either
+    await call('POST', `/api/passes/temporary/${first.json.pass.id}/cancel`);
+    await call('POST', `/api/passes/temporary/${confirmed.json.pass.id}/cancel`);
+    expect((await call('POST', '/api/passes/temporary', { digits: '654', preset: 'today' })).status).toBe(201);
+    expect((await call('POST', '/api/passes/temporary', { digits: '654', preset: 'range', from: '2024-06-20', to: '2024-06-21' })).status).toBe(201);
+  });
+
   test('search: digits, partial plates in both alphabets, active passes only, SQL-ish strings harmless', async () => {
     const r = await call('GET', '/api/passes/search?q=321');
     expect(r.json.results).toEqual([expect.objectContaining({ source: 'temporary', digits: '321', house: '30', author: 'guard1', display: '*321*' })]);
