@@ -2,7 +2,9 @@
  * Demo mode: with GATEPOST_DEMO=on, or =auto and no real device configured, the runtime starts
  * the project's own device emulators on 127.0.0.1 (E-Poselok, CL-Gate relay, Sokol panel) and
  * points the shipped flows at them by filling the GATEPOST_* device variables in process.env
- * before Node-RED starts. Emulator modules that do not exist yet are logged and skipped.
+ * before Node-RED starts. Emulator modules that do not exist yet are logged and skipped. The
+ * imported examples' gates (GATEPOST_EXAMPLE_*) get their own emulated channels; outside demo mode
+ * those variables stay unset and the example gates are undefined (never the site's devices).
  */
 import * as crypto from 'crypto';
 import type { RuntimeLogger } from './logger';
@@ -52,7 +54,15 @@ export const DEMO_EMULATORS: EmulatorSpec[] = [
     module: '../emulators/clgate',
     fn: 'startClGateEmulator',
     options: () => ({ token: secret(), channels: 4 }),
-    env: (emu, o) => ({ GATEPOST_RELAY_URL: emu.url, GATEPOST_RELAY_TOKEN: String(emu.token ?? o.token), GATEPOST_RELAY_CHANNEL: '1' }),
+    // the examples (examples/sarapul-relay.json) get channel 4 of the same emulated relay, never the barrier's
+    env: (emu, o) => ({
+      GATEPOST_RELAY_URL: emu.url,
+      GATEPOST_RELAY_TOKEN: String(emu.token ?? o.token),
+      GATEPOST_RELAY_CHANNEL: '1',
+      GATEPOST_EXAMPLE_RELAY_URL: emu.url,
+      GATEPOST_EXAMPLE_RELAY_TOKEN: String(emu.token ?? o.token),
+      GATEPOST_EXAMPLE_RELAY_CHANNEL: '4',
+    }),
   },
   {
     name: 'sokol',
@@ -60,7 +70,17 @@ export const DEMO_EMULATORS: EmulatorSpec[] = [
     module: '../emulators/sokol',
     fn: 'startSokolEmulator',
     options: () => ({ username: 'root', password: secret() }),
-    env: (emu, o) => ({ GATEPOST_SOKOL_URL: emu.url, GATEPOST_SOKOL_USER: String(o.username), GATEPOST_SOKOL_PASSWORD: String(o.password), GATEPOST_SOKOL_RELAY: '1' }),
+    // the examples (examples/sokol-door.json) get relay 2 of the same emulated panel
+    env: (emu, o) => ({
+      GATEPOST_SOKOL_URL: emu.url,
+      GATEPOST_SOKOL_USER: String(o.username),
+      GATEPOST_SOKOL_PASSWORD: String(o.password),
+      GATEPOST_SOKOL_RELAY: '1',
+      GATEPOST_EXAMPLE_SOKOL_URL: emu.url,
+      GATEPOST_EXAMPLE_SOKOL_USER: String(o.username),
+      GATEPOST_EXAMPLE_SOKOL_PASSWORD: String(o.password),
+      GATEPOST_EXAMPLE_SOKOL_RELAY: '2',
+    }),
   },
 ];
 
