@@ -29,8 +29,8 @@ export class DegradedService implements Service {
 
   constructor(private readonly hub: Hub) {}
 
-  /** Marks `what` as degraded (or updates its reason). */
-  set(what: string, reason: string): void {
+  /** Marks `what` as degraded (or updates its reason); `alarm: false` when the caller raised its own alarm already. */
+  set(what: string, reason: string, opts: { alarm?: boolean } = {}): void {
     const cur = this.items.get(what);
     if (cur) {
       cur.reason = reason;
@@ -39,6 +39,7 @@ export class DegradedService implements Service {
     const since = this.hub.clock.now();
     this.items.set(what, { what, reason, since });
     this.hub.logger.warn(`degraded: ${what}: ${reason}`);
+    if (opts.alarm === false) return;
     const alarm: DegradedAlarm = { source: 'health', what, ts: since, message: reason };
     this.hub.emit('alarm', alarm);
   }

@@ -183,8 +183,9 @@ export class GateService implements Service {
         }
         if (this.closed || this.gates.get(e.def.id) !== e) return;
         e.probeError = error;
+        // first, with an alarm: a device found dead by a probe is news to the guard
+        this.noteReachable(e.def.id, { ...e.ctl.snapshot(), reachable: error === null }, true);
         e.ctl.probed(error === null);
-        this.noteReachable(e.def.id, e.ctl.snapshot());
       }),
     );
   }
@@ -234,9 +235,10 @@ export class GateService implements Service {
   }
 
   /** Keeps the gate's entry of the degraded list in step with its reachability. */
-  private noteReachable(id: string, s: GateSnapshot): void {
+  private noteReachable(id: string, s: GateSnapshot, alarm = false): void {
     const e = this.gates.get(id);
-    if (s.reachable === false) degradedOf(this.hub).set(`gate:${id}`, `unreachable: ${e?.probeError ?? s.lastError ?? 'no answer'}`);
+    // a failed command raised its own alarm (and is in the gate's state): no second one
+    if (s.reachable === false) degradedOf(this.hub).set(`gate:${id}`, `unreachable: ${e?.probeError ?? s.lastError ?? 'no answer'}`, { alarm });
     else if (s.reachable === true) degradedOf(this.hub).clear(`gate:${id}`);
   }
 
