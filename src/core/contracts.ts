@@ -128,5 +128,6 @@ export interface GateStatePayload {
   lastError: string | null;
   /** for 'open': when the pending close fires */
   closesAt?: number | null;
-  reachable?: boolean;
+  /** null: not known yet (no probe or command has reached the device) */
+  reachable?: boolean | null;
 }

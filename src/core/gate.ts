@@ -28,6 +28,8 @@ export interface ActuatorResult {
 /** The device as the controller sees it; a failed request rejects with an Error. */
 export interface GateActuator {
   actuate(action: DeviceAction): Promise<ActuatorResult>;
+  /** asks whether the device answers, switching nothing; rejects when it does not */
+  probe?(timeoutMs: number): Promise<void>;
 }
 
 export interface GateSnapshot {
@@ -36,7 +38,8 @@ export interface GateSnapshot {
   by: string | null;
   lastError: string | null;
   closesAt: number | null;
-  reachable: boolean;
+  /** null until a probe or a command has reached (or failed to reach) the device */
+  reachable: boolean | null;
 }
 
 /** Commands recorded in gate_actions (the four user commands plus the restart and alarm records). */
@@ -116,7 +119,7 @@ export class GateController {
       by: initial?.by ?? null,
       lastError: initial?.lastError ?? null,
       closesAt: null,
-      reachable: initial?.reachable ?? true,
+      reachable: initial?.reachable ?? null,
     };
   }
 
@@ -188,6 +191,12 @@ export class GateController {
       this.disposed = true;
       return this.snapshot();
     });
+  }
+
+  /** The result of a probe (the device answered or not); changes nothing but `reachable`. */
+  probed(reachable: boolean): void {
+    if (this.disposed || this.snap.reachable === reachable) return;
+    this.set({ reachable });
   }
 
   /** Stops timers (hub shutdown); the persisted state decides what happens at the next start. */
@@ -282,10 +291,11 @@ export class GateController {
    */
   private async closeLoop(action: DeviceAction, command: GateActionCommand, source: CommandSource, epoch: number): Promise<boolean> {
     try {
-      await this.attempt(action, command, source, 0);
+      const r = await this.attempt(action, command, source, 0);
       if (epoch !== this.epoch) return true;
       this.retryDelay = 0;
-      this.set({ state: 'closed', by: sourceLabel(source), lastError: null, reachable: true, closesAt: null });
+      // a skipped close sent nothing (a Sokol door closes by itself): it says nothing about the device
+      this.set({ state: 'closed', by: sourceLabel(source), lastError: null, reachable: r.skipped ? this.snap.reachable : true, closesAt: null });
       return true;
     } catch (err) {
       if (epoch !== this.epoch || this.disposed) return false;

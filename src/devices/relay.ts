@@ -8,6 +8,12 @@
  *    {username} {password} placeholders, optional header templates and Basic auth.
  * Any 2xx is success; other statuses and timeouts reject with a DeviceError whose message carries
  * no secret (URLs are redacted, secret values masked).
+ *
+ * `probe()` asks whether the device answers, switching nothing (periodic health probes):
+ * CL-Gate has no documented status endpoint, so any HTTP answer of its base URL counts (that
+ * request carries no token and no relay command); the Sokol panel answers `GET /system/info`
+ * (documented as a health check; 401 = wrong credentials); a generic REST relay: any HTTP answer
+ * of its open URL's origin.
  */
 import { DeviceError, httpRequest, redactUrl } from './http';
 import type { ActuatorResult, DeviceAction, GateActuator } from '../core/gate';
@@ -96,6 +102,20 @@ abstract class HttpRelay implements GateActuator {
   ) {}
 
   abstract actuate(action: DeviceAction): Promise<ActuatorResult>;
+  abstract probe(timeoutMs: number): Promise<void>;
+
+  /** Resolves when `url` gives any HTTP answer (or only a 2xx with `need2xx`); a DeviceError otherwise. */
+  protected async answers(label: string, url: string, timeoutMs: number, auth?: { username: string; password: string }, need2xx = false): Promise<void> {
+    const where = `${label} GET ${mask(redactUrl(url), this.secrets)}`;
+    let answer;
+    try {
+      answer = await httpRequest({ method: 'GET', url, auth, timeoutMs, maxBytes: 64 * 1024 });
+    } catch (err) {
+      throw new DeviceError(`${where}: ${mask((err as Error).message, this.secrets)}`, (err as DeviceError).code ?? 'network');
+    }
+    if (answer.status === 401 || answer.status === 403) throw new DeviceError(`${where}: wrong credentials (HTTP ${answer.status})`, 'auth', answer.status);
+    if (need2xx && (answer.status < 200 || answer.status >= 300)) throw new DeviceError(`${where}: HTTP ${answer.status}`, 'http', answer.status);
+  }
 
   /** Sends one request; 2xx → latency, anything else → DeviceError with a safe message. */
   protected async send(label: string, req: { method: HttpMethod; url: string; headers?: Record<string, string>; auth?: { username: string; password: string }; body?: unknown }, on401?: string): Promise<ActuatorResult> {
@@ -130,6 +150,11 @@ export class SarapulRelay extends HttpRelay {
     return `${trimBase(this.cfg.url)}/api/relay?${q.toString()}`;
   }
 
+  probe(timeoutMs: number): Promise<void> {
+    // the base URL only: no token, no relay command (CL-Gate documents no status endpoint)
+    return this.answers('CL-Gate', `${trimBase(this.cfg.url)}/`, timeoutMs);
+  }
+
   actuate(action: DeviceAction): Promise<ActuatorResult> {
     const state = action === 'open' || action === 'hold' ? 1 : 0;
     return this.send('CL-Gate', { method: 'GET', url: this.url(state) }, 'wrong relay token');
@@ -153,6 +178,10 @@ export class SokolDoor extends HttpRelay {
 
   private get auth() {
     return { username: this.cfg.username ?? '', password: this.cfg.password ?? '' };
+  }
+
+  probe(timeoutMs: number): Promise<void> {
+    return this.answers('Sokol', `${trimBase(this.cfg.url)}/system/info`, timeoutMs, this.auth, true);
   }
 
   actuate(action: DeviceAction): Promise<ActuatorResult> {
@@ -195,6 +224,16 @@ export class RestRelay extends HttpRelay {
       password: this.cfg.password ?? '',
     };
     return template.replace(/\{(channel|token|username|password)\}/g, (_, k: string) => (encode ? encodeURIComponent(values[k]) : values[k]));
+  }
+
+  probe(timeoutMs: number): Promise<void> {
+    let origin: string;
+    try {
+      origin = new URL(this.fill(this.cfg.open.url, true)).origin;
+    } catch {
+      return Promise.reject(new DeviceError('relay: invalid open URL', 'protocol'));
+    }
+    return this.answers('relay', `${origin}/`, timeoutMs);
   }
 
   actuate(action: DeviceAction): Promise<ActuatorResult> {

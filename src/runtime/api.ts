@@ -1,7 +1,9 @@
 /**
  * gatepost's REST API under /api:
- *  - GET /api/health (open): 200 with { status, version, uptime, broker, flows, db } once the
- *    runtime is ready and the database answers, 503 before (and while degraded);
+ *  - GET /api/health (open): 200 with { status, version, uptime, broker, flows, db, degraded } once
+ *    the runtime is ready and the database answers, 503 before (and while broker or database are
+ *    down). 200 is liveness: `degraded` lists what works worse than it should (devices that do not
+ *    answer their probe, a full or read-only disk, …: src/services/degraded.ts) — monitor it;
  *  - behind auth (session cookie or HTTP Basic, `req.user = { username }`):
  *    GET /api/me, GET /api/system, GET /api/stream (Server-Sent Events from the hub bus),
  *    and the domain routers that exist (src/api/<area>.ts exporting <area>Router(hub)); a router
@@ -13,6 +15,7 @@ import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
 import { redactUrl } from '../devices/http';
+import { degradedOf } from '../services/degraded';
 
 export interface RuntimeStatus {
   ready: boolean;
@@ -24,6 +27,8 @@ export interface RuntimeStatus {
   flows: () => { state: string; running: boolean };
   /** configured device URLs (shown redacted) */
   deviceUrls: Array<{ id: string; kind: string; url: string }>;
+  /** the last periodic probe of a configured device (src/runtime/device-monitor.ts) */
+  deviceHealth?: (id: string) => { reachable: boolean | null; lastError: string | null };
 }
 
 /** Router modules tried at start: [module path relative to this file, export name]. */
@@ -96,6 +101,7 @@ export function createApi(opts: ApiOptions): MountedApi {
       broker: { ok: brokerOk, embedded: st.broker.embedded, clients: st.broker.clients },
       flows: { running: flows.running, state: flows.state },
       db: { ok: dbOk },
+      degraded: degradedOf(hub).list(),
     });
   });
 
@@ -120,16 +126,19 @@ export function createApi(opts: ApiOptions): MountedApi {
     }
     const devices: Array<{ id: string; kind: string; url: string | null; reachable: boolean | null; lastError: string | null }> = [];
     for (const g of listGates(hub)) {
-      devices.push({ id: g.gate, kind: g.kind, url: null, reachable: g.reachable ?? g.state !== 'fault', lastError: g.lastError ?? null });
+      devices.push({ id: g.gate, kind: g.kind, url: null, reachable: g.reachable ?? null, lastError: g.lastError ?? null });
     }
     for (const d of st.deviceUrls) {
       const e = d.id === 'eposelok' && lastEposelok ? lastEposelok : null;
+      const probe = st.deviceHealth?.(d.id);
+      // the probe says whether the device answers now; without one, E-Poselok's last sync does
+      const synced = e ? (e.ok ?? e.reachable ?? (e.lastError ? false : null)) : null;
       devices.push({
         id: d.id,
         kind: d.kind,
         url: redactUrl(d.url),
-        reachable: e ? (e.ok ?? e.reachable ?? (e.lastError ? false : null)) : null,
-        lastError: e ? (e.lastError ?? e.error ?? null) : null,
+        reachable: probe && probe.reachable !== null ? probe.reachable : synced,
+        lastError: probe?.lastError ?? (e ? (e.lastError ?? e.error ?? null) : null),
       });
     }
     res.json({
@@ -143,6 +152,7 @@ export function createApi(opts: ApiOptions): MountedApi {
       flows: st.flows(),
       api: { mounted, missing },
       stream: { clients: streams.size },
+      degraded: degradedOf(hub).list(),
     });
   });
 

@@ -44,6 +44,10 @@ export interface RuntimeConfig {
   flowsDir: string;
   /** how long the start waits for the flows' mqtt in nodes before it says ready anyway, ms */
   flowsReadyTimeoutMs: number;
+  /** how often the devices are probed (read-only requests), ms; 0 = never */
+  probeIntervalMs: number;
+  /** how long a probe waits for a device's answer, ms */
+  probeTimeoutMs: number;
   warnings: string[];
 }
 
@@ -140,6 +144,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     mqttUsersFile: str('GATEPOST_MQTT_USERS_FILE'),
     flowsDir: path.resolve(str('GATEPOST_FLOWS_DIR', path.join(root, 'flows'))),
     flowsReadyTimeoutMs: int('GATEPOST_FLOWS_READY_TIMEOUT_MS', 5000, 0),
+    probeIntervalMs: int('GATEPOST_PROBE_INTERVAL_MS', 30_000, 0),
+    probeTimeoutMs: int('GATEPOST_PROBE_TIMEOUT_MS', 2000, 100),
     warnings,
   };
 }

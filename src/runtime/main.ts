@@ -29,24 +29,18 @@ import { startDemo, DemoDevice } from './demo';
 import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
+import { acquireInstanceLock, InstanceLockedError } from './instance-lock';
+import { startDeviceMonitor, DeviceMonitor } from './device-monitor';
+import { degradedOf } from '../services/degraded';
+
+/** Exit code of a start refused because another gatepost runs on the same data dir. */
+export const EXIT_LOCKED = 3;
 
 export interface Runtime {
   config: RuntimeConfig;
   log: RuntimeLogger;
   server: http.Server;
   stop(): Promise<void>;
-}
-
-/** Who else runs on this data dir? (pid file with a live process) */
-function otherInstance(pidFile: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return null;
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
 }
 
 function mqttAccounts(cfg: RuntimeConfig, stored: MqttAccount[], internal: { username: string; password: string }, log: RuntimeLogger): MqttAccount[] {
@@ -111,10 +105,12 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger({ dir: path.join(cfg.dataDir, 'logs'), level: cfg.logLevel, console: cfg.logConsole, maxBytes: cfg.logMaxBytes, keep: cfg.logKeep });
   for (const w of cfg.warnings) log.warn(w);
-  const pidFile = path.join(cfg.dataDir, 'gatepost.pid');
-  const other = otherInstance(pidFile);
-  if (other) throw new Error(`another gatepost (pid ${other}) runs on ${cfg.dataDir}`);
-  fs.writeFileSync(pidFile, String(process.pid));
+  // one gatepost per data dir: an OS-held lock, released by any death (see instance-lock.ts)
+  const lock = await acquireInstanceLock(cfg.dataDir).catch((err) => {
+    log.error((err as Error).message);
+    log.close();
+    throw err;
+  });
 
   // ---- secrets and accounts
   const sec = loadOrCreateSecrets(cfg.dataDir, { adminPassword: cfg.adminPassword || undefined });
@@ -137,6 +133,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   let bridge: MqttBridge | null = null;
   let nr: EmbeddedNodeRed | null = null;
   let demo: DemoDevice[] = [];
+  let monitor: DeviceMonitor | null = null;
   let brokerUrl = cfg.mqttUrl;
 
   app.use((_req, res, next) => {
@@ -175,6 +172,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
 
   const stopParts = async () => {
     ready = false;
+    monitor?.stop();
     api?.closeStreams();
     await bridge?.stop().catch((err) => log.error(`bridge stop: ${err.message}`));
     await nr?.stop().catch((err: Error) => log.error(`Node-RED stop: ${err.message}`));
@@ -222,6 +220,10 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     const dbPath = path.join(cfg.dataDir, 'gatepost.db');
     const hub = Hub.open({ dbPath, timezone: cfg.timezone, logger: log.child('hub') });
     await hub.db();
+    // a log file that cannot be written (full / read-only disk) is an alarm, not a crash
+    const logState = (error: string | null) => (error ? degradedOf(hub).set('disk:log', error) : degradedOf(hub).clear('disk:log'));
+    if (log.fileError()) logState(log.fileError());
+    log.onFileState(logState);
 
     // ---- Node-RED
     const userDir = path.join(cfg.dataDir, 'node-red');
@@ -274,7 +276,9 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
         return { state: s?.state ?? 'stop', running: !!s?.running, ...(s?.missingTypes.length ? { missingTypes: s.missingTypes } : {}) };
       },
       deviceUrls,
+      deviceHealth: (id) => monitor?.health(id) ?? { reachable: null, lastError: null },
     });
+    monitor = startDeviceMonitor({ hub, devices: deviceUrls, intervalMs: cfg.probeIntervalMs, timeoutMs: cfg.probeTimeoutMs, log: log.child('probe') });
     api = createApi({ hub, auth, log: log.child('api'), status });
     // ready means plates are taken: wait (a little) for the flows' mqtt in nodes to be connected and,
     // with the embedded broker, subscribed — a plate published before would find no subscriber
@@ -283,7 +287,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   } catch (err) {
     log.error(`start failed: ${(err as Error).message}`);
     await stopParts().catch(() => undefined);
-    fs.rmSync(pidFile, { force: true });
+    await lock.release();
     log.close();
     throw err;
   }
@@ -323,7 +327,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
           log.info('stopping');
           await stopParts();
           log.info('stopped');
-          fs.rmSync(pidFile, { force: true });
+          await lock.release();
           log.close();
         })();
       }
@@ -332,18 +336,25 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   };
 }
 
-function restoreFlows(cfg: RuntimeConfig): number {
-  const pidFile = path.join(cfg.dataDir, 'gatepost.pid');
-  const other = otherInstance(pidFile);
-  if (other) {
-    console.error(`gatepost is running on ${cfg.dataDir} (pid ${other}); stop it first, then run restore-flows again`);
+async function restoreFlows(cfg: RuntimeConfig): Promise<number> {
+  // holds the lock while it works, so gatepost cannot start in the middle of it
+  let lock;
+  try {
+    lock = await acquireInstanceLock(cfg.dataDir);
+  } catch (err) {
+    if (!(err instanceof InstanceLockedError)) throw err;
+    console.error(`gatepost is running on ${cfg.dataDir}${err.pid ? ` (pid ${err.pid})` : ''}; stop it first, then run restore-flows again`);
     return 2;
   }
   const log = createLogger({ dir: path.join(cfg.dataDir, 'logs'), level: cfg.logLevel, console: true });
-  const flows = new FlowsManager(cfg.dataDir, path.join(cfg.dataDir, 'node-red'), cfg.flowsDir, log.child('flows'));
-  const { backupDir } = flows.restore();
-  log.info(backupDir ? `current flows backed up to ${backupDir}; the shipped flows are installed at the next start` : 'no current flows; the shipped flows are installed at the next start');
-  log.close();
+  try {
+    const flows = new FlowsManager(cfg.dataDir, path.join(cfg.dataDir, 'node-red'), cfg.flowsDir, log.child('flows'));
+    const { backupDir } = flows.restore();
+    log.info(backupDir ? `current flows backed up to ${backupDir}; the shipped flows are installed at the next start` : 'no current flows; the shipped flows are installed at the next start');
+  } finally {
+    log.close();
+    await lock.release();
+  }
   return 0;
 }
 
@@ -359,7 +370,7 @@ export async function cli(argv: string[]): Promise<void> {
     return;
   }
   if (argv.includes('--restore-flows')) {
-    process.exitCode = restoreFlows(cfg);
+    process.exitCode = await restoreFlows(cfg);
     return;
   }
   let rt: Runtime;
@@ -367,7 +378,7 @@ export async function cli(argv: string[]): Promise<void> {
     rt = await startRuntime(cfg);
   } catch (err) {
     console.error(`gatepost: ${(err as Error).message}`);
-    process.exit(1);
+    process.exit(err instanceof InstanceLockedError ? EXIT_LOCKED : 1);
   }
   let signals = 0;
   const shutdown = (sig: string) => {

@@ -15,6 +15,8 @@ import { EventFilter, EventRecord, EventRow, EventsStore } from '../store/events
 import { displayPlate } from '../core/plate';
 import { FALLBACK_REASON_PREFIX } from '../core/lpr-input';
 import { localParts } from '../core/validity';
+import { isDiskError, WriteBacklog } from './write-backlog';
+import { degradedOf } from './degraded';
 
 const BATCH_DELAY_MS = 5;
 const BATCH_MAX = 500;
@@ -100,8 +102,23 @@ export class EventsService implements Service {
   private fallbackChain: Promise<unknown> = Promise.resolve();
   /** events written since start (for status/benchmarks) */
   written = 0;
+  /** batches that failed on a full / read-only disk, retried until written (write-backlog.ts) */
+  readonly backlog: WriteBacklog<Pending>;
 
-  constructor(private readonly hub: Hub) {}
+  constructor(private readonly hub: Hub) {
+    this.backlog = new WriteBacklog<Pending>({
+      write: async (items) => {
+        if (!this.store) throw new Error('events service is not open');
+        await this.store.insertMany(items.map((p) => p.rec));
+      },
+      written: (items) => this.done(items),
+      dropped: (items, why) => {
+        this.hub.logger.error(`${items.length} events LOST: ${why}`);
+        for (const p of items) p.reject(new Error(`event ${p.rec.eventId} not recorded: ${why}`));
+      },
+      onState: (problem) => (problem ? degradedOf(this.hub).set('disk', `events: ${problem}`) : degradedOf(this.hub).clear('disk')),
+    });
+  }
 
   async init(): Promise<void> {
     this.started = (async () => {
@@ -211,10 +228,18 @@ export class EventsService implements Service {
           }
         }
       }
+      for (const p of batch) p.image = undefined; // written (or given up): free the bytes
       try {
         await store.insertMany(batch.map((p) => p.rec));
         this.done(batch);
+        this.backlog.retrySoon(); // the disk takes writes again
       } catch (err) {
+        if (isDiskError(err)) {
+          // the disk, not the rows: keep the batch and retry until it is written (nothing lost)
+          this.hub.logger.error(`event batch write failed (${(err as Error).message}); ${batch.length} events kept for retry`);
+          this.backlog.keep(batch, err as Error);
+          continue;
+        }
         // one bad row must not lose the others: write them one by one
         this.hub.logger.error(`event batch write failed (${(err as Error).message}); retrying one by one`);
         for (const p of batch) {
@@ -277,6 +302,7 @@ export class EventsService implements Service {
     this.timer = null;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.flush().catch(() => undefined);
+    await this.backlog.close();
     this.closed = true;
   }
 }

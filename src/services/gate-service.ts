@@ -13,6 +13,7 @@ import type { CommandSource, GateCommand, GateKind, GateStatePayload } from '../
 import { GateActuator, GateCommandError, GateController, GateListener, GateSnapshot, GateTiming, isGateCommand, sourceLabel } from '../core/gate';
 import { createRelayDriver, RelayConfig } from '../devices/relay';
 import { GateActionFilter, GateActionRow, GatesStore, GateStateRow } from '../store/gates-store';
+import { degradedOf } from './degraded';
 
 export interface GateDef {
   /** gate id (topic segment, decision `gate`), e.g. 'main' */
@@ -55,10 +56,13 @@ export interface GateOwner {
 interface Entry {
   def: GateDef;
   ctl: GateController;
+  actuator: GateActuator;
   started: Promise<unknown>;
   owner: GateOwner | null;
   /** remove() is closing it: a define() meanwhile takes it over instead of losing it */
   removing: boolean;
+  /** why the last probe failed (null: it answered) */
+  probeError: string | null;
 }
 
 const GATE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -124,13 +128,14 @@ export class GateService implements Service {
       existing.owner = owner ?? existing.owner;
       existing.removing = false;
       existing.def = d;
+      existing.actuator = actuator;
       existing.ctl.update(actuator, timing);
       const payload = this.payload(d, existing.ctl.snapshot());
       this.hub.emit('gate-state', payload);
       return payload;
     }
     const ctl = new GateController(d.id, actuator as GateActuator, timing, this.hub.clock, this.listener(d.id));
-    const entry: Entry = { def: d, ctl, started: Promise.resolve(), owner: owner ?? null, removing: false };
+    const entry: Entry = { def: d, ctl, actuator, started: Promise.resolve(), owner: owner ?? null, removing: false, probeError: null };
     entry.started = this.loaded
       .then(() => {
         const p = this.persisted.get(d.id);
@@ -154,7 +159,10 @@ export class GateService implements Service {
     entry.removing = true;
     await entry.started;
     await entry.ctl.shutdown();
-    if (this.gates.get(id) === entry && entry.removing) this.gates.delete(id);
+    if (this.gates.get(id) === entry && entry.removing) {
+      this.gates.delete(id);
+      degradedOf(this.hub).clear(`gate:${id}`);
+    }
   }
 
   /** Runs a command; resolves with the new state, rejects with a GateError (404/400/502). */
@@ -191,6 +199,30 @@ export class GateService implements Service {
     await e.ctl.idle();
   }
 
+  /**
+   * Probes every gate's device (read-only: see the drivers' probe()) and sets its `reachable`;
+   * an unreachable gate is listed in degradedOf(hub) as `gate:<id>`. Resolves when all answered
+   * or timed out.
+   */
+  async probeAll(timeoutMs: number): Promise<void> {
+    await Promise.all(
+      [...this.gates.values()].map(async (e) => {
+        if (!e.actuator.probe) return;
+        let error: string | null = null;
+        try {
+          await e.actuator.probe(timeoutMs);
+        } catch (err) {
+          error = (err as Error).message;
+        }
+        if (this.closed || this.gates.get(e.def.id) !== e) return;
+        e.probeError = error;
+        // first, with an alarm: a device found dead by a probe is news to the guard
+        this.noteReachable(e.def.id, { ...e.ctl.snapshot(), reachable: error === null }, true);
+        e.ctl.probed(error === null);
+      }),
+    );
+  }
+
   async actions(filter: GateActionFilter = {}): Promise<GateActionRow[]> {
     await this.loaded;
     if (!this.store) throw new Error('gate store is not available (database failed to open)');
@@ -208,6 +240,7 @@ export class GateService implements Service {
           await Promise.race([e.ctl.shutdown(), new Promise((r) => setTimeout(r, 5000).unref())]).catch(() => undefined);
         }
         e.ctl.dispose();
+        degradedOf(this.hub).clear(`gate:${e.def.id}`);
         await Promise.race([e.ctl.idle(), new Promise((r) => setTimeout(r, 5000).unref())]);
       }),
     );
@@ -234,9 +267,18 @@ export class GateService implements Service {
     };
   }
 
+  /** Keeps the gate's entry of the degraded list in step with its reachability. */
+  private noteReachable(id: string, s: GateSnapshot, alarm = false): void {
+    const e = this.gates.get(id);
+    // a failed command raised its own alarm (and is in the gate's state): no second one
+    if (s.reachable === false) degradedOf(this.hub).set(`gate:${id}`, `unreachable: ${e?.probeError ?? s.lastError ?? 'no answer'}`, { alarm });
+    else if (s.reachable === true) degradedOf(this.hub).clear(`gate:${id}`);
+  }
+
   private listener(id: string): GateListener {
     return {
       state: (s) => {
+        this.noteReachable(id, s);
         const e = this.gates.get(id);
         const payload = this.payload(e?.def ?? { id, relay: undefined as any }, s);
         this.store
