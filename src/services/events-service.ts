@@ -26,6 +26,8 @@ const FALLBACK_IDS_KEPT = 10000;
 
 interface Pending {
   rec: EventRecord;
+  /** called when the write failed on the disk and the event waits in the backlog (not committed, kept) */
+  held?: () => void;
   image?: { file: string; bytes: Buffer };
   resolve: (r: EventRecord) => void;
   reject: (err: Error) => void;
@@ -92,6 +94,7 @@ export class EventsService implements Service {
   private nextId = 0;
   private queue: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private pruneTimer: NodeJS.Timeout | null = null;
   private started: Promise<void> | null = null;
@@ -100,6 +103,7 @@ export class EventsService implements Service {
   private fallbackIds = new Map<string, number>();
   /** recordFallback() calls run one after the other (look up, then record) */
   private fallbackChain: Promise<unknown> = Promise.resolve();
+  private settledOf = new WeakMap<EventRecord, Promise<void>>();
   /** events written since start (for status/benchmarks) */
   written = 0;
   /** batches that failed on a full / read-only disk, retried until written (write-backlog.ts) */
@@ -144,9 +148,12 @@ export class EventsService implements Service {
 
   /**
    * Records an event: the id is assigned now (set on `rec.eventId`), the write happens in the
-   * next batch. Resolves with the record once it is in the database.
+   * next batch. Resolves with the record once it is in the database. `urgent`: somebody waits for
+   * this commit (a decision goes out only after it): written in the next turn of the event loop
+   * instead of after the batch delay; records arriving while a write is in progress are written
+   * together right after it (group commit).
    */
-  record(rec: EventRecord, image?: Buffer): Promise<EventRecord> {
+  record(rec: EventRecord, image?: Buffer, opts: { urgent?: boolean } = {}): Promise<EventRecord> {
     if (this.closed) return Promise.reject(new Error('events service is closed'));
     if (this.store && !rec.eventId) rec.eventId = this.nextId++;
     let img: Pending['image'];
@@ -159,10 +166,24 @@ export class EventsService implements Service {
         img = { file: path.join(path.dirname(dir), rel), bytes: image };
       }
     }
-    return new Promise<EventRecord>((resolve, reject) => {
-      this.queue.push({ rec, image: img, resolve, reject });
-      if (this.store) this.schedule();
+    let held!: () => void;
+    const settled = new Promise<void>((r) => (held = r));
+    const recorded = new Promise<EventRecord>((resolve, reject) => {
+      this.queue.push({ rec, image: img, resolve, reject, held });
+      if (this.store) this.schedule(opts.urgent === true);
     });
+    recorded.then(held, held);
+    this.settledOf.set(rec, settled);
+    return recorded;
+  }
+
+  /**
+   * Resolves when the write of a record() is over: committed, failed, or held in the backlog
+   * because the disk fails (kept and retried, not yet on disk). A decision waits for this, not
+   * for the commit alone, so that a failing disk never keeps the barrier closed.
+   */
+  settled(rec: EventRecord): Promise<void> {
+    return this.settledOf.get(rec) ?? Promise.resolve();
   }
 
   /**
@@ -192,7 +213,19 @@ export class EventsService implements Service {
     return run;
   }
 
-  private schedule(): void {
+  private schedule(urgent = false): void {
+    if (urgent && this.queue.length < BATCH_MAX) {
+      // the records of this turn go together; a write in progress makes the next one wait (flush chain)
+      if (!this.immediate) {
+        this.immediate = setImmediate(() => {
+          this.immediate = null;
+          if (this.timer) clearTimeout(this.timer);
+          this.timer = null;
+          void this.flush();
+        });
+      }
+      return;
+    }
     if (this.queue.length >= BATCH_MAX) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
@@ -238,6 +271,7 @@ export class EventsService implements Service {
           // the disk, not the rows: keep the batch and retry until it is written (nothing lost)
           this.hub.logger.error(`event batch write failed (${(err as Error).message}); ${batch.length} events kept for retry`);
           this.backlog.keep(batch, err as Error);
+          for (const p of batch) p.held?.();
           continue;
         }
         // one bad row must not lose the others: write them one by one
@@ -300,6 +334,8 @@ export class EventsService implements Service {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
     if (this.pruneTimer) clearInterval(this.pruneTimer);
     await this.flush().catch(() => undefined);
     await this.backlog.close();

@@ -54,6 +54,8 @@ export interface PlateCheckResult {
   output: Output;
   /** resolves when the event is in the database */
   recorded: Promise<EventRecord>;
+  /** resolves when the write is over: committed, failed, or held for retry on a failing disk */
+  settled: Promise<void>;
 }
 
 export interface PlateCheckCounters {
@@ -80,6 +82,11 @@ export function parseCameraMap(v: unknown): Record<string, CameraRoute> | null {
 export const DEFAULT_MAX_AGE_MS = 30_000;
 /** A read's `ts` this far ahead of our clock is denied as `clock skew`. */
 export const MAX_AHEAD_MS = 5 * 60_000;
+/**
+ * At most this long a decision waits for its event's write before it goes out anyway (a hung
+ * database must not keep the barrier closed; a failing disk ends the wait at once: held).
+ */
+export const DURABLE_WAIT_MS = 2000;
 
 export class PlateChecker {
   readonly counters: PlateCheckCounters = { allowed: 0, denied: 0, repeat: 0, rejected: 0, fallback: 0 };
@@ -127,11 +134,13 @@ export class PlateChecker {
   }
 
   private finish(rec: EventRecord, output: Output, image?: Buffer): PlateCheckResult {
-    const recorded = eventsOf(this.hub).record(rec, image);
+    // urgent: check() waits for this commit before the decision goes out
+    const events = eventsOf(this.hub);
+    const recorded = events.record(rec, image, { urgent: true });
     recorded.catch(() => undefined); // logged by the events service
     // record() has set eventId (and the image reference) synchronously
     const { input: _input, ...decision } = rec;
-    return { decision, output, recorded };
+    return { decision, output, recorded, settled: events.settled(rec) };
   }
 
   /** The image of a plate message: an http(s) URL is kept as a reference, base64 JPEG as bytes. */
@@ -145,11 +154,28 @@ export class PlateChecker {
   }
 
   /**
-   * Decides one plate message. Local decisions complete synchronously (the promise is already
-   * settled on return); only the online step awaits. A fallback passage (topic
-   * `gatepost/lpr/<camera>/fallback`) is recorded, not decided.
+   * Decides one plate message and resolves once its event is committed to the database (WAL):
+   * whatever the caller does next — publish the decision, pulse the relay — is never ahead of the
+   * record, so a kill -9 loses no published decision. The events service writes such records at
+   * once and groups those that arrive during a write into the next one (group commit). When the
+   * disk is failing (events held for retry) or the commit takes longer than DURABLE_WAIT_MS, the
+   * decision goes out anyway: a full disk must never keep the barrier closed (the event is kept
+   * in memory and written when the disk is back; the 'disk' alarm is raised).
+   * A fallback passage (topic `gatepost/lpr/<camera>/fallback`) is recorded, not decided.
    */
   async check(input: PlateCheckInput): Promise<PlateCheckResult> {
+    const r = await this.decide(input);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([r.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, DURABLE_WAIT_MS)))]);
+    clearTimeout(timer);
+    return r;
+  }
+
+  /**
+   * The decision itself. Local decisions complete synchronously (the promise is already settled
+   * on return); only the online step awaits.
+   */
+  private async decide(input: PlateCheckInput): Promise<PlateCheckResult> {
     const started = performance.now();
     const now = this.hub.clock.now();
     const topic = lprTopicOf(input.topic);
@@ -301,12 +327,12 @@ export class PlateChecker {
       this.hub.logger.info(`plate-check: fallback passage ${v.requestId} (${plate.canonical}) already recorded as event ${r.duplicateOf}; not recorded again`);
       const dup: EventRecord = { ...rec, eventId: r.duplicateOf, fallback: { ...rec.fallback, duplicate: true } };
       const { input: _input, ...decision } = dup;
-      return { decision, output: 3, recorded: Promise.resolve(dup) };
+      return { decision, output: 3, recorded: Promise.resolve(dup), settled: Promise.resolve() };
     }
     this.counters.fallback++;
     this.hub.logger.info(`plate-check: fallback passage recorded: ${plate.canonical} ${f.decision} at ${gate} (${new Date(v.ts).toISOString()})`);
     r.recorded.catch(() => undefined); // logged by the events service
     const { input: _input, ...decision } = rec;
-    return { decision, output: 3, recorded: r.recorded };
+    return { decision, output: 3, recorded: r.recorded, settled: r.recorded.then(() => undefined, () => undefined) };
   }
 }

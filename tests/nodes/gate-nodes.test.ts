@@ -143,21 +143,49 @@ describe('gate command nodes', () => {
     expect(panel.relayState(2)).toBe(false);
   });
 
-  test('examples/sarapul-relay.json loads and takes the relay URL from ${GATEPOST_RELAY_URL}', async () => {
-    process.env.GATEPOST_RELAY_URL = relay.url;
-    process.env.GATEPOST_RELAY_CHANNEL = '3';
+  test('examples/sarapul-relay.json loads, drives its own gate example-barrier from ${GATEPOST_EXAMPLE_RELAY_URL}, never gate main', async () => {
+    process.env.GATEPOST_EXAMPLE_RELAY_URL = relay.url;
+    process.env.GATEPOST_EXAMPLE_RELAY_CHANNEL = '3';
+    process.env.GATEPOST_EXAMPLE_RELAY_TOKEN = 'tok-77';
+    process.env.GATEPOST_RELAY_URL = 'http://127.0.0.1:9';
     try {
       const flow = JSON.parse(fs.readFileSync(path.join(__dirname, '../../examples/sarapul-relay.json'), 'utf8'));
-      await helper.load([gateNode, sarapulNode, catchNode, injectNode, debugNode, commentNode], flow, { 'sarapul-relay-gate': { token: 'tok-77' } });
+      // the credentials the example carries (the test helper takes them separately)
+      const creds = { 'sarapul-relay-gate': flow.find((n: any) => n.id === 'sarapul-relay-gate').credentials };
+      expect(creds['sarapul-relay-gate']).toEqual({ token: '${GATEPOST_EXAMPLE_RELAY_TOKEN}' });
+      await helper.load([gateNode, sarapulNode, catchNode, injectNode, debugNode, commentNode], flow, creds);
       const hub = Hub.open({ dbPath });
-      await gatesOf(hub).idle('main');
+      await gatesOf(hub).idle('example-barrier');
+      expect(gatesOf(hub).get('main')).toBeUndefined();
       (helper.getNode('sarapul-relay-hold') as any).receive({});
       await relay.waitForRequest((r) => r.url.includes('relay=3&state=1'), 3000);
       expect(relay.channelState(3)).toBe(1);
     } finally {
-      delete process.env.GATEPOST_RELAY_URL;
-      delete process.env.GATEPOST_RELAY_CHANNEL;
+      for (const k of ['GATEPOST_EXAMPLE_RELAY_URL', 'GATEPOST_EXAMPLE_RELAY_CHANNEL', 'GATEPOST_EXAMPLE_RELAY_TOKEN', 'GATEPOST_RELAY_URL']) delete process.env[k];
     }
+  });
+
+  test('a second gatepost-gate node defining the same gate id is refused: the first stays, the second node reports it', async () => {
+    const flow = [
+      ...barrierFlow(),
+      { id: 'g2', type: 'gatepost-gate', name: 'Copy', gateId: 'main', kind: 'barrier', driver: 'sarapul-relay', url: 'http://127.0.0.1:9', channel: '1', pulse: '6', timeout: '1' },
+      { id: 'r2', z: 'tab', type: 'sarapul-relay', gate: 'g2', wires: [[]] },
+    ];
+    await helper.load([gateNode, sarapulNode, catchNode], flow, { g: { token: 'tok-77' } } as any);
+    const hub = Hub.open({ dbPath });
+    await gatesOf(hub).idle('main');
+    const second: any = helper.getNode('g2');
+    expect(second.defineError).toBe('gate id "main" is already defined by gatepost-gate "' + (helper.getNode('g') as any).name + '" (g)');
+    const r2: any = helper.getNode('r2');
+    const err = new Promise<any>((resolve) => r2.on('call:error', (c: any) => resolve(c.args[0])));
+    r2.receive({ payload: 'open' });
+    expect(String(await err)).toMatch(/not configured correctly: gate id "main" is already defined/);
+    // the first definition works with its own relay
+    helper.getNode('r').receive({ payload: 'open' });
+    await relay.waitForRequest((r) => r.url.includes('relay=2&state=1'), 3000);
+    // deleting the duplicate does not remove gate main
+    await helper.setFlows(barrierFlow(), 'full', { g: { token: 'tok-77' } } as any);
+    expect(gatesOf(hub).get('main')).toBeDefined();
   });
 
   test('redeploy keeps a pulsing gate open; deleting the gate node closes it', async () => {
