@@ -3,7 +3,7 @@
  *  - GET /api/health (open): 200 with { status, version, uptime, broker, flows, db } once the
  *    runtime is ready and the database answers, 503 before (and while degraded);
  *  - behind auth (session cookie or HTTP Basic, `req.user = { username }`):
- *    GET /api/me, GET /api/system, GET /api/stream (Server-Sent Events from the hub bus),
+ *    GET /api/me, GET /api/system (also event-loop stalls and CSV exports), GET /api/stream (Server-Sent Events from the hub bus),
  *    and the domain routers that exist (src/api/<area>.ts exporting <area>Router(hub)); a router
  *    module that is not there yet is logged and skipped, so areas appear as they land.
  */
@@ -13,6 +13,9 @@ import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
 import { redactUrl } from '../devices/http';
+import { exportStatus } from '../api/csv-stream';
+import { loopStatus } from './loop-monitor';
+import type { ConnectionStats } from './http-limits';
 
 export interface RuntimeStatus {
   ready: boolean;
@@ -24,6 +27,8 @@ export interface RuntimeStatus {
   flows: () => { state: string; running: boolean };
   /** configured device URLs (shown redacted) */
   deviceUrls: Array<{ id: string; kind: string; url: string }>;
+  /** the HTTP server's connections and open files (http-limits.ts) */
+  connections?: () => ConnectionStats;
 }
 
 /** Router modules tried at start: [module path relative to this file, export name]. */
@@ -106,7 +111,7 @@ export function createApi(opts: ApiOptions): MountedApi {
     res.json({ username: (req as any).user?.username ?? 'anonymous' });
   });
 
-  router.get('/system', async (_req, res) => {
+  router.get('/system', async (req, res) => {
     const st = opts.status();
     let sizeBytes = 0;
     let dbOk = false;
@@ -143,6 +148,10 @@ export function createApi(opts: ApiOptions): MountedApi {
       flows: st.flows(),
       api: { mounted, missing },
       stream: { clients: streams.size },
+      // ?loopSince=<epoch ms>: also the worst event-loop stall since then (loop-monitor.ts)
+      eventLoop: loopStatus(req.query.loopSince === undefined ? undefined : Number(req.query.loopSince)),
+      exports: exportStatus(),
+      connections: st.connections?.() ?? null,
     });
   });
 

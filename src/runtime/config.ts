@@ -44,6 +44,8 @@ export interface RuntimeConfig {
   flowsDir: string;
   /** how long the start waits for the flows' mqtt in nodes before it says ready anyway, ms */
   flowsReadyTimeoutMs: number;
+  /** browser origins besides the Host's own that may use a session / open WebSockets (origin.ts) */
+  allowedOrigins: string;
   warnings: string[];
 }
 
@@ -140,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     mqttUsersFile: str('GATEPOST_MQTT_USERS_FILE'),
     flowsDir: path.resolve(str('GATEPOST_FLOWS_DIR', path.join(root, 'flows'))),
     flowsReadyTimeoutMs: int('GATEPOST_FLOWS_READY_TIMEOUT_MS', 5000, 0),
+    allowedOrigins: str('GATEPOST_ALLOWED_ORIGINS'),
     warnings,
   };
 }
