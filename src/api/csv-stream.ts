@@ -8,7 +8,6 @@
  *  - at most MAX_CONCURRENT_EXPORTS run at once; another one gets 429 with Retry-After.
  * Format: a UTF-8 BOM, a header row, CRLF lines, cells from csvLine (formula cells defused).
  */
-import { once } from 'events';
 import type { Request, Response } from 'express';
 import { csvLine } from './util';
 
@@ -34,6 +33,19 @@ let last: ExportStats | null = null;
 /** For /api/system: running exports, totals, and the figures of the last finished one. */
 export function exportStatus(): { active: number; max: number; total: number; refused: number; last: ExportStats | null } {
   return { active, max: MAX_CONCURRENT_EXPORTS, total, refused, last };
+}
+
+/** Waits until the response takes more data (or is gone); leaves no listener behind. */
+function drainOrClose(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -62,9 +74,7 @@ export async function streamCsv(
   res.on('close', onClose);
   const write = async (text: string) => {
     stats.chunks++;
-    if (!res.write(text)) {
-      await Promise.race([once(res, 'drain'), once(res, 'close')]);
-    }
+    if (!res.write(text)) await drainOrClose(res);
   };
   const iterator = opts.pages[Symbol.asyncIterator]();
   try {

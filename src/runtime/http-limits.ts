@@ -12,14 +12,13 @@
  *    address can never hold more than its share of descriptors, and busy connections (a request,
  *    an SSE stream, a WebSocket) are never touched;
  *  - a log line when that happens, and when the process's open descriptors pass 80% of its limit;
- *  - at start the soft RLIMIT_NOFILE is raised to the hard limit (Node has no setrlimit: `prlimit`
- *    of util-linux does it for our pid; best effort). The systemd unit should say
- *    LimitNOFILE=65536 (README).
+ *  - the open-files limit is logged at start, with a warning when it is low. Node itself raises
+ *    the soft RLIMIT_NOFILE to the hard limit when it starts, so the hard limit is what counts:
+ *    the systemd unit should say LimitNOFILE=65536 (README).
  */
 import * as fs from 'fs';
 import type * as http from 'http';
 import type * as net from 'net';
-import { spawnSync } from 'child_process';
 import type { RuntimeLogger } from './logger';
 
 /** Options for http.createServer. */
@@ -73,16 +72,14 @@ function openFds(): number | null {
   }
 }
 
-/** Raises the soft open-files limit to the hard one (best effort); returns the limits after. */
-export function raiseFileLimit(log: RuntimeLogger): { soft: number; hard: number } | null {
-  const before = fileLimits();
-  if (!before || before.soft >= before.hard) return before;
-  const target = Number.isFinite(before.hard) ? String(before.hard) : 'unlimited';
-  const r = spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${target}:${target}`], { stdio: 'ignore', timeout: 5000 });
-  const after = fileLimits();
-  if (after && after.soft > before.soft) log.info(`open files limit raised from ${before.soft} to ${after.soft}`);
-  else log.warn(`open files limit is ${before.soft} (hard ${before.hard}) and could not be raised${r.error ? ` (${r.error.message})` : ''}; set LimitNOFILE=65536 in the service unit`);
-  return after;
+/** Logs the open-files limit (Node has already raised the soft limit to the hard one). */
+export const LOW_FILE_LIMIT = 4096;
+export function reportFileLimit(log: RuntimeLogger): { soft: number; hard: number } | null {
+  const l = fileLimits();
+  if (!l) return null;
+  if (l.soft < LOW_FILE_LIMIT) log.warn(`open files limit is ${l.soft} (hard ${l.hard}): low for a guard post; set LimitNOFILE=65536 in the service unit (README)`);
+  else log.info(`open files limit ${l.soft}`);
+  return l;
 }
 
 /** Tracks the server's connections and enforces the idle caps; returns a stats reader. */

@@ -30,7 +30,7 @@ import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
 import { secureDataDir } from './data-perms';
-import { HTTP_SERVER_OPTIONS, guardConnections, raiseFileLimit } from './http-limits';
+import { HTTP_SERVER_OPTIONS, guardConnections, reportFileLimit } from './http-limits';
 import { parseAllowedOrigins, setAllowedOrigins, upgradeOriginAllowed, refuseUpgrade } from './origin';
 import { contentSecurityPolicy } from './csp';
 import { finalErrorHandler } from './error-handler';
@@ -120,7 +120,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger({ dir: path.join(cfg.dataDir, 'logs'), level: cfg.logLevel, console: cfg.logConsole, maxBytes: cfg.logMaxBytes, keep: cfg.logKeep });
   for (const w of [...cfg.warnings, ...permIssues]) log.warn(w);
-  raiseFileLimit(log);
+  reportFileLimit(log);
   startLoopMonitor();
   const origins = parseAllowedOrigins(cfg.allowedOrigins);
   for (const e of origins.errors) log.warn(e);
