@@ -1,7 +1,8 @@
 /**
  * Event history REST API (mounted under /api by the runtime, behind auth):
  *  GET /events?q=&from=&to=&gate=&camera=&decision=&source=&limit=&offset= → { rows, total }
- *  GET /events.csv (same filters)                                          → text/csv attachment
+ *  GET /events.csv (same filters)                                          → text/csv attachment,
+ *    streamed in pages (src/api/csv-stream.ts: at most 2 at once, else 429 + Retry-After)
  * Filters combine. `q` of 3 digits matches the plate number, anything else the canonical plate
  * (contains; Latin or Cyrillic). `from`/`to`: epoch ms or ISO time (date-only in the site zone).
  */
@@ -11,7 +12,8 @@ import type { Hub } from '../services/hub';
 import { eventsOf, EVENT_VIEW_COLUMNS } from '../services/events-service';
 import type { EventFilter } from '../store/events-store';
 import { parseTime } from '../core/validity';
-import { asyncHandler, HttpError, toCsv } from './util';
+import { asyncHandler, HttpError } from './util';
+import { streamCsv } from './csv-stream';
 
 const DECISIONS = ['allowed', 'denied', 'repeat', 'rejected'];
 const SOURCES = ['mirror', 'temporary', 'online', 'manual', 'none'];
@@ -67,10 +69,12 @@ export function eventsRouter(hub: Hub): express.Router {
   router.get(
     '/events.csv',
     asyncHandler(async (req, res) => {
-      const r = await eventsOf(hub).query(filterOf(req.query, hub.timezone, 100000, 10000));
-      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-      res.setHeader('Content-Disposition', 'attachment; filename="gatepost-events.csv"');
-      res.send('\uFEFF' + toCsv(EVENT_VIEW_COLUMNS as string[], r.rows as unknown as Record<string, unknown>[]));
+      const filter = filterOf(req.query, hub.timezone, 100000, 10000);
+      await streamCsv(req, res, {
+        columns: EVENT_VIEW_COLUMNS as string[],
+        filename: 'gatepost-events.csv',
+        pages: eventsOf(hub).pages(filter) as AsyncIterable<unknown> as AsyncIterable<Record<string, unknown>[]>,
+      });
     }),
   );
 

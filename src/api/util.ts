@@ -28,13 +28,15 @@ export class HttpError extends Error {
   }
 }
 
-/** CSV with a header row; values quoted when needed; formula-looking cells defused. */
-export function toCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  const cell = (v: unknown): string => {
-    if (v === null || v === undefined) return '';
-    let s = String(v);
-    if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-    return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return [columns.join(','), ...rows.map((r) => columns.map((c) => cell(r[c])).join(','))].join('\r\n') + '\r\n';
+/** One CSV line (no line break): values quoted when needed; formula-looking cells defused. */
+export function csvLine(columns: string[], row: Record<string, unknown>): string {
+  return columns.map((c) => csvCell(row[c])).join(',');
+}
+
+function csvCell(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  let s = String(v);
+  // a spreadsheet would run "=…", "+…", "-…", "@…" as a formula (CSV injection)
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

@@ -5,7 +5,7 @@
  *    down). 200 is liveness: `degraded` lists what works worse than it should (devices that do not
  *    answer their probe, a full or read-only disk, …: src/services/degraded.ts) — monitor it;
  *  - behind auth (session cookie or HTTP Basic, `req.user = { username }`):
- *    GET /api/me, GET /api/system, GET /api/stream (Server-Sent Events from the hub bus),
+ *    GET /api/me, GET /api/system (also event-loop stalls and CSV exports), GET /api/stream (Server-Sent Events from the hub bus),
  *    and the domain routers that exist (src/api/<area>.ts exporting <area>Router(hub)); a router
  *    module that is not there yet is logged and skipped, so areas appear as they land.
  */
@@ -16,6 +16,9 @@ import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
 import { redactUrl } from '../devices/http';
 import { degradedOf } from '../services/degraded';
+import { exportStatus } from '../api/csv-stream';
+import { loopStatus } from './loop-monitor';
+import type { ConnectionStats } from './http-limits';
 
 export interface RuntimeStatus {
   ready: boolean;
@@ -29,6 +32,8 @@ export interface RuntimeStatus {
   deviceUrls: Array<{ id: string; kind: string; url: string }>;
   /** the last periodic probe of a configured device (src/runtime/device-monitor.ts) */
   deviceHealth?: (id: string) => { reachable: boolean | null; lastError: string | null };
+  /** the HTTP server's connections and open files (http-limits.ts) */
+  connections?: () => ConnectionStats;
 }
 
 /** Router modules tried at start: [module path relative to this file, export name]. */
@@ -112,7 +117,7 @@ export function createApi(opts: ApiOptions): MountedApi {
     res.json({ username: (req as any).user?.username ?? 'anonymous' });
   });
 
-  router.get('/system', async (_req, res) => {
+  router.get('/system', async (req, res) => {
     const st = opts.status();
     let sizeBytes = 0;
     let dbOk = false;
@@ -153,6 +158,10 @@ export function createApi(opts: ApiOptions): MountedApi {
       api: { mounted, missing },
       stream: { clients: streams.size },
       degraded: degradedOf(hub).list(),
+      // ?loopSince=<epoch ms>: also the worst event-loop stall since then (loop-monitor.ts)
+      eventLoop: loopStatus(req.query.loopSince === undefined ? undefined : Number(req.query.loopSince)),
+      exports: exportStatus(),
+      connections: st.connections?.() ?? null,
     });
   });
 

@@ -8,15 +8,25 @@
  *    short-lived signed token in a private header that `adminAuth.tokens` accepts, so the editor
  *    (and its /admin/comms websocket) works with the same cookie;
  *  - Dashboard 2.0's socket.io checks the cookie through `dashboard.ioMiddleware`.
- * Cookie-authenticated unsafe requests must come from the same origin (CSRF guard).
+ * Cookie-authenticated unsafe requests and every WebSocket must come from an allowed origin
+ * (origin.ts: CSRF and cross-site WebSocket hijacking). Sessions carry an id that logout revokes
+ * server-side (sessions.ts); failed logins slow further attempts down instead of locking anyone
+ * out (login-throttle.ts), and a browser that logged in before keeps a device cookie that lets
+ * the real user in while the user name is under attack.
  */
 import * as crypto from 'crypto';
 import type { IncomingMessage } from 'http';
 import express, { Request, Response, NextFunction, RequestHandler } from 'express';
 import bcrypt from 'bcryptjs';
 import type { RuntimeLogger } from './logger';
+import { LoginThrottle } from './login-throttle';
+import { RevokedSessions } from './sessions';
+import { originAllowed } from './origin';
 
 export const SESSION_COOKIE = 'gatepost_session';
+/** a long-lived, signed id of a browser that logged in as a user before (login-throttle.ts) */
+export const DEVICE_COOKIE = 'gatepost_device';
+const DEVICE_TTL_MS = 365 * 24 * 3600 * 1000;
 export const EDITOR_TOKEN_HEADER = 'x-gatepost-editor-token';
 const SESSION_TTL_MS = 24 * 3600 * 1000;
 
@@ -39,7 +49,8 @@ export class Auth {
   private users = new Map<string, UserAccount>();
   /** sha256(user:password) of recent successful checks: avoids a bcrypt per Basic request */
   private verified = new Map<string, number>();
-  private failures = new Map<string, { count: number; first: number }>();
+  private readonly throttle = new LoginThrottle();
+  private readonly revoked: RevokedSessions;
   /** compared against for unknown users, so that timing does not tell which names exist */
   private readonly dummyHash = bcrypt.hashSync(crypto.randomBytes(8).toString('hex'), 10);
 
@@ -47,8 +58,10 @@ export class Auth {
     private readonly secret: string,
     accounts: UserAccount[],
     private readonly log: RuntimeLogger,
+    opts: { revokedSessionsFile?: string } = {},
   ) {
     for (const a of accounts) this.users.set(a.username, a);
+    this.revoked = new RevokedSessions(opts.revokedSessionsFile ?? null, (m) => log.error(m));
   }
 
   get accounts(): UserAccount[] {
@@ -72,15 +85,38 @@ export class Auth {
     return crypto.createHmac('sha256', this.secret).update(`${purpose}\u0000${payload}`).digest('base64url');
   }
 
-  /** A session cookie value for username. */
+  /** A session cookie value for username, with a random session id (revoked at logout). */
   issueSession(username: string, now = Date.now()): string {
-    const payload = Buffer.from(JSON.stringify({ u: username, exp: now + SESSION_TTL_MS })).toString('base64url');
+    const sid = crypto.randomBytes(16).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ u: username, exp: now + SESSION_TTL_MS, sid })).toString('base64url');
     return `${payload}.${this.sign('session', payload)}`;
   }
 
-  /** The user of a session cookie value, or null (bad signature, expired, unknown user). */
+  /** The user of a session cookie value, or null (bad signature, expired, revoked, unknown user). */
   checkSession(value: string | undefined, now = Date.now()): UserAccount | null {
-    return this.checkSigned('session', value, now);
+    const s = this.readSigned('session', value, now);
+    // a cookie without a session id (issued before revocation existed) cannot be revoked: refused
+    if (!s || typeof s.sid !== 'string' || this.revoked.has(s.sid)) return null;
+    return this.users.get(s.u) ?? null;
+  }
+
+  /** Logout: the session id of this cookie value is refused from now on (until it would expire). */
+  revokeSession(value: string | undefined, now = Date.now()): boolean {
+    const s = this.readSigned('session', value, now);
+    if (!s || typeof s.sid !== 'string') return false;
+    this.revoked.revoke(s.sid, s.exp);
+    return true;
+  }
+
+  private issueDevice(username: string, now = Date.now()): string {
+    const payload = Buffer.from(JSON.stringify({ u: username, exp: now + DEVICE_TTL_MS, d: crypto.randomBytes(12).toString('base64url') })).toString('base64url');
+    return `${payload}.${this.sign('device', payload)}`;
+  }
+
+  /** The device id of a device cookie issued to `username`, or null. */
+  private deviceOf(req: IncomingMessage, username: string): string | null {
+    const d = this.readSigned('device', parseCookies(req.headers.cookie)[DEVICE_COOKIE], Date.now());
+    return d && d.u === username && typeof d.d === 'string' ? d.d : null;
   }
 
   /** A short-lived token for Node-RED's adminAuth.tokens (header EDITOR_TOKEN_HEADER). */
@@ -89,10 +125,12 @@ export class Auth {
     return `${payload}.${this.sign('editor', payload)}`;
   }
   checkEditorToken(value: string | undefined, now = Date.now()): UserAccount | null {
-    return this.checkSigned('editor', value, now);
+    const t = this.readSigned('editor', value, now);
+    return t ? (this.users.get(t.u) ?? null) : null;
   }
 
-  private checkSigned(purpose: string, value: string | undefined, now: number): UserAccount | null {
+  /** The payload of a signed value of `purpose` if the signature holds and it has not expired. */
+  private readSigned(purpose: string, value: string | undefined, now: number): { u: string; exp: number; [k: string]: unknown } | null {
     if (!value || typeof value !== 'string' || value.length > 2048) return null;
     const dot = value.indexOf('.');
     if (dot < 1) return null;
@@ -101,9 +139,9 @@ export class Auth {
     const want = Buffer.from(this.sign(purpose, payload));
     if (sig.length !== want.length || !crypto.timingSafeEqual(sig, want)) return null;
     try {
-      const { u, exp } = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-      if (typeof u !== 'string' || typeof exp !== 'number' || exp < now) return null;
-      return this.users.get(u) ?? null;
+      const p = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+      if (typeof p?.u !== 'string' || typeof p.exp !== 'number' || p.exp < now) return null;
+      return p;
     } catch {
       return null;
     }
@@ -119,31 +157,30 @@ export class Auth {
       const decoded = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8');
       const i = decoded.indexOf(':');
       if (i > 0) {
-        const ip = req.socket.remoteAddress ?? '?';
-        if (this.throttled(ip)) return null;
-        const user = await this.verify(decoded.slice(0, i), decoded.slice(i + 1));
-        if (user) return { username: user.username, permissions: user.permissions, via: 'basic' };
-        this.failed(ip, decoded.slice(0, i));
+        const r = await this.attempt(req, decoded.slice(0, i), decoded.slice(i + 1));
+        if (r.user) return { username: r.user.username, permissions: r.user.permissions, via: 'basic' };
+        if (r.retryAfterS) (req as any)[RETRY_AFTER] = r.retryAfterS;
       }
     }
     return null;
   }
 
-  throttled(ip: string): boolean {
-    const f = this.failures.get(ip);
-    if (!f) return false;
-    if (Date.now() - f.first > 60_000) {
-      this.failures.delete(ip);
-      return false;
+  /**
+   * One password check under the login throttle: { user } on success, { retryAfterS } when the
+   * attempt came too early (the password was not checked), {} on a wrong password.
+   */
+  async attempt(req: IncomingMessage, username: string, password: string): Promise<{ user?: UserAccount; retryAfterS?: number }> {
+    const address = req.socket.remoteAddress ?? '?';
+    const b = this.throttle.begin({ address, username, device: this.deviceOf(req, username) });
+    if (!b.ok) return { retryAfterS: Math.max(1, Math.ceil(b.retryAfterMs / 1000)) };
+    let user: UserAccount | null = null;
+    try {
+      user = await this.verify(username, password);
+    } finally {
+      b.finish(!!user);
     }
-    return f.count >= 10;
-  }
-  failed(ip: string, username: string): void {
-    const f = this.failures.get(ip);
-    if (!f || Date.now() - f.first > 60_000) this.failures.set(ip, { count: 1, first: Date.now() });
-    else f.count += 1;
-    if (this.failures.size > 10000) this.failures.clear();
-    this.log.warn(`login failed for "${username.slice(0, 64)}" from ${ip}`);
+    if (!user) this.log.warn(`login failed for "${username.slice(0, 64)}" from ${address}`);
+    return user ? { user } : {};
   }
 
   /**
@@ -177,12 +214,15 @@ export class Auth {
         const password = String(req.body?.password ?? '');
         const nextUrl = safeNext(String(req.body?.next ?? req.query.next ?? ''));
         const wantsJson = !!req.is('application/json');
-        if (this.throttled(ip)) {
-          return wantsJson ? res.status(429).json({ error: 'too many attempts, wait a minute' }) : res.status(429).type('html').send(loginPage(nextUrl, true));
+        const r = username && password ? await this.attempt(req, username, password) : {};
+        if (r.retryAfterS) {
+          res.setHeader('Retry-After', String(r.retryAfterS));
+          return wantsJson
+            ? res.status(429).json({ error: `too many failed attempts; try again in ${r.retryAfterS} s`, retryAfter: r.retryAfterS })
+            : res.status(429).type('html').send(loginPage(nextUrl, false, r.retryAfterS));
         }
-        const user = username && password ? await this.verify(username, password) : null;
+        const user = r.user;
         if (!user) {
-          this.failed(ip, username);
           return wantsJson ? res.status(401).json({ error: 'wrong user name or password' }) : res.redirect(303, `/login?error=1&next=${encodeURIComponent(nextUrl)}`);
         }
         this.log.info(`login: ${user.username} from ${ip}`);
@@ -193,12 +233,18 @@ export class Auth {
           path: '/',
           maxAge: SESSION_TTL_MS,
         });
+        // this browser is now known for this user: an attack on the user name does not slow it down
+        if (this.deviceOf(req, user.username) === null) {
+          res.cookie(DEVICE_COOKIE, this.issueDevice(user.username), { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/login', maxAge: DEVICE_TTL_MS });
+        }
         return wantsJson ? res.json({ username: user.username }) : res.redirect(303, nextUrl);
       } catch (err) {
         next(err);
       }
     });
-    const logout = (_req: Request, res: Response) => {
+    const logout = (req: Request, res: Response) => {
+      const cookie = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+      if (this.revokeSession(cookie)) this.log.info(`logout: session of ${this.readSigned('session', cookie, 0)?.u ?? '?'} revoked`);
       res.clearCookie(SESSION_COOKIE, { path: '/' });
       res.redirect(303, '/login');
     };
@@ -251,9 +297,15 @@ export class Auth {
     if (user) req.headers[EDITOR_TOKEN_HEADER] = this.issueEditorToken(user.username);
   }
 
-  /** Dashboard 2.0 socket.io middleware: the session cookie is required. */
+  /**
+   * Dashboard 2.0 socket.io middleware: the session cookie is required, and the handshake must
+   * come from an allowed origin (it replaces the dashboard's own same-origin check; the
+   * long-polling transport is no upgrade, so the runtime's upgrade check does not see it).
+   */
   ioMiddleware(): (socket: { request: IncomingMessage }, next: (err?: Error) => void) => void {
     return (socket, next) => {
+      const origin = socket.request.headers.origin;
+      if (!originAllowed(Array.isArray(origin) ? origin[0] : origin, socket.request.headers.host)) return next(new Error('cross-origin refused'));
       this.identify(socket.request).then(
         (user) => {
           if (!user) return next(new Error('unauthorized'));
@@ -266,26 +318,30 @@ export class Auth {
   }
 }
 
+/** where identify() leaves the Retry-After of a throttled HTTP Basic attempt for refuse() */
+const RETRY_AFTER = Symbol('gatepost.retryAfter');
+
 function refuse(req: Request, res: Response, mode: 'api' | 'page'): void {
   const wantsHtml = req.method === 'GET' && /text\/html/.test(String(req.headers.accept ?? ''));
   if (mode === 'page' && wantsHtml) {
     res.redirect(302, `/login?next=${encodeURIComponent(req.originalUrl)}`);
     return;
   }
+  const retryAfter = (req as any)[RETRY_AFTER] as number | undefined;
+  if (retryAfter) {
+    res.setHeader('Retry-After', String(retryAfter));
+    res.status(429).json({ error: `too many failed attempts; try again in ${retryAfter} s` });
+    return;
+  }
   if (req.headers.authorization) res.setHeader('WWW-Authenticate', 'Basic realm="gatepost", charset="UTF-8"');
   res.status(401).json({ error: 'login required' });
 }
 
-/** Cookie-authenticated unsafe requests must come from this origin (when the browser says). */
+/** Cookie-authenticated unsafe requests must come from an allowed origin (when the browser says). */
 export function sameOrigin(req: Request): boolean {
   if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return true;
   const origin = req.headers.origin ?? req.headers.referer;
-  if (!origin) return true;
-  try {
-    return new URL(String(origin)).host === req.headers.host;
-  } catch {
-    return false;
-  }
+  return originAllowed(origin ? String(origin) : undefined, req.headers.host);
 }
 
 export function parseCookies(header: string | undefined): Record<string, string> {
@@ -312,21 +368,25 @@ export function safeNext(next: string): string {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function loginPage(next: string, error: boolean): string {
-  return `<!doctype html>
-<html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>gatepost — вход / sign in</title>
-<style>
+/** the login page's only style; csp.ts allows exactly this text by its hash */
+export const LOGIN_CSS = `
 body{font-family:system-ui,sans-serif;background:#1f2937;color:#111;display:flex;min-height:100vh;align-items:center;justify-content:center;margin:0}
 form{background:#fff;padding:2rem;border-radius:8px;width:min(22rem,90vw);box-shadow:0 4px 20px #0006}
 h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .3rem;font-size:.9rem}
 input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #999;border-radius:4px}
 button{margin-top:1.2rem;width:100%;padding:.7rem;font-size:1rem;background:#2563eb;color:#fff;border:0;border-radius:4px;cursor:pointer}
 .err{color:#b91c1c;margin:.5rem 0}.en{color:#666;font-size:.85em}
-</style></head><body>
+`;
+
+function loginPage(next: string, error: boolean, retryAfterS = 0): string {
+  return `<!doctype html>
+<html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gatepost — вход / sign in</title>
+<style>${LOGIN_CSS}</style></head><body>
 <form method="post" action="/login">
 <h1>gatepost — вход <span class="en">/ sign in</span></h1>
 ${error ? '<p class="err" role="alert">Неверное имя или пароль <span class="en">/ wrong user name or password</span></p>' : ''}
+${retryAfterS ? `<p class="err" role="alert">Слишком много неудачных попыток, повторите через ${retryAfterS} с <span class="en">/ too many failed attempts, try again in ${retryAfterS} s</span></p>` : ''}
 <label for="u">Имя пользователя <span class="en">/ user name</span></label>
 <input id="u" name="username" autocomplete="username" autofocus required>
 <label for="p">Пароль <span class="en">/ password</span></label>

@@ -48,6 +48,8 @@ export interface RuntimeConfig {
   probeIntervalMs: number;
   /** how long a probe waits for a device's answer, ms */
   probeTimeoutMs: number;
+  /** browser origins besides the Host's own that may use a session / open WebSockets (origin.ts) */
+  allowedOrigins: string;
   warnings: string[];
 }
 
@@ -146,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     flowsReadyTimeoutMs: int('GATEPOST_FLOWS_READY_TIMEOUT_MS', 5000, 0),
     probeIntervalMs: int('GATEPOST_PROBE_INTERVAL_MS', 30_000, 0),
     probeTimeoutMs: int('GATEPOST_PROBE_TIMEOUT_MS', 2000, 100),
+    allowedOrigins: str('GATEPOST_ALLOWED_ORIGINS'),
     warnings,
   };
 }

@@ -35,6 +35,12 @@ import { degradedOf } from '../services/degraded';
 
 /** Exit code of a start refused because another gatepost runs on the same data dir. */
 export const EXIT_LOCKED = 3;
+import { secureDataDir } from './data-perms';
+import { HTTP_SERVER_OPTIONS, guardConnections, reportFileLimit } from './http-limits';
+import { parseAllowedOrigins, setAllowedOrigins, upgradeOriginAllowed, refuseUpgrade } from './origin';
+import { contentSecurityPolicy } from './csp';
+import { finalErrorHandler } from './error-handler';
+import { startLoopMonitor } from './loop-monitor';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -102,9 +108,17 @@ async function flowsTakeMqtt(nr: EmbeddedNodeRed, broker: EmbeddedBroker | null,
 
 export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<Runtime> {
   const startedAt = Date.now();
+  // umask 077 and no group/other access to what the data dir already holds (data-perms.ts)
+  const permIssues: string[] = [];
+  secureDataDir(cfg.dataDir, (m) => permIssues.push(m));
   fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const log = createLogger({ dir: path.join(cfg.dataDir, 'logs'), level: cfg.logLevel, console: cfg.logConsole, maxBytes: cfg.logMaxBytes, keep: cfg.logKeep });
-  for (const w of cfg.warnings) log.warn(w);
+  for (const w of [...cfg.warnings, ...permIssues]) log.warn(w);
+  reportFileLimit(log);
+  startLoopMonitor();
+  const origins = parseAllowedOrigins(cfg.allowedOrigins);
+  for (const e of origins.errors) log.warn(e);
+  setAllowedOrigins(origins.origins);
   // one gatepost per data dir: an OS-held lock, released by any death (see instance-lock.ts)
   const lock = await acquireInstanceLock(cfg.dataDir).catch((err) => {
     log.error((err as Error).message);
@@ -116,15 +130,17 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   const sec = loadOrCreateSecrets(cfg.dataDir, { adminPassword: cfg.adminPassword || undefined });
   const secrets = sec.secrets;
   for (const s of [secrets.internalMqtt.password, secrets.credentialSecret, secrets.sessionSecret, cfg.adminPassword, cfg.mqttPassword]) log.addSecret(s);
-  const auth = new Auth(secrets.sessionSecret, guardAccounts(cfg, secrets.admin.hash, log), log.child('auth'));
+  const auth = new Auth(secrets.sessionSecret, guardAccounts(cfg, secrets.admin.hash, log), log.child('auth'), {
+    revokedSessionsFile: path.join(cfg.dataDir, 'sessions-revoked.json'),
+  });
   const embedded = !cfg.mqttUrl;
 
   // ---- HTTP server: health answers 503 until everything is up
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', false);
-  const server = http.createServer(app);
-  server.keepAliveTimeout = 65_000;
+  const server = http.createServer(HTTP_SERVER_OPTIONS, app);
+  const connections = guardConnections(server, log.child('http'));
   let ready = false;
   let api: MountedApi | null = null;
   let adminApp: any = null;
@@ -142,6 +158,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     res.setHeader('X-Frame-Options', 'SAMEORIGIN');
     next();
   });
+  app.use(contentSecurityPolicy());
   app.use(auth.routes());
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/api', (req, res, next) => {
@@ -154,9 +171,17 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     if (!nodeApp) return res.status(503).json({ error: 'starting' });
     pageAuth(req, res, (err?: unknown) => (err ? next(err) : nodeApp(req, res, next)));
   });
+  // errors of every route above (and of Node-RED's apps, which pass them on): no stack traces
+  app.use(finalErrorHandler(log.child('http')));
 
+  // the one place every WebSocket handshake passes first: /admin/comms, the dashboard's
+  // socket.io and /mqtt all need an allowed Origin (cross-site WebSocket hijacking, origin.ts)
   server.prependListener('upgrade', (req: http.IncomingMessage, socket, head) => {
     const pathname = (req.url ?? '').split('?')[0];
+    if (!upgradeOriginAllowed(req)) {
+      log.warn(`WebSocket ${pathname.slice(0, 100)} from origin ${String(req.headers.origin).slice(0, 100)} refused (${req.socket.remoteAddress})`);
+      return refuseUpgrade(socket);
+    }
     if (pathname === '/admin/comms') auth.decorateUpgrade(req);
     else if (pathname === '/mqtt') {
       if (!broker || !broker.handleUpgrade(req, socket, head)) socket.destroy();
@@ -277,6 +302,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
       },
       deviceUrls,
       deviceHealth: (id) => monitor?.health(id) ?? { reachable: null, lastError: null },
+      connections,
     });
     monitor = startDeviceMonitor({ hub, devices: deviceUrls, intervalMs: cfg.probeIntervalMs, timeoutMs: cfg.probeTimeoutMs, log: log.child('probe') });
     api = createApi({ hub, auth, log: log.child('api'), status });

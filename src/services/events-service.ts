@@ -314,6 +314,12 @@ export class EventsService implements Service {
     return { rows: r.rows.map(viewOfRow), total: r.total };
   }
 
+  /** The events of `f` in pages (keyset-paged; for CSV exports that must not block the loop). */
+  async *pages(f: EventFilter, pageSize?: number): AsyncGenerator<EventView[]> {
+    await this.recordedSoFar();
+    for await (const rows of this.store!.pages(f, pageSize)) yield rows.map(viewOfRow);
+  }
+
   async get(id: number): Promise<EventView | null> {
     await this.recordedSoFar();
     const r = await this.store!.get(id);

@@ -127,6 +127,35 @@ export class EventsStore {
   }
 
   /**
+   * The rows of `f` (newest first, from f.offset, at most f.limit) in pages of `pageSize`, for
+   * exports: the first page uses OFFSET, the next ones continue after the last (ts, id) seen
+   * (keyset), so each page is one short indexed read and no page re-reads the ones before it.
+   */
+  async *pages(f: EventFilter, pageSize = 500): AsyncGenerator<EventRow[]> {
+    const { sql, params } = where(f);
+    let left = Math.min(Math.max(f.limit ?? 100, 1), 100000);
+    let after: { ts: number; id: number } | null = null;
+    const cols = EVENT_COLUMNS.join(', ');
+    while (left > 0) {
+      const n = Math.min(pageSize, left);
+      let rows: EventRow[];
+      if (!after) {
+        rows = await this.db.all<EventRow>(`SELECT ${cols} FROM events ${sql} ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?`, [...params, n, Math.max(f.offset ?? 0, 0)]);
+      } else {
+        const keyset = '(ts < ? OR (ts = ? AND id < ?))';
+        const w = sql ? `${sql} AND ${keyset}` : `WHERE ${keyset}`;
+        rows = await this.db.all<EventRow>(`SELECT ${cols} FROM events ${w} ORDER BY ts DESC, id DESC LIMIT ?`, [...params, after.ts, after.ts, after.id, n]);
+      }
+      if (!rows.length) return;
+      yield rows;
+      left -= rows.length;
+      if (rows.length < n) return;
+      const lastRow = rows[rows.length - 1];
+      after = { ts: lastRow.ts, id: lastRow.id };
+    }
+  }
+
+  /**
    * The id of the first event with this requestId whose reason starts with `reasonPrefix`
    * (index events_request_id). Read with all(), which runs the statement to its end: a cached
    * statement left open by get() would keep the reader on an old snapshot.
