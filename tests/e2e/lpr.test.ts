@@ -11,16 +11,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
-import { startGatepost, GatepostHandle, ROOT } from '../helpers/runtime';
+import { startGatepost, GatepostHandle, ROOT, apiOf, waitFor } from '../helpers/runtime';
 import { connect, collector, subscribe, end, untilFlowTakesPlates } from '../helpers/mqtt-test';
-import { startClGateEmulator } from '../../src/emulators/clgate';
-import { startEposelokEmulator, EposelokEmulator } from '../../src/emulators/eposelok';
-import { startSokolEmulator } from '../../src/emulators/sokol';
+import type { EposelokEmulator } from '../../src/emulators/eposelok';
+import { startSite, Site, ClGate, Sokol } from '../helpers/site';
 
 jest.setTimeout(120_000);
 
-type ClGate = Awaited<ReturnType<typeof startClGateEmulator>>;
-type Sokol = Awaited<ReturnType<typeof startSokolEmulator>>;
 type Msg = { topic: string; payload: string; retain: boolean };
 
 const BIN = path.join(ROOT, 'bin', 'gatepost-lpr.js');
@@ -28,6 +25,7 @@ const MIRROR_PLATE = 'О971УА18'; // in the E-Poselok list → mirrored at the
 const ONLINE_ONLY = 'В555ОР199'; // added to E-Poselok after the sync → only the online check knows it
 const CAMERAS = 'cam1=main:entry,cam2=main:exit,cam3=wicket';
 
+let site: Site;
 let relay: ClGate;
 let sokol: Sokol;
 let epos: EposelokEmulator;
@@ -36,42 +34,9 @@ let lpr: MqttClient;
 let seen: ReturnType<typeof collector>;
 let tmp: string;
 
-function deviceEnv(): Record<string, string> {
-  return {
-    GATEPOST_RELAY_URL: relay.url,
-    GATEPOST_RELAY_TOKEN: relay.token,
-    GATEPOST_RELAY_CHANNEL: '2',
-    GATEPOST_BARRIER_PULSE_S: '0.4',
-    GATEPOST_SOKOL_URL: sokol.url,
-    GATEPOST_SOKOL_USER: 'root',
-    GATEPOST_SOKOL_PASSWORD: 'sokol-pw',
-    GATEPOST_SOKOL_RELAY: '1',
-    GATEPOST_WICKET_PULSE_S: '0.4',
-    GATEPOST_EPOSELOK_NAME: epos.settlement,
-    GATEPOST_EPOSELOK_TOKEN: epos.token,
-    GATEPOST_EPOSELOK_CAMID: 'e2e-cam',
-    GATEPOST_EPOSELOK_LIST_URL: epos.listUrl,
-    GATEPOST_EPOSELOK_CHECK_URL: epos.checkUrl,
-    GATEPOST_CAMERAS: CAMERAS,
-  };
-}
+const api = <T = any>(p: string, init: RequestInit = {}): Promise<T> => apiOf<T>(rt, p, init);
 
-async function api<T = any>(p: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(rt.url + p, { ...init, headers: { ...rt.basicAuth(), 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> => waitFor(what, fn, timeoutMs);
 
 function publish(topic: string, payload: string | Buffer, qos: 0 | 1 = 1): Promise<void> {
   return new Promise((resolve, reject) => lpr.publish(topic, payload, { qos }, (err) => (err ? reject(err) : resolve())));
@@ -103,10 +68,9 @@ function runLpr(args: string[], env: Record<string, string>): Promise<{ code: nu
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-e2e-lpr-'));
-  relay = await startClGateEmulator({ token: 'relay-e2e-token', channels: 4 });
-  sokol = await startSokolEmulator({ username: 'root', password: 'sokol-pw' });
-  epos = await startEposelokEmulator({ name: 'e2e', token: 'epos-e2e-token' });
-  rt = await startGatepost({ env: deviceEnv() });
+  site = await startSite({ name: 'e2e', cameras: CAMERAS });
+  ({ relay, sokol, epos } = site);
+  rt = await startGatepost({ env: site.env() });
   lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-lpr' });
   seen = collector(lpr);
   await subscribe(lpr, 'gatepost/decision/#');
@@ -121,7 +85,7 @@ afterAll(async () => {
     await rt.stop();
     rt.cleanup();
   }
-  await Promise.all([relay?.close(), sokol?.close(), epos?.close()]);
+  await site?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -302,7 +266,7 @@ describe('gatepost-lpr (the command an LPR program runs)', () => {
     expect(queue).toHaveLength(2);
 
     // gatepost is back (same data dir): --flush hands the queue over, the passages become events
-    rt = await startGatepost({ dataDir: info.dataDir, known: info.known, env: deviceEnv() });
+    rt = await startGatepost({ dataDir: info.dataDir, known: info.known, env: site.env() });
     lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-lpr-2' });
     seen = collector(lpr);
     await subscribe(lpr, 'gatepost/decision/#');
@@ -339,7 +303,7 @@ describe('Frigate plate reads through the flow\u2019s Frigate group (enabled)', 
       for (const n of nodes) if (n.type === 'mqtt in' && /^frigate\//.test(n.topic)) delete n.d;
       fs.writeFileSync(path.join(flowsDir, f), JSON.stringify(nodes));
     }
-    frt = await startGatepost({ flowsDir, env: { ...deviceEnv(), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: 'gate_zone' } });
+    frt = await startGatepost({ flowsDir, env: { ...site.env(), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: 'gate_zone' } });
     admin = await connect(frt.mqttUrl, { ...frt.internalMqtt(), clientId: 'e2e-frigate' });
     await subscribe(admin, 'gatepost/decision/#');
     await untilFlowTakesPlates(admin);

@@ -14,22 +14,20 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
-import { startGatepost, GatepostHandle, ROOT } from '../helpers/runtime';
+import { startGatepost, GatepostHandle, ROOT, apiOf, waitFor } from '../helpers/runtime';
 import { connect, collector, subscribe, end, untilFlowTakesPlates } from '../helpers/mqtt-test';
-import { startClGateEmulator } from '../../src/emulators/clgate';
-import { startEposelokEmulator, EposelokEmulator } from '../../src/emulators/eposelok';
-import { startSokolEmulator } from '../../src/emulators/sokol';
+import type { EposelokEmulator } from '../../src/emulators/eposelok';
+import { startSite, Site, ClGate, Sokol } from '../helpers/site';
 
 jest.setTimeout(120_000);
 
-type ClGate = Awaited<ReturnType<typeof startClGateEmulator>>;
-type Sokol = Awaited<ReturnType<typeof startSokolEmulator>>;
 type Msg = { topic: string; payload: string; retain: boolean };
 
 const LISTED = 'О971УА18'; // in the emulator's E-Poselok list → mirrored at the first sync
 const BARRIER_CHANNEL = 2;
 const EXAMPLE_CHANNEL = 4;
 
+let site: Site;
 let relay: ClGate;
 let sokol: Sokol;
 let epos: EposelokEmulator;
@@ -39,22 +37,9 @@ let seen: ReturnType<typeof collector>;
 let tmp: string;
 let flowsDir: string;
 
-async function api<T = any>(p: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(rt.url + p, { ...init, headers: { ...rt.basicAuth(), 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T = any>(p: string, init: RequestInit = {}): Promise<T> => apiOf<T>(rt, p, init);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000): Promise<T> => waitFor(what, fn, timeoutMs);
 
 let n = 0;
 /** Publishes a JSON plate with a fresh requestId and returns its decision from gatepost/decision/<gate>. */
@@ -74,28 +59,12 @@ beforeAll(async () => {
   fs.mkdirSync(flowsDir);
   for (const f of fs.readdirSync(path.join(ROOT, 'flows'))) fs.copyFileSync(path.join(ROOT, 'flows', f), path.join(flowsDir, f));
   for (const f of fs.readdirSync(path.join(ROOT, 'examples'))) fs.copyFileSync(path.join(ROOT, 'examples', f), path.join(flowsDir, `zz-example-${f}`));
-  relay = await startClGateEmulator({ token: 'relay-safety-token', channels: 4 });
-  sokol = await startSokolEmulator({ username: 'root', password: 'sokol-pw' });
-  epos = await startEposelokEmulator({ name: 'safety', token: 'epos-safety-token' });
+  site = await startSite({ name: 'safety', barrierChannel: BARRIER_CHANNEL, pulseS: 0.3, cameras: 'cam1=main:entry,cam3=wicket' });
+  ({ relay, sokol, epos } = site);
   rt = await startGatepost({
     flowsDir,
-    env: {
-      GATEPOST_RELAY_URL: relay.url,
-      GATEPOST_RELAY_TOKEN: relay.token,
-      GATEPOST_RELAY_CHANNEL: String(BARRIER_CHANNEL),
-      GATEPOST_BARRIER_PULSE_S: '0.3',
-      GATEPOST_SOKOL_URL: sokol.url,
-      GATEPOST_SOKOL_USER: 'root',
-      GATEPOST_SOKOL_PASSWORD: 'sokol-pw',
-      GATEPOST_SOKOL_RELAY: '1',
-      GATEPOST_WICKET_PULSE_S: '0.3',
-      GATEPOST_EPOSELOK_NAME: epos.settlement,
-      GATEPOST_EPOSELOK_TOKEN: epos.token,
-      GATEPOST_EPOSELOK_CAMID: 'safety-cam',
-      GATEPOST_EPOSELOK_LIST_URL: epos.listUrl,
-      GATEPOST_EPOSELOK_CHECK_URL: epos.checkUrl,
-      GATEPOST_CAMERAS: 'cam1=main:entry,cam3=wicket',
-      // what demo mode sets for the examples: their own channel / relay of the emulated devices
+    // what demo mode sets for the examples: their own channel / relay of the emulated devices
+    env: site.env({
       GATEPOST_EXAMPLE_RELAY_URL: relay.url,
       GATEPOST_EXAMPLE_RELAY_TOKEN: relay.token,
       GATEPOST_EXAMPLE_RELAY_CHANNEL: String(EXAMPLE_CHANNEL),
@@ -103,7 +72,7 @@ beforeAll(async () => {
       GATEPOST_EXAMPLE_SOKOL_USER: 'root',
       GATEPOST_EXAMPLE_SOKOL_PASSWORD: 'sokol-pw',
       GATEPOST_EXAMPLE_SOKOL_RELAY: '2',
-    },
+    }),
   });
   lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'safety-lpr' });
   seen = collector(lpr);
@@ -118,7 +87,7 @@ afterAll(async () => {
     await rt.stop();
     rt.cleanup();
   }
-  await Promise.all([relay?.close(), sokol?.close(), epos?.close()]);
+  await site?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 

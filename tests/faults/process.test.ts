@@ -13,7 +13,7 @@ import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
-import { startGatepost, GatepostHandle, MAIN } from '../helpers/runtime';
+import { startGatepost, GatepostHandle, MAIN, apiOf, waitFor } from '../helpers/runtime';
 import { connect, collector, subscribe, end, untilFlowTakesPlates, sleep } from '../helpers/mqtt-test';
 import { reportFault } from '../helpers/faults';
 import { startClGateEmulator, ClGateEmulator } from '../../src/emulators/clgate';
@@ -56,27 +56,14 @@ function deviceEnv(extra: Record<string, string> = {}): Record<string, string> {
   };
 }
 
-async function api<T = any>(rt: GatepostHandle, p: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(rt.url + p, { ...init, headers: { ...rt.basicAuth(), 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T = any>(rt: GatepostHandle, p: string, init: RequestInit = {}): Promise<T> => apiOf<T>(rt, p, init);
 
 async function health(rt: GatepostHandle): Promise<{ status: number; body: any }> {
   const res = await fetch(`${rt.url}/api/health`);
   return { status: res.status, body: await res.json() };
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 20_000): Promise<T> => waitFor(what, fn, timeoutMs, 100);
 
 const alive = (rt: GatepostHandle) => rt.proc.exitCode === null && rt.proc.signalCode === null;
 const relayOpens = () => relay.requests.filter((r) => r.url.startsWith('/api/relay') && /[?&]state=1/.test(r.url) && /[?&]relay=2/.test(r.url)).length;

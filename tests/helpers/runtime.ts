@@ -234,3 +234,22 @@ export function restoreFlows(h: Pick<GatepostHandle, 'env' | 'dataDir'>): { code
   const r = spawnSync(process.execPath, [MAIN, '--restore-flows'], { cwd: path.dirname(h.dataDir), env: h.env, encoding: 'utf8', timeout: 30_000 });
   return { code: r.status, output: `${r.stdout}${r.stderr}` };
 }
+
+/** A JSON call to the runtime's API as admin (HTTP Basic); throws with the status and body when not 2xx. */
+export async function apiOf<T = any>(rt: Pick<GatepostHandle, 'url' | 'basicAuth'>, p: string, init: RequestInit = {}): Promise<T> {
+  const res = await fetch(rt.url + p, { ...init, headers: { ...rt.basicAuth(), 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${p}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : null) as T;
+}
+
+/** Polls fn until it returns something truthy (returned); throws `timed out waiting for <what>` after timeoutMs. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000, stepMs = 50): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v as T;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
