@@ -338,4 +338,22 @@ describe('Frigate plate reads through the flow\u2019s Frigate group (enabled)', 
     expect(b).toMatchObject({ decision: 'denied', gate: 'main' });
     expect(col.messages.some((m) => m.payload.includes('C222CC22'))).toBe(false);
   });
+
+  test('a Frigate read from 10 minutes ago (a backlog) is denied as a stale read and opens nothing', async () => {
+    const col = collector(admin);
+    const pub = (topic: string, o: unknown) => new Promise<void>((r, j) => admin.publish(topic, JSON.stringify(o), { qos: 1 }, (e) => (e ? j(e) : r())));
+    await until('the barrier to be closed', () => relay.channelState(2) === 0);
+    const opens = relay.changes.filter((c) => c.state === 1).length;
+    const then = Date.now() / 1000 - 600;
+    await pub('frigate/events', {
+      type: 'update',
+      before: {},
+      after: { id: `${then}-old999`, camera: 'gate_cam', label: 'car', frame_time: then, start_time: then, current_zones: ['gate_zone'], entered_zones: ['gate_zone'], recognized_license_plate: MIRROR_PLATE, recognized_license_plate_score: 0.9 },
+    });
+    const d = JSON.parse((await col.wait((m) => m.topic === 'gatepost/decision/main' && m.payload.includes('O971YA18'))).payload);
+    expect(d).toMatchObject({ decision: 'denied', gate: 'main' });
+    expect(d.reason).toMatch(/^stale read: taken 6\d\d s ago \(max 30 s\)$/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(relay.changes.filter((c) => c.state === 1).length).toBe(opens);
+  });
 });
