@@ -22,7 +22,8 @@ export interface LprInput {
   requestId?: string;
 }
 
-export type LprParse = { ok: true; value: LprInput } | { ok: false; reason: string; input: string };
+/** A refusal keeps the message's `requestId` when it has a readable one: the sender finds its answer. */
+export type LprParse = { ok: true; value: LprInput } | { ok: false; reason: string; input: string; requestId?: string };
 
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -158,7 +159,12 @@ function decode(payload: unknown): Decoded {
 export function parseLprInput(payload: unknown): LprParse {
   const d = decode(payload);
   if (!d.ok) return d;
-  if (d.obj) return fromObject(d.obj, d.input);
+  if (d.obj) {
+    const r = fromObject(d.obj, d.input);
+    const rid = d.obj.requestId;
+    if (!r.ok && typeof rid === 'string' && rid.length <= 128 && !CONTROL.test(rid)) return { ...r, requestId: rid };
+    return r;
+  }
   if (CONTROL.test(d.text)) return fail('binary input (control characters)', d.input);
   if (d.text.length > 64) return fail('text too long for a plate', d.input);
   return { ok: true, value: { plate: d.text } };

@@ -186,6 +186,8 @@ export class PlateChecker {
     const camera = topicCamera ?? (isTopicLevel(msgCamera) ? msgCamera : undefined) ?? (parsed.ok ? parsed.value.camera : undefined);
     const msgGate = typeof input.gate === 'string' && input.gate ? input.gate : undefined;
     const base: Partial<Decision> = { camera };
+    const requestId = parsed.ok ? parsed.value.requestId : parsed.requestId;
+    if (requestId) base.requestId = requestId;
     const rawInput = parsed.ok ? parsed.value.plate : parsed.input;
     // a retained plate is replayed to every new subscription (each full deploy): never a live read
     if (input.retain === true) {
