@@ -1,6 +1,6 @@
 /**
  * Authentication of people (guards, admin) for the editor, the dashboard and /api:
- *  - accounts: the admin (bcrypt hash from secrets.json) plus optional guards (GATEPOST_USERS);
+ *  - accounts: the admin (password hash from secrets.json, src/runtime/password-hash.ts) plus optional guards (GATEPOST_USERS);
  *  - a signed, HttpOnly, SameSite=Lax session cookie set by the /login page (Russian + English);
  *  - HTTP Basic for integrators;
  *  - `req.user = { username }` for the API routers (src/api/util.ts actorOf);
@@ -13,8 +13,8 @@
 import * as crypto from 'crypto';
 import type { IncomingMessage } from 'http';
 import express, { Request, Response, NextFunction, RequestHandler } from 'express';
-import bcrypt from 'bcryptjs';
 import type { RuntimeLogger } from './logger';
+import { hashPasswordSync, verifyPassword } from './password-hash';
 
 export const SESSION_COOKIE = 'gatepost_session';
 export const EDITOR_TOKEN_HEADER = 'x-gatepost-editor-token';
@@ -37,11 +37,11 @@ const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 export class Auth {
   private users = new Map<string, UserAccount>();
-  /** sha256(user:password) of recent successful checks: avoids a bcrypt per Basic request */
+  /** sha256(user:password) of recent successful checks: avoids a password hash per Basic request */
   private verified = new Map<string, number>();
   private failures = new Map<string, { count: number; first: number }>();
   /** compared against for unknown users, so that timing does not tell which names exist */
-  private readonly dummyHash = bcrypt.hashSync(crypto.randomBytes(8).toString('hex'), 10);
+  private readonly dummyHash = hashPasswordSync(crypto.randomBytes(8).toString('hex'));
 
   constructor(
     private readonly secret: string,
@@ -61,7 +61,7 @@ export class Auth {
     const cached = this.verified.get(key);
     if (user && cached && cached > Date.now()) return user;
     // compare against a dummy hash for unknown users too: same timing
-    const ok = await bcrypt.compare(password, user?.hash ?? this.dummyHash);
+    const ok = await verifyPassword(password, user?.hash ?? this.dummyHash);
     if (!user || !ok) return null;
     if (this.verified.size > 1000) this.verified.clear();
     this.verified.set(key, Date.now() + 10 * 60 * 1000);
@@ -212,7 +212,12 @@ export class Auth {
     return {
       type: 'credentials',
       // only the admin may use the editor; guards have the dashboard and /api
-      users: this.accounts.filter((a) => a.permissions === '*').map((a) => ({ username: a.username, password: a.hash, permissions: a.permissions })),
+      users: this.accounts.filter((a) => a.permissions === '*').map((a) => ({ username: a.username, permissions: a.permissions })),
+      // Node-RED's own login compares with bcrypt on the main thread; ours is password-hash.ts
+      authenticate: async (username: string, password: string) => {
+        const user = typeof username === 'string' && typeof password === 'string' ? await this.verify(username, password) : null;
+        return user && user.permissions === '*' ? { username: user.username, permissions: user.permissions } : null;
+      },
       tokenHeader: EDITOR_TOKEN_HEADER,
       tokens: async (token: string) => {
         const user = this.checkEditorToken(token);
