@@ -103,11 +103,11 @@ const inWorker = new Map<number, { resolve: (ok: boolean) => void; reject: (err:
 function bcryptWorker(): Worker {
   if (worker) return worker;
   const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptjs: require.resolve('bcryptjs') } });
-  w.unref(); // an idle worker must not keep the process alive
   w.on('message', (m: { id: number; ok?: boolean; error?: string }) => {
     const p = inWorker.get(m.id);
     if (!p) return;
     inWorker.delete(m.id);
+    if (!inWorker.size) w.unref();
     if (m.error !== undefined) p.reject(new Error(m.error));
     else p.resolve(!!m.ok);
   });
@@ -118,6 +118,8 @@ function bcryptWorker(): Worker {
   };
   w.on('error', fail);
   w.on('exit', (code) => fail(new Error(`bcrypt worker exited (${code})`)));
+  // an idle worker must not keep the process alive (after the listeners: adding a 'message' listener refs it again)
+  w.unref();
   worker = w;
   return w;
 }
@@ -126,7 +128,9 @@ function bcryptCompareOffThread(password: string, hash: string): Promise<boolean
   return new Promise((resolve, reject) => {
     const id = nextId++;
     inWorker.set(id, { resolve, reject });
-    bcryptWorker().postMessage({ id, password, hash });
+    const w = bcryptWorker();
+    w.ref(); // keep the process alive while a check is pending
+    w.postMessage({ id, password, hash });
   });
 }
 
