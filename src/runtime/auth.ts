@@ -1,6 +1,6 @@
 /**
  * Authentication of people (guards, admin) for the editor, the dashboard and /api:
- *  - accounts: the admin (bcrypt hash from secrets.json) plus optional guards (GATEPOST_USERS);
+ *  - accounts: the admin (password hash from secrets.json, src/runtime/password-hash.ts) plus optional guards (GATEPOST_USERS);
  *  - a signed, HttpOnly, SameSite=Lax session cookie set by the /login page (Russian + English);
  *  - HTTP Basic for integrators;
  *  - `req.user = { username }` for the API routers (src/api/util.ts actorOf);
@@ -17,11 +17,11 @@
 import * as crypto from 'crypto';
 import type { IncomingMessage } from 'http';
 import express, { Request, Response, NextFunction, RequestHandler } from 'express';
-import bcrypt from 'bcryptjs';
 import type { RuntimeLogger } from './logger';
 import { LoginThrottle } from './login-throttle';
 import { RevokedSessions } from './sessions';
 import { originAllowed } from './origin';
+import { hashPasswordSync, verifyPassword } from './password-hash';
 
 export const SESSION_COOKIE = 'gatepost_session';
 /** a long-lived, signed id of a browser that logged in as a user before (login-throttle.ts) */
@@ -47,12 +47,12 @@ const sha = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
 export class Auth {
   private users = new Map<string, UserAccount>();
-  /** sha256(user:password) of recent successful checks: avoids a bcrypt per Basic request */
+  /** sha256(user:password) of recent successful checks: avoids a password hash per Basic request */
   private verified = new Map<string, number>();
   private readonly throttle = new LoginThrottle();
   private readonly revoked: RevokedSessions;
   /** compared against for unknown users, so that timing does not tell which names exist */
-  private readonly dummyHash = bcrypt.hashSync(crypto.randomBytes(8).toString('hex'), 10);
+  private readonly dummyHash = hashPasswordSync(crypto.randomBytes(8).toString('hex'));
 
   constructor(
     private readonly secret: string,
@@ -74,7 +74,7 @@ export class Auth {
     const cached = this.verified.get(key);
     if (user && cached && cached > Date.now()) return user;
     // compare against a dummy hash for unknown users too: same timing
-    const ok = await bcrypt.compare(password, user?.hash ?? this.dummyHash);
+    const ok = await verifyPassword(password, user?.hash ?? this.dummyHash);
     if (!user || !ok) return null;
     if (this.verified.size > 1000) this.verified.clear();
     this.verified.set(key, Date.now() + 10 * 60 * 1000);
@@ -258,7 +258,12 @@ export class Auth {
     return {
       type: 'credentials',
       // only the admin may use the editor; guards have the dashboard and /api
-      users: this.accounts.filter((a) => a.permissions === '*').map((a) => ({ username: a.username, password: a.hash, permissions: a.permissions })),
+      users: this.accounts.filter((a) => a.permissions === '*').map((a) => ({ username: a.username, permissions: a.permissions })),
+      // Node-RED's own login compares with bcrypt on the main thread; ours is password-hash.ts
+      authenticate: async (username: string, password: string) => {
+        const user = typeof username === 'string' && typeof password === 'string' ? await this.verify(username, password) : null;
+        return user && user.permissions === '*' ? { username: user.username, permissions: user.permissions } : null;
+      },
       tokenHeader: EDITOR_TOKEN_HEADER,
       tokens: async (token: string) => {
         const user = this.checkEditorToken(token);

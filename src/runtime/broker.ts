@@ -9,17 +9,21 @@ import * as net from 'net';
 import type * as http from 'http';
 import type { Duplex } from 'stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import bcrypt from 'bcryptjs';
 import type { RuntimeLogger } from './logger';
 import type { MqttRole } from './secrets';
-import { mayPublish, maySubscribe } from './mqtt-acl';
+import { mayPublish, maySubscribe, mayRetain, reservedClientId, topicMatches } from './mqtt-acl';
+import { verifyPassword, pendingChecks } from './password-hash';
+import { LoginLimiter, ADDRESS_LIMITS, USER_LIMITS } from './login-limiter';
+import { MqttPacketMeter, MAX_PACKET } from './mqtt-packet-guard';
 
 export interface MqttAccount {
   username: string;
   role: MqttRole;
-  /** bcrypt hash, or a plain password (the internal account, compared in constant time) */
+  /** a password hash (password-hash.ts: scrypt, or bcrypt of older installs), or a plain password (compared in constant time) */
   hash?: string;
   password?: string;
+  /** the runtime's own account: the only one that may use the internal client ids (mqtt-acl.ts reservedClientId) */
+  internal?: boolean;
 }
 
 export interface PublishInfo {
@@ -58,49 +62,97 @@ const safeEq = (a: string, b: string): boolean => {
   return crypto.timingSafeEqual(x, y);
 };
 
+/** Password checks allowed to wait for the hashing queue before a CONNECT is refused as "server unavailable". */
+const MAX_QUEUED_CHECKS = 16;
+/** A good password is remembered (per client address) for this long: reconnects cost no hashing and pass the limiter. */
+const VERIFIED_TTL_MS = 10 * 60_000;
+/** brokerId given to the PUBRELs aedes stores for persistent sessions (see fixPubrelStore). */
+const PUBREL_BROKER_ID = 'gatepost-pubrel';
+
 export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> {
   const { Aedes } = require('aedes') as typeof import('aedes');
   const log = opts.log;
   const accounts = new Map(opts.accounts.map((a) => [a.username, a]));
   const roles = new WeakMap<object, { username: string; role: MqttRole }>();
+  const addresses = new WeakMap<object, string>();
   const verified = new Map<string, number>();
+  const limiter = new LoginLimiter();
+  /** retained plates / commands: authorized (so the client stays connected and gets its ack) but never published */
+  const dropped = new WeakSet<object>();
 
-  const check = async (username: string, password: string): Promise<MqttAccount | null> => {
+  type Outcome = { account: MqttAccount } | { refuse: string; returnCode: number };
+  const check = async (address: string, username: string, password: string): Promise<Outcome> => {
     const a = accounts.get(username);
-    if (!a) return null;
-    if (a.password !== undefined) return safeEq(a.password, password) ? a : null;
-    if (!a.hash) return null;
-    const key = crypto.createHash('sha256').update(`${username}\u0000${password}`).digest('hex');
-    if ((verified.get(key) ?? 0) > Date.now()) return a;
-    if (!(await bcrypt.compare(password, a.hash))) return null;
+    // the internal account (24 random bytes, compared in constant time, no hashing) is never
+    // rate-limited: no flood from the flows' own address may lock the flows out
+    if (a?.internal) return a.password !== undefined && safeEq(a.password, password) ? { account: a } : wrong();
+    const key = crypto.createHash('sha256').update(`${address}\u0000${username}\u0000${password}`).digest('hex');
+    if (a && (verified.get(key) ?? 0) > Date.now()) {
+      verified.set(key, Date.now() + VERIFIED_TTL_MS);
+      return { account: a };
+    }
+    const v = limiter.verdict(address, username);
+    if (v.action === 'refuse') {
+      const n = limiter.failed(address, username);
+      const count = v.key.startsWith('address') ? n.address : n.user;
+      // one line when the refusal starts, then one per 100 refused attempts: the log must not flood
+      if (count === v.failures + 1 && (v.failures % 100 === 0 || count === (v.key.startsWith('address') ? ADDRESS_LIMITS : USER_LIMITS).refuseAfter + 1)) {
+        log.warn(`MQTT logins refused without a password check for ${v.key.slice(0, 80)}: ${v.failures} failed attempts; until ${Math.round(ADDRESS_LIMITS.windowMs / 1000)} s pass without one`);
+      }
+      return { refuse: `too many failed logins (${v.key.slice(0, 80)})`, returnCode: 5 };
+    }
+    if (pendingChecks() >= MAX_QUEUED_CHECKS) return { refuse: 'password checks busy', returnCode: 3 };
+    if (v.delayMs > 0) await new Promise((r) => setTimeout(r, v.delayMs));
+    const ok = a ? (a.password !== undefined ? safeEq(a.password, password) : !!a.hash && (await verifyPassword(password, a.hash))) : false;
+    if (!ok) {
+      limiter.failed(address, username);
+      return wrong();
+    }
     if (verified.size > 1000) verified.clear();
-    verified.set(key, Date.now() + 10 * 60_000);
-    return a;
+    verified.set(key, Date.now() + VERIFIED_TTL_MS);
+    return { account: a! };
   };
+  const wrong = (): Outcome => ({ refuse: 'wrong user name or password', returnCode: 4 });
 
   const broker = await Aedes.createBroker({
     authenticate(client: any, username: string | undefined, password: Buffer | undefined, cb: (err: any, ok?: boolean) => void) {
-      const fail = (why: string) => {
-        log.warn(`refused MQTT client "${String(client?.id ?? '?').slice(0, 64)}" (${why})`);
-        const err: any = new Error('not authorized');
-        err.returnCode = username ? 4 : 5; // 4 bad user name or password, 5 not authorized
+      const address = addresses.get(client) ?? '?';
+      const fail = (why: string, returnCode: number) => {
+        log.warn(`refused MQTT client "${String(client?.id ?? '?').slice(0, 64)}" from ${address}${username ? ` as ${username.slice(0, 64)}` : ''} (${why})`);
+        const err: any = new Error(why);
+        err.returnCode = returnCode; // 2 identifier rejected, 3 server unavailable, 4 bad user name or password, 5 not authorized
         cb(err, false);
       };
-      if (!username || !password) return fail('anonymous');
-      check(username, password.toString('utf8')).then(
-        (a) => {
-          if (!a) return fail(`wrong password for ${username.slice(0, 64)}`);
+      if (!username || !password) return fail('anonymous', 5);
+      check(address, username, password.toString('utf8')).then(
+        (r) => {
+          if ('refuse' in r) return fail(r.refuse, r.returnCode);
+          const a = r.account;
+          const id = String(client?.id ?? '');
+          if (!a.internal && reservedClientId(id)) return fail(`client id "${id.slice(0, 64)}" is reserved for the runtime's internal account`, 2);
+          const will = client?._will;
+          if (will && !mayPublish(a.role, a.username, String(will.topic), !!will.retain)) {
+            return fail(`last will ${will.retain ? 'retained ' : ''}on ${String(will.topic).slice(0, 128)} is not allowed${will.retain && !mayRetain(String(will.topic)) ? ' (plates and commands are never retained)' : ''}`, 5);
+          }
           roles.set(client, { username: a.username, role: a.role });
           cb(null, true);
         },
-        () => fail('error'),
+        (err) => fail(`error: ${(err as Error).message}`, 3),
       );
     },
     authorizePublish(client: any, packet: any, cb: (err?: Error | null) => void) {
-      if (!client) return cb(null); // the broker itself ($SYS, wills are checked at CONNECT time)
+      if (!client) return cb(null); // the broker itself ($SYS); wills are checked at CONNECT time
       const who = roles.get(client);
-      if (!who || !mayPublish(who.role, who.username, packet.topic)) {
-        log.warn(`MQTT ${who?.username ?? '?'} (${who?.role ?? '?'}) may not publish to ${String(packet.topic).slice(0, 128)}`);
+      const topic = String(packet.topic);
+      if (who && packet.retain && !mayRetain(topic)) {
+        // refused, but the client keeps its connection and gets its PUBACK: one camera with
+        // retain switched on must not lose every later plate to reconnects
+        log.warn(`MQTT ${who.username} (${who.role}) published a retained message on ${topic.slice(0, 128)}: dropped (plates and commands are never retained)`);
+        dropped.add(packet);
+        return cb(null);
+      }
+      if (!who || !mayPublish(who.role, who.username, topic, !!packet.retain)) {
+        log.warn(`MQTT ${who?.username ?? '?'} (${who?.role ?? '?'}) may not publish to ${topic.slice(0, 128)}`);
         return cb(new Error('publish not authorized'));
       }
       cb(null);
@@ -117,9 +169,22 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       // a client only receives what its role may subscribe to (retained $SYS etc. included)
       const who = roles.get(client);
       if (!who) return null;
-      return who.role === 'admin' || maySubscribe(who.role, who.username, packet.topic) ? packet : null;
+      if (!(who.role === 'admin' || maySubscribe(who.role, who.username, packet.topic))) return null;
+      return withGrantedQos(client, packet);
     },
   } as any);
+
+  // retained plates and commands authorized above are acknowledged but never published
+  const publish = broker.publish.bind(broker);
+  (broker as any).publish = (packet: any, client: any, done?: (err?: Error) => void) => {
+    if (packet && dropped.has(packet)) {
+      const cb = typeof client === 'function' ? client : done;
+      if (cb) setImmediate(cb);
+      return;
+    }
+    return (publish as any)(packet, client, done);
+  };
+  fixPubrelStore((broker as any).persistence);
 
   const listeners = new Set<(p: PublishInfo) => void>();
   broker.on('publish', (packet: any, client: any) => {
@@ -151,11 +216,40 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     if (client?.id) subscribed.delete(String(client.id));
   });
 
+  /**
+   * Hands a connection to aedes with the packet size caps in front of its parser (see
+   * mqtt-packet-guard.ts): the bytes are metered before mqtt-packet buffers them.
+   */
+  const attach = (conn: Duplex, address: string, req?: http.IncomingMessage) => {
+    const client = broker.handle(conn as any, req as any) as any;
+    addresses.set(client, address);
+    const parser = client?._parser;
+    if (!parser || typeof parser.parse !== 'function') {
+      // aedes changed its internals: better no MQTT than an unbounded buffer before login
+      log.error('MQTT: cannot meter packet sizes with this aedes version; connection closed');
+      conn.destroy();
+      return;
+    }
+    const meter = new MqttPacketMeter();
+    const parse = parser.parse.bind(parser);
+    let stopped = false;
+    parser.parse = (buf: Buffer) => {
+      if (stopped) return 0;
+      const v = meter.feed(buf, roles.has(client));
+      if (!v) return parse(buf);
+      stopped = true;
+      const id = client.id ? ` (client "${String(client.id).slice(0, 64)}"${roles.get(client) ? ` of ${roles.get(client)!.username}` : ''})` : '';
+      log.warn(`MQTT connection from ${address}${id} closed: ${v.reason}`);
+      conn.destroy();
+      return 0;
+    };
+  };
+
   let server: net.Server | null = null;
   let port = 0;
   if (opts.tcp) {
     // noDelay: with Nagle's algorithm a decision can wait ~40 ms behind the PUBACK of its plate
-    server = net.createServer({ noDelay: true }, (socket) => broker.handle(socket));
+    server = net.createServer({ noDelay: true }, (socket) => attach(socket, socket.remoteAddress ?? '?'));
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(opts.port, opts.host, () => resolve());
@@ -163,7 +257,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
     port = (server.address() as net.AddressInfo).port;
   }
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // an MQTT packet per WebSocket message: no message larger than the largest packet (+ its fixed header)
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PACKET + 5 });
   const sockets = new Set<net.Socket | Duplex>();
   if (server) server.on('connection', (s) => {
     sockets.add(s);
@@ -184,7 +279,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => undefined);
-        broker.handle(stream as any, req as any);
+        attach(stream, req.socket.remoteAddress ?? '?', req);
       });
       return true;
     },
@@ -197,5 +292,45 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
     },
+  };
+}
+
+/**
+ * The QoS a client gets a message with: at most the QoS its matching subscriptions were granted
+ * (MQTT-3.8.4-6). aedes 1.2 looks the subscription up by the message's topic name, so a wildcard
+ * subscription (`gatepost/lpr/+` QoS 1) got QoS 2 messages as QoS 2. Only 2 → 1 is lowered here:
+ * QoS 0 subscriptions take aedes' QoS 0 path anyway. See docs/upstream/aedes-qos2.md.
+ */
+function withGrantedQos(client: any, packet: any): any {
+  if (packet.qos !== 2) return packet;
+  const subs = client?.subscriptions ?? {};
+  let granted = -1;
+  for (const filter of Object.keys(subs)) if (topicMatches(filter, packet.topic)) granted = Math.max(granted, subs[filter]?.qos ?? 0);
+  // the packet is shared by every subscriber: copy, never change it
+  return granted >= 0 && granted < 2 ? { ...packet, qos: 1 } : packet;
+}
+
+/**
+ * aedes-persistence 11 (memory) keeps the PUBREL of an outgoing QoS 2 message of a persistent
+ * session in place of the message; aedes stores the very PubRel object it is about to write, and
+ * that object has no brokerId/brokerCounter. `outgoingUpdate` matches queue entries by
+ * `brokerId === brokerId && brokerCounter === brokerCounter`, which is `undefined === undefined`
+ * for every PUBREL already stored: the next PUBREC overwrote the messageId of an earlier PubRel —
+ * before it was written when both PUBRECs came in one read. Two PUBRELs went out with one id, the
+ * other message never got its PUBREL and the subscriber never delivered it (23 % of QoS 2 plates
+ * lost with 4 concurrent senders). The store gets its own copy with a unique identity instead,
+ * so it matches the message by messageId and never touches another PUBREL.
+ */
+function fixPubrelStore(persistence: any): void {
+  if (!persistence || typeof persistence.outgoingUpdate !== 'function') return;
+  const update = persistence.outgoingUpdate.bind(persistence);
+  let counter = 0;
+  persistence.outgoingUpdate = async (client: any, packet: any) => {
+    if (packet?.cmd !== 'pubrel' || packet.brokerId !== undefined) return update(client, packet);
+    try {
+      await update(client, { cmd: 'pubrel', messageId: packet.messageId, brokerId: PUBREL_BROKER_ID, brokerCounter: ++counter });
+    } catch {
+      // a PUBREC for a message already released (a repeated PUBREC): the PUBREL is owed anyway (MQTT-4.3.3)
+    }
   };
 }

@@ -15,10 +15,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as http from 'http';
 import express from 'express';
-import bcrypt from 'bcryptjs';
 import { loadConfig, loadDotEnv, parseAccountList, RuntimeConfig } from './config';
 import { createLogger, RuntimeLogger } from './logger';
-import { loadOrCreateSecrets, MQTT_ROLES, MqttRole, BCRYPT_COST } from './secrets';
+import { loadOrCreateSecrets, MQTT_ROLES, MqttRole } from './secrets';
+import { hashPasswordSync } from './password-hash';
 import { Auth, UserAccount } from './auth';
 import { startBroker, EmbeddedBroker, MqttAccount } from './broker';
 import { MQTT_USERNAME } from './mqtt-acl';
@@ -72,7 +72,7 @@ function mqttAccounts(cfg: RuntimeConfig, stored: MqttAccount[], internal: { use
       log.error(`MQTT users file ${cfg.mqttUsersFile}: ${(err as Error).message}`);
     }
   }
-  out.set(internal.username, { username: internal.username, role: 'admin', password: internal.password });
+  out.set(internal.username, { username: internal.username, role: 'admin', password: internal.password, internal: true });
   return [...out.values()];
 }
 
@@ -86,7 +86,7 @@ function guardAccounts(cfg: RuntimeConfig, adminHash: string, log: RuntimeLogger
       continue;
     }
     log.addSecret(p);
-    users.push({ username: u, hash: bcrypt.hashSync(p, BCRYPT_COST), permissions: 'read' });
+    users.push({ username: u, hash: hashPasswordSync(p), permissions: 'read' });
   }
   return users;
 }

@@ -7,6 +7,7 @@
  *  - operator: publish gatepost/gate/+/set; subscribe gatepost/#
  *  - lpr:      publish gatepost/lpr/+ and gatepost/lpr/+/fallback; subscribe gatepost/decision/# and gatepost/available
  *  - camera:   publish and subscribe gatepost/camera/<own name>/#; publish gatepost/lpr/<own name>
+ * For every role: no retained plates or commands (NO_RETAIN); internal client ids are reserved.
  */
 import type { MqttRole } from './secrets';
 
@@ -66,9 +67,35 @@ export function validTopic(topic: string): boolean {
   return typeof topic === 'string' && topic.length > 0 && topic.length <= 512 && !/[+#\u0000]/.test(topic);
 }
 
-export function mayPublish(role: MqttRole, username: string, topic: string): boolean {
+/**
+ * Topics that must never be retained, whoever publishes: a retained message is replayed to every
+ * new subscription — a retained plate would be decided (and open the barrier) again at every full
+ * deploy, a retained command executed again at every restart.
+ */
+export const NO_RETAIN = ['gatepost/lpr/#', 'gatepost/gate/+/set'];
+
+export function mayRetain(topic: string): boolean {
+  return !NO_RETAIN.some((f) => topicMatches(f, topic));
+}
+
+export function mayPublish(role: MqttRole, username: string, topic: string, retain = false): boolean {
   if (!validTopic(topic) || topic.startsWith('$SYS')) return false;
+  if (retain && !mayRetain(topic)) return false;
   return rulesOf(role, username).publish.some((f) => topicMatches(f, topic));
+}
+
+/** The MQTT client id of the shipped flows' mqtt-broker node (flows/guard-post.json): a persistent session. */
+export const FLOWS_CLIENT_ID = 'gatepost-flows';
+/** The runtime's MQTT bridge connects as `gatepost-bridge-<random>` (src/runtime/mqtt-bridge.ts). */
+export const BRIDGE_CLIENT_ID_PREFIX = 'gatepost-bridge-';
+
+/**
+ * Client ids only the runtime's internal account may use. A second client with the same id takes
+ * over the session (MQTT-3.1.4-2): any account could otherwise knock the flows off the broker and
+ * steal the plates queued for them.
+ */
+export function reservedClientId(clientId: string): boolean {
+  return clientId.startsWith(FLOWS_CLIENT_ID) || clientId.startsWith(BRIDGE_CLIENT_ID_PREFIX);
 }
 
 export function maySubscribe(role: MqttRole, username: string, filter: string): boolean {

@@ -18,6 +18,7 @@ import type { Hub } from '../services/hub';
 import type { GateCommand, GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
+import { FLOWS_CLIENT_ID, BRIDGE_CLIENT_ID_PREFIX } from './mqtt-acl';
 
 export const TOPIC_AVAILABLE = 'gatepost/available';
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
@@ -63,8 +64,7 @@ export function parseSetPayload(payload: Buffer | string): GateCommand | null {
   return (BRIDGE_COMMANDS as string[]).includes(s) ? (s as GateCommand) : null;
 }
 
-/** The MQTT client id of the shipped flows' mqtt-broker node (flows/guard-post.json). */
-export const FLOWS_CLIENT_ID = 'gatepost-flows';
+export { FLOWS_CLIENT_ID };
 
 /**
  * Ends the flows' persistent MQTT session before Node-RED starts. The session exists so that the
@@ -112,7 +112,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   const client: MqttClient = mqtt.connect(opts.url, {
     username: opts.username,
     password: opts.password,
-    clientId: `gatepost-bridge-${crypto.randomBytes(4).toString('hex')}`,
+    clientId: `${BRIDGE_CLIENT_ID_PREFIX}${crypto.randomBytes(4).toString('hex')}`,
     protocolVersion: 4,
     clean: true,
     reconnectPeriod: 2000,

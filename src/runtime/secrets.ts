@@ -1,13 +1,13 @@
 /**
  * Generated secrets of a gatepost installation, kept in <dataDir>/secrets.json (mode 0600):
- * Node-RED's credentialSecret, the session-signing key, the admin password's bcrypt hash, the
+ * Node-RED's credentialSecret, the session-signing key, the admin password's hash (password-hash.ts), the
  * runtime's internal MQTT account (admin role, used by the flows and the bridge) and the hashes
  * of the MQTT accounts. Plain passwords of people exist only once: in the first-start notice.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import bcrypt from 'bcryptjs';
+import { hashPasswordSync, verifyPasswordSync } from './password-hash';
 
 export type MqttRole = 'admin' | 'operator' | 'lpr' | 'camera';
 export const MQTT_ROLES: MqttRole[] = ['admin', 'operator', 'lpr', 'camera'];
@@ -37,8 +37,6 @@ export interface SecretsResult {
   /** passwords to print once (first start, or a password newly generated) */
   notice: { adminPassword?: string; lprUsername?: string; lprPassword?: string };
 }
-
-export const BCRYPT_COST = 10;
 
 export function randomPassword(bytes = 12): string {
   // URL- and shell-safe, no look-alike ambiguity problems for copying from a console
@@ -91,14 +89,14 @@ export function loadOrCreateSecrets(dataDir: string, opts: { adminPassword?: str
       createdAt: new Date().toISOString(),
       credentialSecret: crypto.randomBytes(32).toString('hex'),
       sessionSecret: crypto.randomBytes(32).toString('hex'),
-      admin: { username: 'admin', hash: bcrypt.hashSync(adminPassword, BCRYPT_COST) },
+      admin: { username: 'admin', hash: hashPasswordSync(adminPassword) },
       internalMqtt: { username: 'gatepost-internal', password: randomPassword(24) },
-      mqttAccounts: [{ username: 'lpr', hash: bcrypt.hashSync(lprPassword, BCRYPT_COST), role: 'lpr' }],
+      mqttAccounts: [{ username: 'lpr', hash: hashPasswordSync(lprPassword), role: 'lpr' }],
     };
   }
   let dirty = created;
-  if (!created && opts.adminPassword && !bcrypt.compareSync(opts.adminPassword, secrets.admin.hash)) {
-    secrets.admin.hash = bcrypt.hashSync(opts.adminPassword, BCRYPT_COST);
+  if (!created && opts.adminPassword && !verifyPasswordSync(opts.adminPassword, secrets.admin.hash)) {
+    secrets.admin.hash = hashPasswordSync(opts.adminPassword);
     dirty = true;
   }
   if (dirty) writeSecure(file, secrets);

@@ -87,7 +87,7 @@ describe('gatepost runtime (embedded broker)', () => {
     const raw = fs.readFileSync(secretsFile, 'utf8');
     expect(raw).not.toContain(rt.adminPassword);
     expect(raw).not.toContain(rt.lprPassword);
-    expect(JSON.parse(raw).admin.hash).toMatch(/^\$2[aby]\$10\$/);
+    expect(JSON.parse(raw).admin.hash).toMatch(/^\$scrypt\$ln=14,r=8,p=1\$/);
   });
 
   test('editor, dashboard and API refuse requests without login', async () => {
