@@ -12,6 +12,7 @@ import { EventEmitter } from 'events';
 import { Db } from '../store/db';
 import { Clock, systemClock } from '../core/clock';
 import { Logger, consoleLogger } from '../core/log';
+import { degradedOf } from './degraded';
 
 export interface HubOptions {
   /** sqlite file; ':memory:' for throwaway tests */
@@ -58,7 +59,15 @@ export class Hub {
     this.logger = options.logger ?? consoleLogger;
     this.bus.setMaxListeners(100);
     this.dbPromise = Db.open(options.dbPath);
-    this.dbPromise.catch((err) => this.logger.error(`database ${options.dbPath} failed to open: ${err.message}`));
+    this.dbPromise.then(
+      (db) => {
+        if (!db.readOnly) return;
+        // started anyway: decisions go on, events are held in memory (write-backlog.ts)
+        this.logger.error(`database ${options.dbPath}: ${db.readOnly}; plates are still decided and gates opened, new events are kept in memory`);
+        degradedOf(this).set('disk', db.readOnly);
+      },
+      (err) => this.logger.error(`database ${options.dbPath} failed to open: ${err.message}`),
+    );
   }
 
   /** The hub of a database file, created on first call (same file → same hub). */

@@ -76,6 +76,9 @@ class Conn {
   }
 }
 
+/** An open that failed because of the disk or the file system (start degraded), not the file's content. */
+const DISK_OPEN_ERROR = /SQLITE_(CANTOPEN|READONLY|IOERR|FULL|PERM)|\b(EROFS|EACCES|EPERM|ENOSPC|EDQUOT|EIO|EFBIG)\b/;
+
 export class Db {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -86,8 +89,61 @@ export class Db {
     private reader: Conn,
   ) {}
 
-  /** Opens (creating if needed) the database file, sets WAL and runs pending migrations. */
+  /**
+   * Why this database takes no writes (a read-only or failing disk at start: openDegraded), or
+   * null. Every write then fails with SQLITE_READONLY, which the callers treat as a disk fault
+   * (events are held in memory and retried; decisions go on).
+   */
+  readOnly: string | null = null;
+
+  /**
+   * Opens (creating if needed) the database file, sets WAL and runs pending migrations. When the
+   * disk refuses (read-only, full, failing) the database is opened degraded instead of not at
+   * all: gatepost must start and keep deciding (openDegraded).
+   */
   static async open(file: string, migrations: Migration[] = MIGRATIONS): Promise<Db> {
+    try {
+      return await Db.openWritable(file, migrations);
+    } catch (err) {
+      if (file === ':memory:' || !DISK_OPEN_ERROR.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`)) throw err;
+      return Db.openDegraded(file, migrations, err as Error);
+    }
+  }
+
+  /**
+   * The database of a disk that takes no writes: the file as it is, read-only and `immutable`
+   * (no WAL, no locks: nothing is written beside it) when its schema is current; otherwise (no
+   * file, an older schema that cannot be migrated now) an empty in-memory database — passes then
+   * come from E-Poselok's online check and new syncs only. Writes fail with SQLITE_READONLY.
+   */
+  private static async openDegraded(file: string, migrations: Migration[], cause: Error): Promise<Db> {
+    const latest = Math.max(0, ...migrations.map((m) => m.version));
+    const why = `${cause.message.replace(/^SQLITE_\w+: /, '')} (${(cause as NodeJS.ErrnoException).code ?? 'disk'})`;
+    if (fs.existsSync(file)) {
+      try {
+        const uri = `file:${encodeURI(path.resolve(file))}?immutable=1`;
+        const conn = await Conn.open(uri, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
+        await conn.exec('PRAGMA query_only=ON;');
+        const version = (await conn.get<{ user_version: number }>('PRAGMA user_version'))?.user_version ?? 0;
+        if (version === latest) {
+          const db = new Db(file, conn, conn);
+          db.readOnly = `the database cannot be written: ${why}; read-only copy in use`;
+          return db;
+        }
+        await conn.close();
+      } catch {
+        // unreadable too: the empty database below
+      }
+    }
+    const mem = await Conn.open(':memory:', sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
+    const db = new Db(file, mem, mem);
+    await db.migrate(migrations);
+    await mem.exec('PRAGMA query_only=ON;');
+    db.readOnly = `the database cannot be opened for writing: ${why}; an empty in-memory database is in use (passes from E-Poselok online only)`;
+    return db;
+  }
+
+  private static async openWritable(file: string, migrations: Migration[]): Promise<Db> {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const writer = await Conn.open(file, sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE);
     await writer.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;');
