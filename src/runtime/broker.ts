@@ -66,6 +66,65 @@ const safeEq = (a: string, b: string): boolean => {
 const MAX_QUEUED_CHECKS = 16;
 /** A good password is remembered (per client address) for this long: reconnects cost no hashing and pass the limiter. */
 const VERIFIED_TTL_MS = 10 * 60_000;
+/** A TCP connection must send its CONNECT within this time. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** Connections not logged in yet, per address and in all: beyond them a new one is closed at once. */
+const WAITING_PER_ADDRESS = 32;
+const WAITING_TOTAL = 256;
+
+/**
+ * The MQTT port's connections that have not logged in yet, capped per address and in all: idle or
+ * slow sockets must not use up the process's file descriptors (the HTTP side has the same guard,
+ * http-limits.ts). Logged in clients are not counted; closings are logged at most every 10 s.
+ */
+class WaitingConnections {
+  private byAddress = new Map<string, Set<net.Socket>>();
+  private total = 0;
+  private refused = 0;
+  private lastLog = 0;
+  constructor(private readonly log: RuntimeLogger) {}
+
+  /**
+   * Counts a new connection; over a cap the OLDEST waiting one (of this address, else of all) is
+   * closed instead: a real client sends its CONNECT at once, so it is the idle ones that go.
+   */
+  admit(socket: net.Socket, address: string): void {
+    const set = this.byAddress.get(address) ?? new Set<net.Socket>();
+    if (set.size >= WAITING_PER_ADDRESS || this.total >= WAITING_TOTAL) {
+      const victims = set.size >= WAITING_PER_ADDRESS ? set : [...this.byAddress.values()].reduce((a, b) => (b.size > a.size ? b : a));
+      const oldest = victims.values().next().value as net.Socket | undefined;
+      oldest?.destroy();
+      this.refused++;
+      const now = Date.now();
+      if (now - this.lastLog > 10_000) {
+        this.lastLog = now;
+        this.log.warn(`MQTT: too many connections from ${address} that have not logged in (${set.size} of this address, ${this.total} in all): the oldest closed (${this.refused} so far)`);
+      }
+    }
+    set.add(socket);
+    this.byAddress.set(address, set);
+    this.total++;
+    const done = () => this.forget(socket, address);
+    socket.once('close', done);
+    (socket as any)[WAITING] = done;
+  }
+
+  /** A client logged in on this socket: no longer counted. */
+  loggedIn(conn: unknown): void {
+    const done = (conn as any)?.[WAITING];
+    if (typeof done === 'function') done();
+  }
+
+  private forget(socket: net.Socket, address: string): void {
+    const set = this.byAddress.get(address);
+    if (!set?.delete(socket)) return;
+    this.total--;
+    if (!set.size) this.byAddress.delete(address);
+    delete (socket as any)[WAITING];
+  }
+}
+const WAITING = Symbol('gatepost.waiting');
+
 /** brokerId given to the PUBRELs aedes stores for persistent sessions (see fixPubrelStore). */
 const PUBREL_BROKER_ID = 'gatepost-pubrel';
 
@@ -115,6 +174,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const wrong = (): Outcome => ({ refuse: 'wrong user name or password', returnCode: 4 });
 
   const broker = await Aedes.createBroker({
+    // a socket that has not sent its CONNECT within this time is closed (aedes' default is 30 s)
+    connectTimeout: CONNECT_TIMEOUT_MS,
     authenticate(client: any, username: string | undefined, password: Buffer | undefined, cb: (err: any, ok?: boolean) => void) {
       const address = addresses.get(client) ?? '?';
       const fail = (why: string, returnCode: number) => {
@@ -249,7 +310,13 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   let port = 0;
   if (opts.tcp) {
     // noDelay: with Nagle's algorithm a decision can wait ~40 ms behind the PUBACK of its plate
-    server = net.createServer({ noDelay: true }, (socket) => attach(socket, socket.remoteAddress ?? '?'));
+    const waiting = new WaitingConnections(log);
+    server = net.createServer({ noDelay: true }, (socket) => {
+      const address = socket.remoteAddress ?? '?';
+      waiting.admit(socket, address);
+      attach(socket, address);
+    });
+    broker.on('client', (client: any) => waiting.loggedIn(client?.conn));
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(opts.port, opts.host, () => resolve());

@@ -331,6 +331,65 @@ describe('broker attacks (one runtime, shipped flows)', () => {
   });
 });
 
+describe('idle sockets on the MQTT port (own runtime)', () => {
+  let rt: GatepostHandle;
+  afterAll(async () => {
+    await rt?.stop();
+    rt?.cleanup();
+  });
+
+  test('1,100 idle TCP connections under a 1,024 open-files limit: the oldest are closed, a real client still connects and its plate is decided', async () => {
+    rt = await startGatepost();
+    const hasPrlimit = (() => {
+      try {
+        execFileSync('prlimit', ['--pid', String(rt.proc.pid), '--nofile=1024:1024'], { stdio: 'pipe' }); // the systemd default
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    const idle: net.Socket[] = [];
+    let closedByServer = 0;
+    for (let i = 0; i < 1100; i++) {
+      const s = net.connect(rt.mqttPort, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.on('close', () => closedByServer++);
+      idle.push(s);
+      if (i % 100 === 99) await sleep(20);
+    }
+    await sleep(500);
+    let decided = false;
+    let connected = false;
+    try {
+      const c = track(await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'idle-flood-lpr' }));
+      connected = true;
+      const got = collector(c).messages;
+      await subscribe(c, 'gatepost/decision/#');
+      await pub(c, 'gatepost/lpr/cam1', plate('idle-flood'), { qos: 1 });
+      const t0 = Date.now();
+      while (!decisionsOf(got).has('idle-flood') && Date.now() - t0 < 15_000) await sleep(50);
+      decided = decisionsOf(got).has('idle-flood');
+    } catch {
+      // refused or timed out: reported below
+    }
+    const health = (await fetch(`${rt.url}/api/health`).catch(() => ({ status: 0 }))).status;
+    const open = idle.filter((s) => !s.destroyed).length;
+    for (const s of idle) s.destroy();
+    reportFault({
+      attack: '1,100 idle TCP connections to the MQTT port, open-files limit 1,024',
+      tried: 1100,
+      survived: connected && decided && health === 200 ? 1100 : 0,
+      lost: decided ? 0 : 1,
+      note: `${closedByServer} closed by the server, ${open} left open; a new client ${connected ? 'connected' : 'REFUSED'}, plate ${decided ? 'decided' : 'NOT decided'}; health ${health}${hasPrlimit ? '' : '; prlimit unavailable'}`,
+    });
+    expect(closedByServer).toBeGreaterThan(1000);
+    expect(connected).toBe(true);
+    expect(decided).toBe(true);
+    expect(health).toBe(200);
+    await rt.waitForOutput(/MQTT: too many connections from 127\.0\.0\.1 that have not logged in/);
+  });
+});
+
 describe('wrong-password CONNECT flood (own runtime: the limiter blocks 127.0.0.1)', () => {
   let rt: GatepostHandle;
   let usersDir: string;
