@@ -11,7 +11,7 @@ var GATEPOST_STRINGS = {
     'top.live': 'В сети',
     'top.offline': 'Нет связи',
     'top.logout': 'Выйти',
-    'top.lang': 'English',
+    'top.lang': 'Переключить на английский',
     'top.demo': 'ДЕМО',
     'top.alarm': 'Тревога: {what} — {message}',
     'common.loading': 'Загрузка…',

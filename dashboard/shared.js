@@ -364,7 +364,7 @@ function createGatepost(win, strings) {
     return d.known ? ' (' + d.text + ')' : ': ' + t;
   }
   var REASONS_RU = [
-    [/^E-Poselok list ?(\S*) \((.+)\)$/, function (m) { return 'список E-Poselok' + (m[1] ? ' ' + m[1] : '') + how(m[2]); }],
+    [/^E-Poselok list ?(\S*) \((.+)\)$/, function (m) { return 'список E-Poselok' + (m[1] ? ' ' + gp.listName(m[1]) : '') + how(m[2]); }],
     [/^temporary pass by digits (\d+) \((.+)\)$/, function (m) { return 'временный пропуск по цифрам ' + m[1]; }],
     [/^temporary pass \((.+)\)$/, function (m) { return 'временный пропуск' + how(m[1]); }],
     [/^E-Poselok online check allowed$/, function () { return 'E-Poselok разрешил (онлайн-проверка)'; }],
@@ -382,6 +382,11 @@ function createGatepost(win, strings) {
     [/^wrong type/, function () { return 'неверный тип данных'; }],
     [/^not a plate: (.*)$/, function (m) { return 'не номер: ' + m[1]; }],
   ];
+  /** E-Poselok's list ids ('AllowedList1') as a guard says them: '1' */
+  gp.listName = function (name) {
+    var m = /^AllowedList(\d+)$/i.exec(String(name || ''));
+    return m ? m[1] : String(name || '');
+  };
   gp.reason = function (lang, reason) {
     var r = reason == null ? '' : String(reason);
     if (lang !== 'ru' || !r) return r;

@@ -146,6 +146,9 @@ describe('guard dashboard', () => {
 
   test('issue a digits-only pass for today; the author is the logged-in user', async () => {
     await page.fill('[data-testid=gp-pass-plate]', DIGITS);
+    // the form is one line; house, note and validity are one tap away
+    await expect(page.locator('[data-testid=gp-pass-house]').count()).resolves.toBe(0);
+    await page.click('[data-testid=gp-pass-more]');
     await page.fill('[data-testid=gp-pass-house]', '15А');
     await page.fill('[data-testid=gp-pass-note]', 'e2e: гости');
     await expect(page.getAttribute('[data-testid=gp-pass-validity-today]', 'aria-pressed')).resolves.toBe('true');
