@@ -383,6 +383,10 @@ describe('portrait and phone', () => {
       const clipped = Array.from(document.querySelectorAll('[data-testid=gp-history-table] td, [data-testid=gp-history-table] .gp-badge, [data-testid=gp-history-table] .gp-plate'))
         .filter((el) => (el as HTMLElement).scrollWidth > (el as HTMLElement).clientWidth + 1)
         .map((el) => el.textContent);
+      const wrap = document.querySelector('[data-testid=gp-history-table]')!.parentElement!;
+      if (wrap.scrollWidth > wrap.clientWidth + 1) clipped.push(`the table scrolls sideways by ${wrap.scrollWidth - wrap.clientWidth} px`);
+      const r = reason.getBoundingClientRect();
+      if (r.right > window.innerWidth + 0.5) clipped.push(`the reason column ends at ${Math.round(r.right)} px`);
       return { heads: ths.map((t) => t.textContent!.trim()), reasonWidth: reason.getBoundingClientRect().width, reasonWrap: getComputedStyle(reason).whiteSpace, clipped, overflow: document.documentElement.scrollWidth - window.innerWidth };
     });
     expect(layout.heads).toContain('Причина');
