@@ -279,6 +279,9 @@ describe('guard dashboard', () => {
     await publishPlate(REFUSED_PLATE, gate, jpeg);
     const item = page.locator(`[data-testid=gp-feed-item][data-plate="${REFUSED_PLATE}"]`).first();
     await item.waitFor();
+    // live: marked as an alert; its blinking ends, the refused colours stay
+    await expect(item.getAttribute('data-alert')).resolves.toBe('1');
+    await item.evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
     await expect(item.getAttribute('data-decision')).resolves.toBe('denied');
     const img = item.locator('[data-testid=gp-feed-img]');
     await until('the thumbnail loaded', () => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 160));
