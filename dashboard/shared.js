@@ -93,6 +93,7 @@ function createGatepost(win, strings) {
       /* private mode: the choice lasts for this tab only */
     }
     if (win.document && win.document.documentElement) win.document.documentElement.lang = lang;
+    gp.showOffline();
     gp.emit('lang', lang);
   };
 
@@ -148,13 +149,37 @@ function createGatepost(win, strings) {
   };
 
   // ---------- live stream ----------
+  // ONE EventSource per tab. When it breaks (the server stopped, the network went away) the page keeps
+  // what it shows, greyed, under a banner with the time of that data (gp.offlineSince); the server
+  // is asked once a second whether it is back (/api/me — a lapsed session goes to the login page),
+  // and the stream is opened again at once: a page is live again about a second after the server is.
   var source = null;
   var retryTimer = null;
   var everOpened = false;
+  var RETRY_MS = 1000;
+  gp.offlineSince = null;
   function setLive(v) {
     if (gp.live === v) return;
     gp.live = v;
+    if (!v && everOpened && !gp.offlineSince) gp.offlineSince = Date.now();
+    if (v) gp.offlineSince = null;
+    gp.showOffline();
     gp.emit('live', v);
+  }
+  function retryLater() {
+    if (retryTimer) return;
+    retryTimer = win.setTimeout(function () {
+      retryTimer = null;
+      gp.api('/api/me').then(
+        function () {
+          gp.connect();
+        },
+        function (err) {
+          if (err && err.status === 401) return; // on the way to the login page
+          retryLater();
+        },
+      );
+    }, RETRY_MS);
   }
   gp.connect = function () {
     if (!win.EventSource || source) return;
@@ -167,26 +192,11 @@ function createGatepost(win, strings) {
       if (again) gp.emit('resync');
     };
     es.onerror = function () {
+      // the browser's own retry waits seconds and says nothing: take over
+      es.close();
+      if (source === es) source = null;
       setLive(false);
-      if (es.readyState === 2) {
-        // closed for good (e.g. 401 after the session expired): check the session, then retry
-        es.close();
-        source = null;
-        if (retryTimer) return;
-        retryTimer = win.setTimeout(function () {
-          retryTimer = null;
-          gp.api('/api/me').then(
-            function () {
-              everOpened = true;
-              gp.connect();
-            },
-            function () {
-              everOpened = true;
-              gp.connect();
-            },
-          );
-        }, 2000);
-      }
+      retryLater();
     };
     STREAM_EVENTS.forEach(function (name) {
       es.addEventListener(name, function (ev) {
@@ -199,6 +209,26 @@ function createGatepost(win, strings) {
         gp.emit(name, data);
       });
     });
+  };
+  /** the page-wide «no connection» state: the html class greys the widgets; the banner says since when */
+  var offlineBanner = null;
+  gp.showOffline = function () {
+    var doc = win.document;
+    if (!doc || !doc.body) return;
+    var off = !gp.live && !!gp.offlineSince;
+    if (doc.documentElement && doc.documentElement.classList) doc.documentElement.classList.toggle('gp-offline', off);
+    if (!off) {
+      if (offlineBanner && offlineBanner.parentNode) offlineBanner.parentNode.removeChild(offlineBanner);
+      return;
+    }
+    if (!offlineBanner) {
+      offlineBanner = doc.createElement('div');
+      offlineBanner.className = 'gp-offline-banner';
+      offlineBanner.setAttribute('role', 'alert');
+      offlineBanner.setAttribute('data-testid', 'gp-offline-banner');
+    }
+    offlineBanner.textContent = gp.t(gp.lang, 'top.offlineBanner', { time: gp.time(gp.lang, gp.offlineSince) });
+    if (!offlineBanner.isConnected) doc.body.appendChild(offlineBanner);
   };
 
   // ---------- formatting ----------
@@ -255,6 +285,31 @@ function createGatepost(win, strings) {
   gp.isoDate = function (ts) {
     return valid(ts) ? formatter('en', 'iso').format(ts) : '';
   };
+  /** 'дд.мм.гггг' (also дд/мм/гггг, дд.мм.гг, гггг-мм-дд) typed by a guard → 'YYYY-MM-DD', or '' */
+  gp.parseDate = function (text) {
+    var s = String(text || '').trim();
+    var m = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(s);
+    var y, mo, d;
+    if (m) {
+      y = +m[1];
+      mo = +m[2];
+      d = +m[3];
+    } else {
+      m = /^(\d{1,2})[./\-\s](\d{1,2})[./\-\s](\d{2}|\d{4})$/.exec(s);
+      if (!m) return '';
+      d = +m[1];
+      mo = +m[2];
+      y = m[3].length === 2 ? 2000 + +m[3] : +m[3];
+    }
+    var dt = new Date(Date.UTC(y, mo - 1, d));
+    if (dt.getUTCFullYear() !== y || dt.getUTCMonth() !== mo - 1 || dt.getUTCDate() !== d) return '';
+    return y + '-' + (mo < 10 ? '0' : '') + mo + '-' + (d < 10 ? '0' : '') + d;
+  };
+  /** 'YYYY-MM-DD' → 'дд.мм.гггг' (the site's format on both screens) */
+  gp.showDate = function (iso) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(String(iso || ''));
+    return m ? m[3] + '.' + m[2] + '.' + m[1] : '';
+  };
   gp.sameDay = function (a, b) {
     return gp.isoDate(a) === gp.isoDate(b);
   };
@@ -298,15 +353,25 @@ function createGatepost(win, strings) {
     var m = /^edit-distance (\d+)$/.exec(how);
     return m ? 'с ошибкой в ' + m[1] + ' симв.' : HOW_RU[how] || how;
   }
+  // an exact match says nothing to a guard: only the inexact ones are spelled out
+  function how(h) {
+    return h === 'exact' ? '' : ' (' + howRu(h) + ')';
+  }
+  // a technical tail (timeouts, sockets) in words, when it is a known kind
+  function detail(t) {
+    if (!t) return '';
+    var d = gp.deviceError('ru', 'E-Poselok ' + t);
+    return d.known ? ' (' + d.text + ')' : ': ' + t;
+  }
   var REASONS_RU = [
-    [/^E-Poselok list ?(\S*) \((.+)\)$/, function (m) { return 'список E-Poselok' + (m[1] ? ' ' + m[1] : '') + ' (' + howRu(m[2]) + ')'; }],
+    [/^E-Poselok list ?(\S*) \((.+)\)$/, function (m) { return 'список E-Poselok' + (m[1] ? ' ' + gp.listName(m[1]) : '') + how(m[2]); }],
     [/^temporary pass by digits (\d+) \((.+)\)$/, function (m) { return 'временный пропуск по цифрам ' + m[1]; }],
-    [/^temporary pass \((.+)\)$/, function (m) { return 'временный пропуск (' + howRu(m[1]) + ')'; }],
+    [/^temporary pass \((.+)\)$/, function (m) { return 'временный пропуск' + how(m[1]); }],
     [/^E-Poselok online check allowed$/, function () { return 'E-Poselok разрешил (онлайн-проверка)'; }],
     [/^no pass \(E-Poselok online check denied\)$/, function () { return 'пропуска нет (E-Poselok отказал)'; }],
     [/^no pass \(no online check configured\)$/, function () { return 'пропуска нет (онлайн-проверка не настроена)'; }],
-    [/^no local pass; online check skipped(?:: (.*))?$/, function (m) { return 'пропуска нет; онлайн-проверка пропущена' + (m[1] ? ': ' + m[1] : ''); }],
-    [/^no local pass; E-Poselok unavailable(?:: (.*))?$/, function (m) { return 'пропуска нет; E-Poselok недоступен' + (m[1] ? ': ' + m[1] : ''); }],
+    [/^no local pass; online check skipped(?:: (.*))?$/, function (m) { return 'пропуска нет; онлайн-проверка пропущена' + detail(m[1]); }],
+    [/^no local pass; E-Poselok unavailable(?:: (.*))?$/, function (m) { return 'пропуска нет; E-Poselok недоступен' + detail(m[1]); }],
     [/^repeat read within (\d+) s$/, function (m) { return 'повторное чтение за ' + m[1] + ' с'; }],
     [/^fallback: (.*)$/, function (m) { return 'резервный путь, пока сервер был недоступен: ' + m[1]; }],
     [/^unknown camera "(.*)"$/, function (m) { return 'неизвестная камера «' + m[1] + '»'; }],
@@ -317,6 +382,11 @@ function createGatepost(win, strings) {
     [/^wrong type/, function () { return 'неверный тип данных'; }],
     [/^not a plate: (.*)$/, function (m) { return 'не номер: ' + m[1]; }],
   ];
+  /** E-Poselok's list ids ('AllowedList1') as a guard says them: '1' */
+  gp.listName = function (name) {
+    var m = /^AllowedList(\d+)$/i.exec(String(name || ''));
+    return m ? m[1] : String(name || '');
+  };
   gp.reason = function (lang, reason) {
     var r = reason == null ? '' : String(reason);
     if (lang !== 'ru' || !r) return r;
@@ -326,6 +396,56 @@ function createGatepost(win, strings) {
     }
     return r;
   };
+  // ---------- errors in words ----------
+  // The API and the devices answer in English (logs, integrators); the guard reads words. Known
+  // texts are put in the screen's language; the technical text stays available behind a tap.
+  var ERRORS_RU = [
+    [/^digits must be exactly 3 digits/, 'по цифрам выдаётся только на три цифры (например 123)'],
+    [/is not a plate/, 'это не номер: введите номер целиком (А123ВС77) или три цифры'],
+    [/^a temporary pass needs a plate or digits$/, 'введите номер или три цифры'],
+    [/^give either a plate or digits/, 'введите либо номер, либо цифры'],
+    [/^(from|to) is not a valid time$/, 'неверная дата (дд.мм.гггг)'],
+    [/^the validity window ends before it starts$/, 'дата окончания раньше даты начала'],
+    [/^the validity window is already over$/, 'этот срок уже прошёл'],
+    [/^the validity window is longer than (\d+) days$/, 'срок больше {1} суток'],
+    [/^days must be a whole number/, 'неверное число суток'],
+    [/^the new end is before/, 'новый срок раньше начала или уже прошёл'],
+    [/(house|note) is longer than (\d+) characters$/, 'слишком длинный текст (не больше {2} знаков)'],
+    [/^unknown gate/, 'таких ворот нет'],
+    [/^the editor is for the admin only$/, 'редактор — только для администратора'],
+  ];
+  function fill(tpl, m) {
+    return tpl.replace(/\{(\d)\}/g, function (x, i) {
+      return m[+i] || '';
+    });
+  }
+  /** a server's error message in the screen's language (unknown ones as they are) */
+  gp.errorText = function (lang, message) {
+    var msg = message == null ? '' : String(message);
+    if (lang !== 'ru') return msg;
+    for (var i = 0; i < ERRORS_RU.length; i++) {
+      var m = ERRORS_RU[i][0].exec(msg);
+      if (m) return fill(ERRORS_RU[i][1], m);
+    }
+    var d = gp.deviceError(lang, msg);
+    return d.known ? d.text : msg;
+  };
+  /** A device's error (relay, intercom, E-Poselok) as words a guard understands:
+   *  { text: 'неверный пароль реле', tech: the original text, known: true|false } */
+  gp.deviceError = function (lang, message) {
+    var msg = message == null ? '' : String(message);
+    // the device is named first ('CL-Gate GET …', 'Sokol PUT …/relay'): look at the head of the text
+    var head = msg.split(/[:\s]/)[0];
+    var dev = /sokol|intercom|door/i.test(head) ? 'intercom' : /CL-Gate|relay|реле/i.test(head) ? 'relay' : /e-?poselok/i.test(head) ? 'eposelok' : /sokol|intercom/i.test(msg) ? 'intercom' : /CL-Gate|relay/i.test(msg) ? 'relay' : /e-?poselok/i.test(msg) ? 'eposelok' : 'device';
+    var kind = null;
+    if (/token|credential|password|unauthori[sz]ed|forbidden|HTTP 40[13]\b/i.test(msg)) kind = 'auth';
+    else if (/timeout|timed out|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|socket hang up|network|unreachable/i.test(msg)) kind = 'down';
+    else if (/HTTP 5\d\d/.test(msg)) kind = 'fail';
+    else if (/HTTP \d{3}|invalid|protocol|unexpected/i.test(msg)) kind = 'answer';
+    if (!kind) return { text: msg, tech: msg, known: false };
+    return { text: gp.t(lang, 'dev.' + kind + '.' + dev), tech: msg, known: true };
+  };
+
   gp.bytes = function (n) {
     if (!(n >= 0)) return '';
     var units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -390,7 +510,30 @@ function createGatepost(win, strings) {
     return d;
   };
 
+  // ---------- toasts ----------
+  // Short notices never cover the gate buttons: the box goes to the first corner of the screen
+  // where it overlaps no gate tile (bottom right, top right, bottom left, top left).
   var toastBox = null;
+  var SPOTS = ['br', 'tr', 'bl', 'tl'];
+  function overlaps(a, b) {
+    return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  }
+  gp.placeToasts = function () {
+    var doc = win.document;
+    if (!toastBox || !toastBox.isConnected || !doc.querySelectorAll) return;
+    var keep = Array.prototype.slice.call(doc.querySelectorAll('.gp-gate, [data-gp-keep-clear]')).map(function (el) {
+      return el.getBoundingClientRect();
+    });
+    for (var i = 0; i < SPOTS.length; i++) {
+      toastBox.setAttribute('data-spot', SPOTS[i]);
+      var r = toastBox.getBoundingClientRect();
+      if (!keep.some(function (k) {
+        return overlaps(r, k);
+      })) return;
+    }
+    // nowhere free (a phone scrolled to the tiles): the top, above them, and only briefly
+    toastBox.setAttribute('data-spot', 'tl');
+  };
   gp.toast = function (message, kind) {
     var doc = win.document;
     if (!doc || !doc.body) return;
@@ -404,8 +547,10 @@ function createGatepost(win, strings) {
     var el = doc.createElement('div');
     el.className = 'gp-toast gp-toast--' + (kind || 'info');
     el.setAttribute('role', kind === 'error' ? 'alert' : 'status');
+    el.setAttribute('data-testid', 'gp-toast');
     el.textContent = message;
     toastBox.appendChild(el);
+    gp.placeToasts();
     win.setTimeout(
       function () {
         if (el.parentNode) el.parentNode.removeChild(el);
@@ -414,9 +559,80 @@ function createGatepost(win, strings) {
     );
   };
 
+  // ---------- attention: sound ----------
+  // A refused car or a gate fault beeps (Web Audio, no file). On by default; the choice is kept per
+  // device (localStorage). Browsers only let a page sound after a tap: the first tap unlocks it.
+  var SOUND_KEY = 'gatepost.sound';
+  var audio = null;
+  gp.sound = true;
+  try {
+    if (storage && storage.getItem(SOUND_KEY) === 'off') gp.sound = false;
+  } catch (e) {
+    /* default on */
+  }
+  /** how many alert sounds were started (what a test can see of a sound) */
+  gp.beeps = 0;
+  gp.setSound = function (on) {
+    gp.sound = !!on;
+    try {
+      if (storage) storage.setItem(SOUND_KEY, gp.sound ? 'on' : 'off');
+    } catch (e) {
+      /* this tab only */
+    }
+    gp.emit('sound', gp.sound);
+  };
+  function audioCtx() {
+    if (audio) return audio;
+    var AC = win.AudioContext || win.webkitAudioContext;
+    if (!AC) return null;
+    try {
+      audio = new AC();
+    } catch (e) {
+      audio = null;
+    }
+    return audio;
+  }
+  gp.unlockSound = function () {
+    var ctx = audioCtx();
+    if (ctx && ctx.state === 'suspended' && ctx.resume) ctx.resume().catch(function () {});
+  };
+  /** kind 'refused': two short low tones; 'fault': three high ones */
+  gp.beep = function (kind) {
+    if (!gp.sound) return false;
+    gp.beeps++;
+    var ctx = audioCtx();
+    if (!ctx) return true;
+    try {
+      var n = kind === 'fault' ? 3 : 2;
+      var f = kind === 'fault' ? 1320 : 660;
+      for (var i = 0; i < n; i++) {
+        var t0 = ctx.currentTime + i * 0.22;
+        var o = ctx.createOscillator();
+        var g = ctx.createGain();
+        o.type = 'square';
+        o.frequency.value = f;
+        g.gain.setValueAtTime(0.0001, t0);
+        g.gain.exponentialRampToValueAtTime(0.25, t0 + 0.01);
+        g.gain.exponentialRampToValueAtTime(0.0001, t0 + 0.16);
+        o.connect(g);
+        g.connect(ctx.destination);
+        o.start(t0);
+        o.stop(t0 + 0.18);
+      }
+    } catch (e) {
+      /* no sound device: the highlight stays */
+    }
+    return true;
+  };
+
   /** First data: who is logged in and the system facts (time zone, demo). */
   gp.start = function () {
     if (win.document && win.document.documentElement) win.document.documentElement.lang = gp.lang;
+    if (win.addEventListener) {
+      win.addEventListener('pointerdown', gp.unlockSound, { passive: true });
+      win.addEventListener('keydown', gp.unlockSound);
+      win.addEventListener('resize', gp.placeToasts);
+    }
     gp.connect();
     gp.api('/api/me').then(
       function (me) {

@@ -128,9 +128,11 @@ function buildDashboardFlow() {
     headerContent: 'none',
     navigationStyle: 'none',
     titleBarStyle: 'fixed',
-    showReconnectNotification: true,
+    // the widgets say it themselves, in the screen's language (a banner with the time of the data
+    // shown, greyed widgets, gate buttons disabled): no English "Connection Lost" on top
+    showReconnectNotification: false,
     notificationDisplayTime: 1,
-    showDisconnectNotification: true,
+    showDisconnectNotification: false,
     allowInstall: false,
   });
 

@@ -281,7 +281,11 @@ export class Auth {
         (user) => {
           if (user) {
             if (user.via === 'session' && !sameOrigin(req)) return res.status(403).json({ error: 'cross-origin request refused' });
-            if (user.permissions !== '*') return res.status(403).json({ error: 'the editor is for the admin only' });
+            if (user.permissions !== '*') {
+              // a guard who opens /admin in a browser gets a page in words, with the way to the dashboard
+              if (isEditorPage && /text\/html/.test(String(req.headers.accept ?? ''))) return res.status(403).type('html').send(editorForbiddenPage(user.username));
+              return res.status(403).json({ error: 'the editor is for the admin only' });
+            }
             req.headers[EDITOR_TOKEN_HEADER] = this.issueEditorToken(user.username);
             // Basic must not reach Node-RED's own bearer strategy as a malformed token
             if (user.via === 'basic') delete req.headers.authorization;
@@ -380,8 +384,25 @@ form{background:#fff;padding:2rem;border-radius:8px;width:min(22rem,90vw);box-sh
 h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.8rem 0 .3rem;font-size:.9rem}
 input{width:100%;box-sizing:border-box;padding:.6rem;font-size:1rem;border:1px solid #999;border-radius:4px}
 button{margin-top:1.2rem;width:100%;padding:.7rem;font-size:1rem;background:#2563eb;color:#fff;border:0;border-radius:4px;cursor:pointer}
-.err{color:#b91c1c;margin:.5rem 0}.en{color:#666;font-size:.85em}
+.err{color:#b91c1c;margin:.5rem 0}.en{color:#555;font-size:.85em}
+button{min-height:48px;font-size:1.1rem;font-weight:600}button .en{color:#e0e7ff}
+a.go{display:block;margin-top:1.2rem;padding:.8rem;min-height:48px;box-sizing:border-box;text-align:center;background:#2563eb;color:#fff;border-radius:4px;text-decoration:none;font-size:1.1rem;font-weight:600}
 `;
+
+/** What a guard (not the admin) sees at /admin: Russian first, English below, a link to the dashboard. */
+export function editorForbiddenPage(username: string): string {
+  return `<!doctype html>
+<html lang="ru"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gatepost — редактор только для администратора</title>
+<style>${LOGIN_CSS}</style></head><body>
+<form>
+<h1>Редактор потоков — только для администратора</h1>
+<p>Вы вошли как <strong>${esc(username)}</strong>. Пост охраны, журнал и состояние системы — на пульте.</p>
+<p class="en">The flow editor is for the admin only; the guard's screens are on the dashboard.</p>
+<a class="go" href="/dashboard" data-testid="gp-admin-to-dashboard">Открыть пульт охраны</a>
+<a class="go" href="/logout">Выйти и войти как администратор</a>
+</form></body></html>`;
+}
 
 function loginPage(next: string, error: boolean, retryAfterS = 0): string {
   return `<!doctype html>

@@ -41,6 +41,8 @@ import { parseAllowedOrigins, setAllowedOrigins, upgradeOriginAllowed, refuseUpg
 import { contentSecurityPolicy } from './csp';
 import { finalErrorHandler } from './error-handler';
 import { startLoopMonitor } from './loop-monitor';
+import { consoleBanner, demoPlates } from './banner';
+import demoList from '../emulators/eposelok-demo.json';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -151,6 +153,8 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   let demo: DemoDevice[] = [];
   let monitor: DeviceMonitor | null = null;
   let brokerUrl = cfg.mqttUrl;
+  let closing = false;
+  const upgraded = new Set<import('stream').Duplex>();
 
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -160,6 +164,8 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   });
   app.use(contentSecurityPolicy());
   app.use(auth.routes());
+  // while stopping, nothing long-lived may start (an EventSource or socket.io poll reconnecting)
+  app.use((_req, res, next) => (closing ? res.status(503).set('Connection', 'close').json({ error: 'stopping' }) : next()));
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/api', (req, res, next) => {
     if (api) return api.router(req, res, next);
@@ -178,6 +184,11 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   // socket.io and /mqtt all need an allowed Origin (cross-site WebSocket hijacking, origin.ts)
   server.prependListener('upgrade', (req: http.IncomingMessage, socket, head) => {
     const pathname = (req.url ?? '').split('?')[0];
+    // an upgraded socket leaves the server's connection tracking (closeAllConnections does not see
+    // it, server.close() waits for it): keep them, so that a stop ends them at once
+    if (closing) return socket.destroy();
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
     if (!upgradeOriginAllowed(req)) {
       log.warn(`WebSocket ${pathname.slice(0, 100)} from origin ${String(req.headers.origin).slice(0, 100)} refused (${req.socket.remoteAddress})`);
       return refuseUpgrade(socket);
@@ -197,8 +208,14 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
 
   const stopParts = async () => {
     ready = false;
+    // open pages first: their live connections (SSE, the dashboard's socket.io, MQTT over
+    // WebSocket) end now, before the flows stop — a page keeps its last state instead of seeing the
+    // widgets taken away — and no open page can hold the stop up
+    closing = true;
     monitor?.stop();
     api?.closeStreams();
+    for (const socket of [...upgraded]) socket.destroy();
+    server.closeIdleConnections?.();
     await bridge?.stop().catch((err) => log.error(`bridge stop: ${err.message}`));
     await nr?.stop().catch((err: Error) => log.error(`Node-RED stop: ${err.message}`));
     await broker?.close().catch((err) => log.error(`broker close: ${err.message}`));
@@ -319,27 +336,16 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   }
 
   // ---- the console notice (the only place plain passwords ever appear)
-  const lines = [
-    '',
-    '================================================================',
-    ` gatepost ${cfg.version} is running`,
-    `   editor     http://<host>:${httpPort}/admin`,
-    `   dashboard  http://<host>:${httpPort}/dashboard`,
-    `   API        http://<host>:${httpPort}/api   (health: /api/health)`,
-    `   MQTT       ${embedded ? `port ${broker!.port}, ws://<host>:${httpPort}/mqtt` : redactMqttUrl(cfg.mqttUrl)}`,
-  ];
-  if (cfg.demoActive) {
-    lines.push(' DEMO MODE: the devices are EMULATED on 127.0.0.1 (' + (demo.map((d) => d.name).join(', ') || 'none available') + ').');
-    lines.push('   Configure GATEPOST_EPOSELOK_*/GATEPOST_RELAY_*/GATEPOST_SOKOL_* (.env) for real devices.');
-  }
-  if (sec.created) {
-    lines.push(' FIRST START — write these down, they are shown only once:');
-    if (sec.notice.adminPassword) lines.push(`   admin password: ${sec.notice.adminPassword}`);
-    else lines.push('   admin password: (from GATEPOST_ADMIN_PASSWORD)');
-    if (sec.notice.lprPassword) lines.push(`   MQTT user ${sec.notice.lprUsername} password: ${sec.notice.lprPassword}`);
-  }
-  lines.push('================================================================', '');
-  log.console(lines.join('\n'));
+  log.console(
+    consoleBanner({
+      version: cfg.version,
+      bind: cfg.bind,
+      httpPort,
+      mqtt: embedded ? `port ${broker!.port}, ws://…:${httpPort}/mqtt` : redactMqttUrl(cfg.mqttUrl),
+      demo: cfg.demoActive ? { emulators: demo.map((d) => d.name), plates: demoPlates(demoList) } : null,
+      firstStart: sec.created ? { adminPassword: sec.notice.adminPassword, lprUsername: sec.notice.lprUsername, lprPassword: sec.notice.lprPassword } : null,
+    }),
+  );
   log.info(`gatepost ready in ${Date.now() - startedAt} ms${cfg.demoActive ? ' (demo mode: devices emulated)' : ''}`);
 
   let stopping: Promise<void> | null = null;

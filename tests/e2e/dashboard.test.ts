@@ -146,6 +146,9 @@ describe('guard dashboard', () => {
 
   test('issue a digits-only pass for today; the author is the logged-in user', async () => {
     await page.fill('[data-testid=gp-pass-plate]', DIGITS);
+    // the form is one line; house, note and validity are one tap away
+    await expect(page.locator('[data-testid=gp-pass-house]').count()).resolves.toBe(0);
+    await page.click('[data-testid=gp-pass-more]');
     await page.fill('[data-testid=gp-pass-house]', '15А');
     await page.fill('[data-testid=gp-pass-note]', 'e2e: гости');
     await expect(page.getAttribute('[data-testid=gp-pass-validity-today]', 'aria-pressed')).resolves.toBe('true');
@@ -276,6 +279,9 @@ describe('guard dashboard', () => {
     await publishPlate(REFUSED_PLATE, gate, jpeg);
     const item = page.locator(`[data-testid=gp-feed-item][data-plate="${REFUSED_PLATE}"]`).first();
     await item.waitFor();
+    // live: marked as an alert; its blinking ends, the refused colours stay
+    await expect(item.getAttribute('data-alert')).resolves.toBe('1');
+    await item.evaluate((el) => Promise.all(el.getAnimations().map((a) => a.finished)));
     await expect(item.getAttribute('data-decision')).resolves.toBe('denied');
     const img = item.locator('[data-testid=gp-feed-img]');
     await until('the thumbnail loaded', () => img.evaluate((el: HTMLImageElement) => el.complete && el.naturalWidth === 160));

@@ -114,8 +114,9 @@ async function probe(url: string): Promise<number | 'refused'> {
 export async function startGatepost(opts: StartOptions = {}): Promise<GatepostHandle> {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first`);
   const dataDir = opts.dataDir ?? path.join(tempDir(), 'data');
-  const httpPort = await freePort();
-  const mqttPort = await freePort();
+  // env may pin the ports (a restart on the same address, for an open page to come back to)
+  const httpPort = Number(opts.env?.GATEPOST_HTTP_PORT) || (await freePort());
+  const mqttPort = Number(opts.env?.GATEPOST_MQTT_PORT) || (await freePort());
   const env: Record<string, string> = {
     ...cleanEnv(),
     NODE_ENV: 'test',

@@ -176,13 +176,13 @@ describe('decision reasons in the screen language', () => {
   const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS);
 
   test.each([
-    ['E-Poselok list 1 (exact)', 'список E-Poselok 1 (точно)'],
+    ['E-Poselok list 1 (exact)', 'список E-Poselok 1'],
     ['E-Poselok list 2 (edit-distance 1)', 'список E-Poselok 2 (с ошибкой в 1 симв.)'],
     ['temporary pass by digits 403 (digits)', 'временный пропуск по цифрам 403'],
     ['temporary pass (ignore-region)', 'временный пропуск (без региона)'],
     ['E-Poselok online check allowed', 'E-Poselok разрешил (онлайн-проверка)'],
     ['no pass (E-Poselok online check denied)', 'пропуска нет (E-Poselok отказал)'],
-    ['no local pass; E-Poselok unavailable: timeout after 1500 ms', 'пропуска нет; E-Poselok недоступен: timeout after 1500 ms'],
+    ['no local pass; E-Poselok unavailable: timeout after 1500 ms', 'пропуска нет; E-Poselok недоступен (E-Poselok не отвечает)'],
     ['repeat read within 15 s', 'повторное чтение за 15 с'],
     ['unknown camera "cam9"', 'неизвестная камера «cam9»'],
     ['input over 64 KB', 'сообщение больше 64 КБ'],
@@ -205,5 +205,61 @@ describe('decision reasons in the screen language', () => {
       expect(r.ok).toBe(false);
       expect(gp.reason('ru', r.reason)).not.toBe(r.reason);
     }
+  });
+});
+
+describe('errors and dates in the guard\'s words', () => {
+  const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS);
+
+  test.each([
+    ['CL-Gate GET http://10.0.0.5/protect/rb1.cgi: wrong relay token (HTTP 401)', 'неверный пароль реле'],
+    ['CL-Gate GET http://10.0.0.5/x: ECONNREFUSED connect ECONNREFUSED 10.0.0.5:80', 'реле не отвечает'],
+    ['Sokol GET http://10.0.0.6/system/info: timeout after 3000 ms', 'домофон не отвечает'],
+    ['Sokol PUT http://10.0.0.6/relay: wrong credentials (HTTP 403)', 'неверный пароль домофона'],
+    ['CL-Gate GET http://10.0.0.5/x: HTTP 500', 'реле сообщило об ошибке'],
+  ])('device error %s', (tech, words) => {
+    expect(gp.deviceError('ru', tech)).toEqual({ text: words, tech, known: true });
+  });
+
+  test('an unknown device text stays as it is, marked unknown', () => {
+    expect(gp.deviceError('ru', 'something odd')).toEqual({ text: 'something odd', tech: 'something odd', known: false });
+  });
+
+  test('the pass API\'s validation messages in Russian; English unchanged', () => {
+    const digits = 'digits must be exactly 3 digits (got "45")';
+    expect(gp.errorText('ru', digits)).toBe('по цифрам выдаётся только на три цифры (например 123)');
+    expect(gp.errorText('en', digits)).toBe(digits);
+    expect(gp.errorText('ru', '"abc" is not a plate (or give the 3 digits)')).toMatch(/^это не номер/);
+    expect(gp.errorText('ru', 'the validity window is longer than 31 days')).toBe('срок больше 31 суток');
+    expect(gp.errorText('ru', 'whatever else')).toBe('whatever else');
+  });
+
+  test.each([
+    ['05.12.2026', '2026-12-05'],
+    ['5.1.26', '2026-01-05'],
+    ['05/12/2026', '2026-12-05'],
+    ['2026-12-05', '2026-12-05'],
+    ['31.02.2026', ''],
+    ['12-2026', ''],
+    ['', ''],
+  ])('parseDate(%s) = %s', (text, iso) => {
+    expect(gp.parseDate(text)).toBe(iso);
+  });
+
+  test('showDate gives dd.mm.yyyy', () => {
+    expect(gp.showDate('2026-12-05')).toBe('05.12.2026');
+    expect(gp.showDate('nonsense')).toBe('');
+  });
+
+  test('the sound choice: on by default, remembered per device', () => {
+    const w = makeWindow();
+    const a = createGatepost(w.win, GATEPOST_STRINGS);
+    expect(a.sound).toBe(true);
+    expect(a.beep('refused')).toBe(true);
+    a.setSound(false);
+    expect(a.beep('refused')).toBe(false);
+    expect(a.beeps).toBe(1);
+    const b = createGatepost(w.win, GATEPOST_STRINGS);
+    expect(b.sound).toBe(false);
   });
 });
