@@ -52,9 +52,9 @@ export async function run(): Promise<BenchRow[]> {
     }
     await eventsOf(hub).flush();
     const d = summarize(decisionSamples);
-    rows.push({ area: 'plates', metric: 'decision (await check)', value: d.text, goal: 'p99 ≤ 0.5 ms', note: `${d.p99 <= 0.5 ? 'ok' : 'MISSED'}; mixed mirror/temp/miss, incl. event enqueue` });
+    rows.push({ area: 'plates', metric: 'decision + its event committed (await check)', value: d.text, goal: 'p99 ≤ 2 ms', note: `${d.p99 <= 2 ? 'ok' : 'MISSED'}; mixed mirror/temp/miss, one at a time: each waits for its own sqlite commit (a decision goes out only once it is on disk)` });
     const ip = summarize(inProcess);
-    rows.push({ area: 'plates', metric: 'decision latencyMs (recorded)', value: ip.text, goal: 'p99 ≤ 0.5 ms', note: ip.p99 <= 0.5 ? 'ok' : 'MISSED' });
+    rows.push({ area: 'plates', metric: 'decision itself (latencyMs recorded)', value: ip.text, goal: 'p99 ≤ 0.5 ms', note: ip.p99 <= 0.5 ? 'ok' : 'MISSED' });
 
     // edit-distance policy (optional per site): a full scan of the mirror on a miss
     const ed = new PlateChecker(hub, { repeatWindowMs: 0, policy: policyFrom({ policy: 'edit-distance', maxEditDistance: 1 }) });
