@@ -134,16 +134,16 @@ describe.each(Object.keys(LANGS) as Lang[])('help in %s', (lang) => {
               range.selectNodeContents(n);
               rects = range.getClientRects();
             } else rects = (n as Element).getClientRects();
-            const over = Math.max(0, ...[...rects].map((r) => r.right - right));
+            const over = Math.max(0, ...Array.from(rects).map((r) => r.right - right));
             if (over > 0.5) wide.push(`${n.nodeType === Node.TEXT_NODE ? 'text' : (n as Element).tagName.toLowerCase()} "${(n.textContent ?? '').trim().slice(0, 40)}" +${over.toFixed(1)}px`);
           }
-          const pres = [...help.querySelectorAll('pre')]
+          const pres = Array.from(help.querySelectorAll('pre'))
             .filter((p) => p.scrollWidth > p.clientWidth && !/auto|scroll/.test(getComputedStyle(p).overflowX))
             .map((p) => (p.textContent ?? '').slice(0, 40));
-          const dls = [...help.querySelectorAll('dl.message-properties')].map((dl) => [...dl.children].map((c) => c.tagName.toLowerCase()).join(' '));
+          const dls = Array.from(help.querySelectorAll('dl.message-properties')).map((dl) => Array.from(dl.children).map((c) => c.tagName.toLowerCase()).join(' '));
           return {
             outputs: Number(def?.outputs ?? 0),
-            h3: [...help.querySelectorAll('h3')].map((h) => (h.textContent ?? '').trim()),
+            h3: Array.from(help.querySelectorAll('h3')).map((h) => (h.textContent ?? '').trim()),
             dls,
             typed: help.querySelectorAll('dl.message-properties > dt > span.property-type').length,
             dts: help.querySelectorAll('dl.message-properties > dt').length,
