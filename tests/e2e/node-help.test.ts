@@ -10,7 +10,7 @@
  *  - ol.node-ports with one li per output when the node has more than one output;
  *  - no markdown left unconverted (`: name (type) :` lines, `###`, `**`);
  *  - nothing wider than the help panel at the default sidebar width (inline code does not wrap in
- *    the editor, so long code must be a pre block, which wraps).
+ *    the editor, so long code must be a pre block), and no pre line so long that it wraps mid-word.
  * A cheaper check first: the HTML of /admin/nodes (Accept-Language en-US / ru) embeds each help as
  * HTML (`<script type="text/html" data-help-name>`), with the same markup.
  */
@@ -140,6 +140,14 @@ describe.each(Object.keys(LANGS) as Lang[])('help in %s', (lang) => {
           const pres = Array.from(help.querySelectorAll('pre'))
             .filter((p) => p.scrollWidth > p.clientWidth && !/auto|scroll/.test(getComputedStyle(p).overflowX))
             .map((p) => (p.textContent ?? '').slice(0, 40));
+          // a pre wraps where its lines are too long for the panel (break-all: mid-word); each line must fit
+          const wrapped = Array.from(help.querySelectorAll('pre'))
+            .filter((p) => {
+              const cs = getComputedStyle(p);
+              const rows = Math.round((p.clientHeight - parseFloat(cs.paddingTop) - parseFloat(cs.paddingBottom)) / parseFloat(cs.lineHeight));
+              return rows > (p.textContent ?? '').replace(/\n$/, '').split('\n').length;
+            })
+            .map((p) => (p.textContent ?? '').split('\n').reduce((a, b) => (b.length > a.length ? b : a), ''));
           const dls = Array.from(help.querySelectorAll('dl.message-properties')).map((dl) => Array.from(dl.children).map((c) => c.tagName.toLowerCase()).join(' '));
           return {
             outputs: Number(def?.outputs ?? 0),
@@ -154,6 +162,7 @@ describe.each(Object.keys(LANGS) as Lang[])('help in %s', (lang) => {
             overflow: panel.scrollWidth - panel.clientWidth,
             wide,
             pres,
+            wrapped,
           };
         }, type);
         if (!r) {
@@ -174,6 +183,7 @@ describe.each(Object.keys(LANGS) as Lang[])('help in %s', (lang) => {
         if (r.overflow > 0) p(`help scrolls sideways by ${r.overflow}px`);
         if (r.wide.length) p(`wider than the panel: ${r.wide.slice(0, 4).join('; ')}`);
         if (r.pres.length) p(`pre overflowing without a scrollbar: ${r.pres.join('; ')}`);
+        if (r.wrapped.length) p(`pre lines wrapped (too long for the panel): ${r.wrapped.map((l) => JSON.stringify(l)).join('; ')}`);
         seen[type] = { h3: r.h3, pairs: r.dts, ports: r.ports };
       }
       expect(problems).toEqual([]);
