@@ -19,7 +19,7 @@ import { asyncHandler, HttpError, requireAdmin } from './util';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 type Level = (typeof LEVELS)[number];
-const LINE_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (DEBUG|INFO|WARN|ERROR) ?(?:\[([^\]]+)\] )?(.*)$/;
+const LINE_RE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (DEBUG|INFO|WARN|ERROR) +(?:\[([^\]]+)\] )?(.*)$/;
 const MAX_LIMIT = 5000;
 const TAIL_POLL_MS = 500;
 

@@ -238,7 +238,10 @@ export async function quickCheck(file: string, max = 20): Promise<string[]> {
   }
   try {
     await conn.exec('PRAGMA busy_timeout=5000;');
-    const rows = await conn.all<{ quick_check: string }>(`PRAGMA quick_check(${Math.max(1, Math.floor(max))})`);
+    // not a cached statement: on a damaged file the prepare itself fails, and only a callback gets that error
+    const rows = await new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
+      conn.raw.all(`PRAGMA quick_check(${Math.max(1, Math.floor(max))})`, (err: Error | null, r: Array<Record<string, unknown>>) => (err ? reject(err) : resolve(r))),
+    );
     const found = rows.map((r) => String(Object.values(r)[0]));
     return found.length === 1 && found[0] === 'ok' ? [] : found;
   } catch (err) {
