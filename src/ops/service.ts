@@ -111,6 +111,21 @@ export function renderUnit(o: ServiceOptions): string {
   ].join('\n');
 }
 
+/**
+ * .env.example as a systemd EnvironmentFile: systemd takes everything after '=' as the value, so
+ * a trailing "# comment" moves to a line of its own; GATEPOST_DATA_DIR is the unit's.
+ */
+export function envFileFrom(example: string): string {
+  return example
+    .split('\n')
+    .map((line) => {
+      const m = /^([A-Z][A-Z0-9_]*)=(.*?)\s+#\s?(.*)$/.exec(line);
+      const out = m ? `# ${m[3]}\n${m[1]}=${m[2].trim()}` : line;
+      return /^GATEPOST_DATA_DIR=/m.test(out) ? out.replace(/^GATEPOST_DATA_DIR=.*$/m, '# GATEPOST_DATA_DIR: set by the unit (Environment=)') : out;
+    })
+    .join('\n');
+}
+
 export interface Step {
   what: string;
   /** a command run (argv), or a file written */
@@ -171,7 +186,7 @@ export function installService(o: ServiceOptions, print: (line: string) => void 
       } catch {
         /* an empty file then */
       }
-      fs.writeFileSync(envFile, `# gatepost site settings (systemd EnvironmentFile; GATEPOST_DATA_DIR is set by the unit)\n${example.replace(/^GATEPOST_DATA_DIR=.*$/m, '# GATEPOST_DATA_DIR: set by the unit')}`, { mode: 0o640 });
+      fs.writeFileSync(envFile, `# gatepost site settings (systemd EnvironmentFile; GATEPOST_DATA_DIR is set by the unit)\n${envFileFrom(example)}`, { mode: 0o640 });
     } else if (s.file) {
       fs.mkdirSync(s.file, { recursive: true, mode: 0o700 });
     }

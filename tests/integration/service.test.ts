@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { ROOT } from '../helpers/runtime';
+import { loadConfig } from '../../src/runtime/config';
 
 const BIN = path.join(ROOT, 'bin', 'gatepost.js');
 const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p)) ?? (spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim() || null);
@@ -59,7 +60,17 @@ describe('gatepost service', () => {
     expect(fs.statSync(path.join(root, 'var/lib/gatepost')).mode & 0o777).toBe(0o700);
     const envFile = path.join(root, 'etc/gatepost/gatepost.env');
     expect(fs.statSync(envFile).mode & 0o777).toBe(0o640);
-    expect(fs.readFileSync(envFile, 'utf8')).toMatch(/GATEPOST_RELAY_URL=/);
+    // read as systemd does (everything after '=' is the value): the defaults, no warnings
+    const env: Record<string, string> = {};
+    for (const line of fs.readFileSync(envFile, 'utf8').split('\n')) {
+      const m = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+      if (m) env[m[1]] = m[2];
+    }
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(['GATEPOST_RELAY_URL', 'GATEPOST_BIND', 'GATEPOST_HTTP_PORT']));
+    expect(env.GATEPOST_DATA_DIR).toBeUndefined();
+    const cfg = loadConfig(env);
+    expect(cfg.warnings).toEqual([]);
+    expect([cfg.bind, cfg.httpPort, cfg.mqttPort, cfg.logLevel]).toEqual(['0.0.0.0', 1880, 1883, 'info']);
 
     // systemd-analyze exits 0 on unknown keys and bad values: every line it says about our file is a failure
     const v = spawnSync(analyze!, ['verify', unitFile], { encoding: 'utf8', timeout: 30_000 });
