@@ -171,6 +171,14 @@ export interface BackupSchedule {
  */
 export function startBackupSchedule(opts: { dataDir: string; keep: number; hour: number; timezone: string; log: Logger; checkEveryMs?: number }): BackupSchedule {
   const { dataDir, log } = opts;
+  // what a backup or restore killed half-way left behind
+  try {
+    for (const n of fs.readdirSync(backupsDir(dataDir))) {
+      if (/^\.(work|restore)-/.test(n) || n.endsWith('.tar.gz.part')) fs.rmSync(path.join(backupsDir(dataDir), n), { recursive: true, force: true });
+    }
+  } catch {
+    /* no backups dir yet */
+  }
   let running: Promise<BackupResult | null> | null = null;
   let lastDay: string | null = null;
   const tick = (now = new Date()): Promise<BackupResult | null> => {

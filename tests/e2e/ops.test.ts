@@ -48,7 +48,7 @@ async function login(page: Page, user: string, password: string): Promise<void> 
 }
 
 beforeAll(async () => {
-  rt = await startGatepost({ env: { GATEPOST_DEMO: 'on', GATEPOST_LOG_LEVEL: 'debug', GATEPOST_USERS: 'guard:guard-secret-1', GATEPOST_BACKUP_KEEP: '3' } });
+  rt = await startGatepost({ env: { GATEPOST_DEMO: 'on', GATEPOST_LOG_LEVEL: 'debug', GATEPOST_USERS: 'guard:guard-secret-1', GATEPOST_BACKUP_KEEP: '3', GATEPOST_BACKUP_HOUR: '0' } });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -175,6 +175,21 @@ describe('doctor, backup and restore against the running gatepost', () => {
     const c = cli(['doctor', '--lang', 'ru']);
     expect(c.out).toMatch(/порт HTTP 127\.0\.0\.1:\d+: занят запущенным gatepost \(pid \d+\)/);
     expect(c.out).toMatch(/SQL Server: не настроено/);
+  });
+
+  test('the nightly backup is due (hour 0) and made by the running gatepost; leftovers of a killed backup are removed at start', async () => {
+    const dir = path.join(rt.dataDir, 'backups');
+    for (;;) {
+      const made = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => /^gatepost-.*\.tar\.gz$/.test(n)) : [];
+      if (made.length) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(rt.output()).toMatch(/\[backup\] nightly backup gatepost-[\dTZ-]+\.tar\.gz: \d+ events/);
+    fs.mkdirSync(path.join(dir, '.work-left'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'x.tar.gz.part'), 'half');
+    const { startBackupSchedule } = require('../../src/ops/backup');
+    startBackupSchedule({ dataDir: rt.dataDir, keep: 0, hour: 0, timezone: 'UTC', log: console }).stop();
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('.') || n.endsWith('.part'))).toEqual([]);
   });
 
   test('backup runs online; restore is refused while gatepost runs', async () => {

@@ -85,6 +85,9 @@ describe('gatepost service', () => {
 
     expect(cli(['service', 'uninstall', '--root', root]).code).toBe(0);
     expect(fs.existsSync(unitFile)).toBe(false);
+    const st = cli(['service', 'status', '--root', root], { GATEPOST_HTTP_PORT: '9', GATEPOST_BIND: '127.0.0.1' });
+    expect(st.code).toBe(1);
+    expect(st.out).toMatch(/gatepost\.service is not installed[\s\S]*health http:\/\/127\.0\.0\.1:9\/api\/health: no answer/);
     expect(fs.existsSync(envFile)).toBe(true);
   });
 
