@@ -31,6 +31,28 @@ export interface BackupResult {
   ms: number;
 }
 
+/**
+ * Run as root (sudo) on a service's data dir: what was made gets the data dir's owner, or the
+ * service (its own user) could not read the restored database or add the next nightly archive.
+ */
+function ownLikeDataDir(dataDir: string, paths: string[]): void {
+  if (process.getuid?.() !== 0) return;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dataDir);
+  } catch {
+    return;
+  }
+  if (st.uid === 0) return;
+  for (const p of paths) {
+    try {
+      fs.chownSync(p, st.uid, st.gid);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
 function stamp(now = new Date()): string {
   return now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
@@ -69,6 +91,7 @@ export async function createBackup(dataDir: string, dest?: string, now = new Dat
     const manifest = path.join(work, 'manifest.json');
     fs.writeFileSync(manifest, JSON.stringify({ kind: 'gatepost-backup', format: 1, createdAt: now.toISOString(), events, files: entries.map((e) => e.name) }, null, 2));
     await writeTarGz(file, [{ name: 'manifest.json', file: manifest }, ...entries]);
+    ownLikeDataDir(dataDir, [dir, file]);
     return { file, bytes: fs.statSync(file).size, events, ms: Date.now() - t0 };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -142,6 +165,7 @@ export async function restoreBackup(dataDir: string, archive: string): Promise<{
       fs.mkdirSync(path.dirname(path.join(dataDir, rel)), { recursive: true, mode: 0o700 });
       fs.renameSync(path.join(work, rel), path.join(dataDir, rel));
     }
+    ownLikeDataDir(dataDir, [backupsDir(dataDir), path.join(dataDir, 'node-red'), ...restore.map((rel) => path.join(dataDir, rel)), ...(savedTo ? [savedTo] : [])]);
     return { files: restore, savedTo, events: typeof manifest.events === 'number' ? manifest.events : null };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

@@ -4,10 +4,12 @@
  *   gatepost backup [FILE]                                 (backup.ts; gatepost may run)
  *   gatepost restore FILE                                  (backup.ts; gatepost must be stopped)
  *   gatepost doctor [--lang ru|en]                         (doctor.ts; exit 1 when a check fails)
+ * backup, restore and doctor also take --env-file FILE (the service's settings) and --data-dir DIR.
  * runOpsCommand() returns the exit code, or null when argv is not one of these.
  */
+import * as fs from 'fs';
 import * as path from 'path';
-import type { RuntimeConfig } from '../runtime/config';
+import { loadConfig, RuntimeConfig } from '../runtime/config';
 import { acquireInstanceLock, InstanceLockedError } from '../runtime/instance-lock';
 import { createBackup, restoreBackup } from './backup';
 import { formatDoctor, langOf, runDoctor } from './doctor';
@@ -44,6 +46,15 @@ function serviceOptions(argv: string[], cfg: RuntimeConfig): ServiceOptions {
   return o;
 }
 
+/** The first argument that is neither an option nor an option's value. */
+function positional(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    if (['--env-file', '--data-dir', '--lang'].includes(args[i])) i++;
+    else if (!args[i].startsWith('--')) return args[i];
+  }
+  return undefined;
+}
+
 async function withLock<T>(cfg: RuntimeConfig, what: string, fn: () => Promise<T>): Promise<T | number> {
   let lock;
   try {
@@ -63,9 +74,30 @@ async function withLock<T>(cfg: RuntimeConfig, what: string, fn: () => Promise<T
   }
 }
 
+/** KEY=VALUE lines of a systemd EnvironmentFile (the service's settings), comments skipped. */
+export function readEnvFile(file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    const m = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2].trim().replace(/^"(.*)"$/, '$1');
+  }
+  return out;
+}
+
 export async function runOpsCommand(argv: string[], cfg: RuntimeConfig): Promise<number | null> {
   const [cmd, ...rest] = argv;
+  if (!['service', 'backup', 'restore', 'doctor'].includes(cmd)) return null;
   try {
+    if (cmd !== 'service') {
+      // the service's settings and data dir: --env-file /etc/gatepost/gatepost.env --data-dir /var/lib/gatepost
+      const envFile = opt(rest, '--env-file');
+      if (envFile) {
+        Object.assign(process.env, readEnvFile(envFile));
+        cfg = loadConfig(process.env);
+      }
+      const dataDir = opt(rest, '--data-dir');
+      if (dataDir) cfg = { ...cfg, dataDir: path.resolve(dataDir) };
+    }
     switch (cmd) {
       case 'service': {
         const sub = rest[0];
@@ -87,13 +119,13 @@ export async function runOpsCommand(argv: string[], cfg: RuntimeConfig): Promise
         return await serviceStatus(o, `http://${host.includes(':') ? `[${host}]` : host}:${cfg.httpPort}/api/health`);
       }
       case 'backup': {
-        const file = rest.find((a) => !a.startsWith('--'));
+        const file = positional(rest);
         const r = await createBackup(cfg.dataDir, file ? path.resolve(file) : undefined);
         console.log(`backup ${r.file}: ${r.events ?? '?'} events, ${(r.bytes / 1e6).toFixed(2)} MB, ${r.ms} ms`);
         return 0;
       }
       case 'restore': {
-        const file = rest.find((a) => !a.startsWith('--'));
+        const file = positional(rest);
         if (!file) {
           console.error('usage: gatepost restore FILE   (gatepost must be stopped)');
           return 1;

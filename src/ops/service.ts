@@ -163,6 +163,17 @@ export function installService(o: ServiceOptions, print: (line: string) => void 
   steps.push({ what: 'systemd reload', cmd: ['systemctl', 'daemon-reload'] });
   steps.push({ what: o.start ? 'enable and start' : 'enable', cmd: ['systemctl', 'enable', ...(o.start ? ['--now'] : []), o.name] });
 
+  // the service user must reach the code: every directory above it needs o+x (a checkout in a 0700 /home/pi does not)
+  for (let d = o.codeDir; d !== path.dirname(d); d = path.dirname(d)) {
+    try {
+      if (!(fs.statSync(d).mode & 0o001)) {
+        print(`WARNING: ${d} is closed to other users (mode ${(fs.statSync(d).mode & 0o777).toString(8)}): the user ${o.user} cannot run ${o.entry}; install gatepost under /opt (or chmod o+x ${d})`);
+        break;
+      }
+    } catch {
+      break;
+    }
+  }
   if (o.dryRun) {
     print(`# ${unitPath(o)}\n${unit}`);
     for (const s of steps) print(`would: ${s.what}${s.cmd ? `: ${s.cmd.join(' ')}` : ''}`);

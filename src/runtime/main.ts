@@ -412,8 +412,8 @@ export async function cli(argv: string[]): Promise<void> {
     console.log(
       'usage: gatepost [--restore-flows] [--allow-corrupt-db] [--version]\n' +
         '       gatepost service install|uninstall|status …   (gatepost service --help)\n' +
-        '       gatepost backup [FILE] | gatepost restore FILE\n' +
-        '       gatepost doctor [--lang ru|en]\n' +
+        '       gatepost backup [FILE] | gatepost restore FILE   [--env-file F] [--data-dir D]\n' +
+        '       gatepost doctor [--lang ru|en] [--env-file F] [--data-dir D]\n' +
         'configuration: environment / .env (see .env.example)',
     );
     return;

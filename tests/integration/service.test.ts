@@ -14,6 +14,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { ROOT } from '../helpers/runtime';
 import { loadConfig } from '../../src/runtime/config';
+import { Db } from '../../src/store/db';
 
 const BIN = path.join(ROOT, 'bin', 'gatepost.js');
 const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p)) ?? (spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim() || null);
@@ -109,5 +110,35 @@ describe('gatepost service', () => {
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/--user "root;rm"/);
     if (process.getuid?.() !== 0) expect(cli(['service', 'install']).out).toMatch(/needs root/);
+  });
+});
+
+describe("operator commands on a service's settings and data dir (--env-file, --data-dir)", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-svc-cmd-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('doctor reads the environment file; backup writes the named archive of that data dir', async () => {
+    const data = path.join(dir, 'var-lib-gatepost');
+    const db = await Db.open(path.join(data, 'gatepost.db'));
+    await db.run("INSERT INTO events (ts, canonical, decision, source, reason) VALUES (1, 'A1', 'allowed', 'mirror', 'x')");
+    await db.close();
+    fs.chmodSync(data, 0o755);
+    fs.chmodSync(path.join(data, 'gatepost.db'), 0o644);
+    const envFile = path.join(dir, 'gatepost.env');
+    // a port nobody listens on: the relay must be reported as not answering
+    fs.writeFileSync(envFile, '# site\nGATEPOST_RELAY_URL=http://127.0.0.1:9\nGATEPOST_HTTP_PORT=0\nGATEPOST_MQTT_PORT=0\nGATEPOST_BIND=127.0.0.1\n');
+    const d = cli(['doctor', '--env-file', envFile, '--data-dir', data, '--lang', 'en']);
+    expect(d.code).toBe(1);
+    expect(d.out).toMatch(/FAIL {2}relay http:\/\/127\.0\.0\.1:9\/?: DOES NOT ANSWER/);
+    expect(d.out).toContain(`WARN  data dir ${data}: wider access than needed (. 755, gatepost.db 644)`);
+    expect(d.out).toMatch(/OK {4}database: quick_check passed/);
+    const out = path.join(dir, 'copy.tar.gz');
+    const b = cli(['backup', out, '--data-dir', data]);
+    expect(b.out).toMatch(/copy\.tar\.gz: 1 events/);
+    expect(b.code).toBe(0);
+    expect(fs.existsSync(path.join(process.cwd(), 'data', 'gatepost.db'))).toBe(false);
   });
 });
