@@ -140,6 +140,17 @@ describe('backup archives', () => {
     await again.close();
   });
 
+  (process.getuid?.() === 0 ? test : test.skip)('run as root on a data dir of another user: the archive and the restored files get that owner', async () => {
+    const d = dataDir();
+    const db = await Db.open(path.join(d, 'gatepost.db'));
+    await db.close();
+    fs.chownSync(d, 4321, 4321);
+    const b = await createBackup(d);
+    expect([fs.statSync(b.file).uid, fs.statSync(path.dirname(b.file)).uid]).toEqual([4321, 4321]);
+    await restoreBackup(d, b.file);
+    for (const rel of ['gatepost.db', 'secrets.json', 'node-red/flows.json']) expect([rel, fs.statSync(path.join(d, rel)).uid]).toEqual([rel, 4321]);
+  });
+
   test('restore refuses a file that is not a gatepost backup and changes nothing', async () => {
     const d = dataDir();
     const db = await Db.open(path.join(d, 'gatepost.db'));
