@@ -63,7 +63,17 @@ const PAGES = [
     name: 'Система',
     path: '/system',
     icon: 'cog',
-    groups: [{ key: 'system-status', name: 'Система', width: 12, widget: 'system-status.vue' }],
+    groups: [
+      { key: 'system-status', name: 'Система', width: 12, widget: 'system-status.vue' },
+      { key: 'system-doctor', name: 'Проверка (gatepost doctor)', width: 12, widget: 'system-doctor.vue' },
+    ],
+  },
+  {
+    key: 'syslog',
+    name: 'Журнал системы',
+    path: '/syslog',
+    icon: 'text-box-search-outline',
+    groups: [{ key: 'system-log', name: 'Журнал системы', width: 12, widget: 'system-log.vue' }],
   },
 ];
 

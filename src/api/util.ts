@@ -40,3 +40,9 @@ function csvCell(v: unknown): string {
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+
+/** Lets only the admin (Node-RED permissions '*') through; others get 403. */
+export function requireAdmin(req: Request, res: Response, next: NextFunction): void {
+  if ((req as any).user?.permissions === '*') return next();
+  res.status(403).json({ error: 'admin only / только для администратора' });
+}

@@ -42,6 +42,8 @@ export const ROUTER_MODULES: Array<[string, string]> = [
   ['../api/events', 'eventsRouter'],
   ['../api/eposelok', 'eposelokRouter'],
   ['../api/gates', 'gatesRouter'],
+  ['../api/logs', 'logsRouter'],
+  ['../api/doctor', 'doctorRouter'],
 ];
 
 export const SSE_EVENTS: HubEvent[] = ['event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'];

@@ -50,6 +50,14 @@ export interface RuntimeConfig {
   probeTimeoutMs: number;
   /** browser origins besides the Host's own that may use a session / open WebSockets (origin.ts) */
   allowedOrigins: string;
+  /** years of event history kept (GATEPOST_RETENTION_YEARS, default 3; 0 = keep all) */
+  retentionYears: number;
+  /** nightly backups kept in <data>/backups (GATEPOST_BACKUP_KEEP, default 7; 0 = no nightly backup) */
+  backupKeep: number;
+  /** the site hour (0-23) after which the nightly backup is made (GATEPOST_BACKUP_HOUR, default 3) */
+  backupHour: number;
+  /** start even when PRAGMA quick_check finds the database damaged (GATEPOST_ALLOW_CORRUPT_DB=1) */
+  allowCorruptDb: boolean;
   warnings: string[];
 }
 
@@ -149,6 +157,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     probeIntervalMs: int('GATEPOST_PROBE_INTERVAL_MS', 30_000, 0),
     probeTimeoutMs: int('GATEPOST_PROBE_TIMEOUT_MS', 2000, 100),
     allowedOrigins: str('GATEPOST_ALLOWED_ORIGINS'),
+    retentionYears: int('GATEPOST_RETENTION_YEARS', 3, 0),
+    backupKeep: int('GATEPOST_BACKUP_KEEP', 7, 0),
+    backupHour: Math.min(23, int('GATEPOST_BACKUP_HOUR', 3, 0)),
+    allowCorruptDb: ['1', 'true', 'yes', 'on'].includes(str('GATEPOST_ALLOW_CORRUPT_DB').toLowerCase()),
     warnings,
   };
 }

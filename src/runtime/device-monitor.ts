@@ -34,7 +34,7 @@ export interface DeviceMonitor {
 }
 
 /** A read-only probe of one configured device URL. */
-function prober(d: MonitoredDevice, env: NodeJS.ProcessEnv): (timeoutMs: number) => Promise<void> {
+export function prober(d: MonitoredDevice, env: NodeJS.ProcessEnv): (timeoutMs: number) => Promise<void> {
   const driver = (): GateActuator | null => {
     try {
       if (d.kind === 'relay') return createRelayDriver({ driver: 'sarapul-relay', url: d.url, channel: Number(env.GATEPOST_RELAY_CHANNEL) || 1, token: env.GATEPOST_RELAY_TOKEN ?? '' });
@@ -104,4 +104,14 @@ export function startDeviceMonitor(opts: { hub: Hub; devices: MonitoredDevice[];
       if (timer) clearInterval(timer);
     },
   };
+}
+
+/** The device URLs configured in the environment (E-Poselok, relay, Sokol): what /api/system, the monitor and `gatepost doctor` probe. */
+export function configuredDevices(env: NodeJS.ProcessEnv = process.env): MonitoredDevice[] {
+  const out: MonitoredDevice[] = [];
+  const v = (k: string) => (env[k] ?? '').trim();
+  if (v('GATEPOST_EPOSELOK_LIST_URL')) out.push({ id: 'eposelok', kind: 'eposelok', url: v('GATEPOST_EPOSELOK_LIST_URL') });
+  if (v('GATEPOST_RELAY_URL')) out.push({ id: 'relay', kind: 'relay', url: v('GATEPOST_RELAY_URL') });
+  if (v('GATEPOST_SOKOL_URL')) out.push({ id: 'sokol', kind: 'intercom', url: v('GATEPOST_SOKOL_URL') });
+  return out;
 }

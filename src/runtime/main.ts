@@ -30,7 +30,7 @@ import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
 import { acquireInstanceLock, InstanceLockedError } from './instance-lock';
-import { startDeviceMonitor, DeviceMonitor } from './device-monitor';
+import { startDeviceMonitor, DeviceMonitor, configuredDevices } from './device-monitor';
 import { degradedOf } from '../services/degraded';
 
 /** Exit code of a start refused because another gatepost runs on the same data dir. */
@@ -43,6 +43,9 @@ import { finalErrorHandler } from './error-handler';
 import { startLoopMonitor } from './loop-monitor';
 import { consoleBanner, demoPlates } from './banner';
 import demoList from '../emulators/eposelok-demo.json';
+import { checkDatabaseAtStart, CorruptDatabaseError, EXIT_CORRUPT_DB } from '../ops/integrity';
+import { startBackupSchedule, BackupSchedule } from '../ops/backup';
+import { runOpsCommand } from '../ops/cli';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -127,6 +130,13 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     log.close();
     throw err;
   });
+  // PRAGMA quick_check before anything opens the database: a damaged one stops the start unless allowed (ops/integrity.ts)
+  const dbProblems = await checkDatabaseAtStart(path.join(cfg.dataDir, 'gatepost.db'), cfg.allowCorruptDb, log).catch(async (err) => {
+    log.error((err as Error).message);
+    await lock.release();
+    log.close();
+    throw err;
+  });
 
   // ---- secrets and accounts
   const sec = loadOrCreateSecrets(cfg.dataDir, { adminPassword: cfg.adminPassword || undefined });
@@ -152,6 +162,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   let nr: EmbeddedNodeRed | null = null;
   let demo: DemoDevice[] = [];
   let monitor: DeviceMonitor | null = null;
+  let backups: BackupSchedule | null = null;
   let brokerUrl = cfg.mqttUrl;
   let closing = false;
   const upgraded = new Set<import('stream').Duplex>();
@@ -213,6 +224,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     // widgets taken away — and no open page can hold the stop up
     closing = true;
     monitor?.stop();
+    backups?.stop();
     api?.closeStreams();
     for (const socket of [...upgraded]) socket.destroy();
     server.closeIdleConnections?.();
@@ -260,8 +272,9 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
 
     // ---- database
     const dbPath = path.join(cfg.dataDir, 'gatepost.db');
-    const hub = Hub.open({ dbPath, timezone: cfg.timezone, logger: log.child('hub') });
+    const hub = Hub.open({ dbPath, timezone: cfg.timezone, retentionYears: cfg.retentionYears, logger: log.child('hub') });
     await hub.db();
+    if (dbProblems.length) degradedOf(hub).set('db', `quick_check: ${dbProblems.slice(0, 3).join('; ')}`);
     // a log file that cannot be written (full / read-only disk) is an alarm, not a crash
     const logState = (error: string | null) => (error ? degradedOf(hub).set('disk:log', error) : degradedOf(hub).clear('disk:log'));
     if (log.fileError()) logState(log.fileError());
@@ -296,11 +309,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     bridge = await startBridge({ hub, url: brokerUrl, username: internalUser, password: internalPassword, log: log.child('bridge'), embedded: broker ?? undefined });
 
     // ---- API
-    const deviceUrls: RuntimeStatus['deviceUrls'] = [];
-    const envUrl = (k: string) => process.env[k] ?? '';
-    if (envUrl('GATEPOST_EPOSELOK_LIST_URL')) deviceUrls.push({ id: 'eposelok', kind: 'eposelok', url: envUrl('GATEPOST_EPOSELOK_LIST_URL') });
-    if (envUrl('GATEPOST_RELAY_URL')) deviceUrls.push({ id: 'relay', kind: 'relay', url: envUrl('GATEPOST_RELAY_URL') });
-    if (envUrl('GATEPOST_SOKOL_URL')) deviceUrls.push({ id: 'sokol', kind: 'intercom', url: envUrl('GATEPOST_SOKOL_URL') });
+    const deviceUrls: RuntimeStatus['deviceUrls'] = configuredDevices(process.env);
     const status = (): RuntimeStatus => ({
       ready,
       version: cfg.version,
@@ -327,6 +336,8 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     // with the embedded broker, subscribed — a plate published before would find no subscriber
     await flowsTakeMqtt(nr!, broker, log, cfg.flowsReadyTimeoutMs);
     ready = true;
+    backups = startBackupSchedule({ dataDir: cfg.dataDir, keep: cfg.backupKeep, hour: cfg.backupHour, timezone: cfg.timezone, log: log.child('backup') });
+    void backups.tick();
   } catch (err) {
     log.error(`start failed: ${(err as Error).message}`);
     await stopParts().catch(() => undefined);
@@ -393,14 +404,27 @@ async function restoreFlows(cfg: RuntimeConfig): Promise<number> {
 export async function cli(argv: string[]): Promise<void> {
   loadDotEnv();
   const cfg = loadConfig();
+  // gatepost service|backup|restore|doctor … (src/ops/cli.ts)
+  const opsExit = await runOpsCommand(argv, cfg);
+  if (opsExit !== null) {
+    process.exitCode = opsExit;
+    return;
+  }
   if (argv.includes('--version')) {
     console.log(cfg.version);
     return;
   }
   if (argv.includes('--help') || argv.includes('-h')) {
-    console.log('usage: gatepost [--restore-flows] [--version]\nconfiguration: environment / .env (see .env.example)');
+    console.log(
+      'usage: gatepost [--restore-flows] [--allow-corrupt-db] [--version]\n' +
+        '       gatepost service install|uninstall|status …   (gatepost service --help)\n' +
+        '       gatepost backup [FILE] | gatepost restore FILE   [--env-file F] [--data-dir D]\n' +
+        '       gatepost doctor [--lang ru|en] [--env-file F] [--data-dir D]\n' +
+        'configuration: environment / .env (see .env.example)',
+    );
     return;
   }
+  if (argv.includes('--allow-corrupt-db')) cfg.allowCorruptDb = true;
   if (argv.includes('--restore-flows')) {
     process.exitCode = await restoreFlows(cfg);
     return;
@@ -410,7 +434,7 @@ export async function cli(argv: string[]): Promise<void> {
     rt = await startRuntime(cfg);
   } catch (err) {
     console.error(`gatepost: ${(err as Error).message}`);
-    process.exit(err instanceof InstanceLockedError ? EXIT_LOCKED : 1);
+    process.exit(err instanceof InstanceLockedError ? EXIT_LOCKED : err instanceof CorruptDatabaseError ? EXIT_CORRUPT_DB : 1);
   }
   let signals = 0;
   const shutdown = (sig: string) => {

@@ -242,3 +242,67 @@ export class Db {
     await this.writer.close();
   }
 }
+
+/**
+ * An online copy of a database file through sqlite's backup API (its own read connection: the
+ * running gatepost keeps writing — WAL — and the copy is one consistent snapshot). The copy is a
+ * plain rollback-journal file with no -wal beside it.
+ */
+export async function backupDatabase(srcFile: string, destFile: string): Promise<{ pages: number }> {
+  fs.mkdirSync(path.dirname(path.resolve(destFile)), { recursive: true });
+  fs.rmSync(destFile, { force: true });
+  const src = await Conn.open(srcFile, sqlite3.OPEN_READONLY);
+  try {
+    await src.exec('PRAGMA busy_timeout=5000;');
+    const pages = await new Promise<number>((resolve, reject) => {
+      // node sqlite3's Database#backup(filename, cb) has no typings
+      const b: any = (src.raw as any).backup(destFile, (err: Error | null) => {
+        if (err) return reject(err);
+        // -1: every page in one step, so a write meanwhile cannot restart the copy
+        b.step(-1, (e: Error | null) => {
+          if (e) return b.finish(() => reject(e));
+          const n = Number(b.pageCount) || 0;
+          b.finish((fe: Error | null) => (fe ? reject(fe) : resolve(n)));
+        });
+      });
+    });
+    // the copy of a WAL database is in WAL mode too: make it a self-contained single file
+    const dest = await Conn.open(destFile, sqlite3.OPEN_READWRITE);
+    try {
+      await dest.exec('PRAGMA journal_mode=DELETE;');
+    } finally {
+      await dest.close();
+    }
+    return { pages };
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * `PRAGMA quick_check` of a database file (read-only; nothing is created). Returns [] when the
+ * file is sound (or absent), else sqlite's findings (at most `max`); a file that is no database at
+ * all gives one finding with the open error.
+ */
+export async function quickCheck(file: string, max = 20): Promise<string[]> {
+  if (!fs.existsSync(file)) return [];
+  let conn: Conn;
+  try {
+    conn = await Conn.open(file, sqlite3.OPEN_READONLY);
+  } catch (err) {
+    return [(err as Error).message];
+  }
+  try {
+    await conn.exec('PRAGMA busy_timeout=5000;');
+    // not a cached statement: on a damaged file the prepare itself fails, and only a callback gets that error
+    const rows = await new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
+      conn.raw.all(`PRAGMA quick_check(${Math.max(1, Math.floor(max))})`, (err: Error | null, r: Array<Record<string, unknown>>) => (err ? reject(err) : resolve(r))),
+    );
+    const found = rows.map((r) => String(Object.values(r)[0]));
+    return found.length === 1 && found[0] === 'ok' ? [] : found;
+  } catch (err) {
+    return [(err as Error).message];
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+}

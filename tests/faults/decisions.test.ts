@@ -8,7 +8,8 @@
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
 import { Database } from 'sqlite3';
-import { startGatepost, GatepostHandle } from '../helpers/runtime';
+import { spawn } from 'child_process';
+import { startGatepost, GatepostHandle, MAIN } from '../helpers/runtime';
 import { connect, collector, subscribe, end, untilFlowTakesPlates } from '../helpers/mqtt-test';
 import { reportFault } from '../helpers/faults';
 
@@ -37,7 +38,39 @@ function storedIds(dbFile: string, ids: number[]): Promise<Set<number>> {
 
 const plateOf = (i: number) => `А${String(i % 1000).padStart(3, '0')}ВС${10 + Math.floor(i / 1000)}`;
 
-async function killMidStream(rate: number | 'burst', plates: number, killAfter: number): Promise<{ published: number; lost: number; exitSignal: string | null }> {
+interface KillOptions {
+  /** run `gatepost backup` (online, sqlite backup API) while the plates stream; the archive is restored after the kill */
+  backupDuring?: boolean;
+}
+
+interface KillResult {
+  published: number;
+  lost: number;
+  exitSignal: string | null;
+  /** with backupDuring: the restart after the kill (quick_check at start) and the restored backup */
+  restart?: { started: boolean; quickCheckOk: boolean; eventsAfterRestart: number; backupEvents: number | null; restoredEvents: number; restoreCode: number | null };
+}
+
+function countEvents(dbFile: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const db = new Database(dbFile, (err) => {
+      if (err) return reject(err);
+      db.get('SELECT COUNT(*) AS n FROM events', (e: Error | null, row: { n: number }) => db.close(() => (e ? reject(e) : resolve(row.n))));
+    });
+  });
+}
+
+function gatepostCli(rt: GatepostHandle, args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [MAIN, ...args], { cwd: path.dirname(rt.dataDir), env: rt.env });
+    let out = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (out += b));
+    p.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+async function killMidStream(rate: number | 'burst', plates: number, killAfter: number, opts: KillOptions = {}): Promise<KillResult> {
   const rt: GatepostHandle = await startGatepost({ env: { GATEPOST_LOG_LEVEL: 'warn' } });
   let lpr: MqttClient | null = null;
   let watcher: MqttClient | null = null;
@@ -70,7 +103,15 @@ async function killMidStream(rate: number | 'burst', plates: number, killAfter: 
         else if (i % 50 === 49) await new Promise((r) => setImmediate(r));
       }
     })();
+    let backup: Promise<{ code: number | null; out: string }> | null = null;
+    const archive = path.join(path.dirname(rt.dataDir), 'during-stream.tar.gz');
+    if (opts.backupDuring) {
+      // halfway: an online backup while the plates keep coming; the kill waits for it
+      await seen.wait(() => seen.messages.length - from >= killAfter / 2, 60_000);
+      backup = gatepostCli(rt, ['backup', archive]);
+    }
     await killAt;
+    const backupDone = backup ? await backup : null;
     stop = true;
     rt.proc.kill('SIGKILL');
     const exit = await rt.stop('SIGKILL', 5000);
@@ -85,7 +126,26 @@ async function killMidStream(rate: number | 'burst', plates: number, killAfter: 
     const ids = published.map((d) => d.eventId as number);
     const stored = await storedIds(path.join(rt.dataDir, 'gatepost.db'), ids);
     const lost = ids.filter((id) => !stored.has(id)).length;
-    return { published: published.length, lost, exitSignal: exit.signal };
+    const result: KillResult = { published: published.length, lost, exitSignal: exit.signal };
+    if (opts.backupDuring) {
+      if (backupDone?.code !== 0) throw new Error(`gatepost backup during the stream failed: ${backupDone?.out}`);
+      const backupEvents = Number(/: (\d+) events/.exec(backupDone.out)?.[1] ?? NaN);
+      // the restart after the power cut: quick_check at start must pass (else the start is refused)
+      const again = await startGatepost({ dataDir: rt.dataDir, known: { adminPassword: rt.adminPassword, lprPassword: rt.lprPassword }, env: { GATEPOST_LOG_LEVEL: 'info' } });
+      const quickCheckOk = /database check \(quick_check\) ok/.test(again.output());
+      const total = await fetch(`${again.url}/api/events?limit=1`, { headers: again.basicAuth() }).then((r) => r.json());
+      await again.stop();
+      const restored = await gatepostCli(rt, ['restore', archive]);
+      result.restart = {
+        started: true,
+        quickCheckOk,
+        eventsAfterRestart: Number(total.total),
+        backupEvents: Number.isFinite(backupEvents) ? backupEvents : null,
+        restoredEvents: await countEvents(path.join(rt.dataDir, 'gatepost.db')),
+        restoreCode: restored.code,
+      };
+    }
+    return result;
   } finally {
     if (lpr) await end(lpr).catch(() => undefined);
     if (watcher) await end(watcher).catch(() => undefined);
@@ -101,6 +161,26 @@ describe('kill -9 mid-stream loses no published decision', () => {
     expect(r.exitSignal).toBe('SIGKILL');
     expect(r.published).toBeGreaterThanOrEqual(400);
     expect(r.lost).toBe(0);
+  });
+
+  test('200 plates/s with an online backup meanwhile, killed: the restart checks the database and finds every event; the backup restores', async () => {
+    const r = await killMidStream(200, 3000, 600, { backupDuring: true });
+    const x = r.restart!;
+    reportFault({
+      attack: 'kill -9 at 200 plates/s after an online backup mid-stream; restart + restore of that backup',
+      tried: r.published,
+      survived: r.published - r.lost,
+      lost: r.lost,
+      note: `restart quick_check ${x.quickCheckOk ? 'ok' : 'FAILED'}; backup held ${x.backupEvents} events, restored ${x.restoredEvents}`,
+    });
+    expect(r.exitSignal).toBe('SIGKILL');
+    expect(r.published).toBeGreaterThanOrEqual(600);
+    expect(r.lost).toBe(0);
+    expect(x.quickCheckOk).toBe(true);
+    expect(x.eventsAfterRestart).toBeGreaterThanOrEqual(r.published);
+    expect(x.restoreCode).toBe(0);
+    expect(x.backupEvents).toBeGreaterThan(0);
+    expect(x.restoredEvents).toBe(x.backupEvents);
   });
 
   test('an unpaced burst, killed mid-burst', async () => {

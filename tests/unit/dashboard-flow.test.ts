@@ -53,10 +53,10 @@ describe('flows/dashboard.json', () => {
     for (const n of flow.filter((x) => 'z' in x)) expect(n.z).toBe(tabs[0].id);
   });
 
-  test('pages «Пост», «Журнал», «Система» in this order, with groups and widgets', () => {
+  test('pages «Пост», «Журнал», «Система», «Журнал системы» in this order, with groups and widgets', () => {
     const pages = flow.filter((n) => n.type === 'ui-page').sort((a, b) => a.order - b.order);
-    expect(pages.map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система']);
-    expect(pages.map((p) => p.path)).toEqual(['/post', '/history', '/system']);
+    expect(pages.map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система', 'Журнал системы']);
+    expect(pages.map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog']);
     for (const p of pages) {
       expect(byId.get(p.ui)?.type).toBe('ui-base');
       expect(byId.get(p.theme)?.type).toBe('ui-theme');
