@@ -176,7 +176,14 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   app.use(contentSecurityPolicy());
   app.use(auth.routes());
   // while stopping, nothing long-lived may start (an EventSource or socket.io poll reconnecting)
-  app.use((_req, res, next) => (closing ? res.status(503).set('Connection', 'close').json({ error: 'stopping' }) : next()));
+  app.use((req, res, next) => {
+    if (!closing) return next();
+    // the dashboard's socket.io client reloads the page on an answer it cannot parse ("parser
+    // error") — and a reloaded page has nothing to show while the server is down: its polls get a
+    // dropped connection instead, which it retries, keeping the page and its last state
+    if (req.path.startsWith('/dashboard/socket.io')) return void req.socket.destroy();
+    res.status(503).set('Connection', 'close').json({ error: 'stopping' });
+  });
   app.get('/', (_req, res) => res.redirect(302, '/dashboard'));
   app.use('/api', (req, res, next) => {
     if (api) return api.router(req, res, next);
