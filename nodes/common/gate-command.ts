@@ -10,7 +10,7 @@ import { gatesOf } from '../../src/services/gate-service';
 import { isGateCommand } from '../../src/core/gate';
 import type { CommandSource, GateCommand, GateStatePayload } from '../../src/core/contracts';
 import type { GatepostGateNode } from '../gatepost-gate/gate-def';
-import type { RelayDriverName } from '../../src/devices/relay';
+import type { RelayDriverName } from '../../src/devices/registry';
 
 export interface GateCommandNodeDef extends NodeDef {
   gate: string;

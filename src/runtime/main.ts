@@ -26,6 +26,7 @@ import { startBridge, MqttBridge, redactMqttUrl, clearFlowsSession } from './mqt
 import { createNodeRed, EmbeddedNodeRed, nodeRedLogHandler } from './node-red';
 import { FlowsManager } from './flows';
 import { startDemo, DemoDevice } from './demo';
+import { envDevices } from '../devices/registry';
 import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
@@ -279,11 +280,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     bridge = await startBridge({ hub, url: brokerUrl, username: internalUser, password: internalPassword, log: log.child('bridge'), embedded: broker ?? undefined });
 
     // ---- API
-    const deviceUrls: RuntimeStatus['deviceUrls'] = [];
-    const envUrl = (k: string) => process.env[k] ?? '';
-    if (envUrl('GATEPOST_EPOSELOK_LIST_URL')) deviceUrls.push({ id: 'eposelok', kind: 'eposelok', url: envUrl('GATEPOST_EPOSELOK_LIST_URL') });
-    if (envUrl('GATEPOST_RELAY_URL')) deviceUrls.push({ id: 'relay', kind: 'relay', url: envUrl('GATEPOST_RELAY_URL') });
-    if (envUrl('GATEPOST_SOKOL_URL')) deviceUrls.push({ id: 'sokol', kind: 'intercom', url: envUrl('GATEPOST_SOKOL_URL') });
+    const deviceUrls: RuntimeStatus['deviceUrls'] = envDevices(process.env);
     const status = (): RuntimeStatus => ({
       ready,
       version: cfg.version,

@@ -11,7 +11,7 @@
 import type { Hub, Service } from './hub';
 import type { CommandSource, GateCommand, GateKind, GateStatePayload } from '../core/contracts';
 import { GateActuator, GateCommandError, GateController, GateListener, GateSnapshot, GateTiming, isGateCommand, sourceLabel } from '../core/gate';
-import { createRelayDriver, RelayConfig } from '../devices/relay';
+import { createRelayDriver, RelayConfig } from '../devices/registry';
 import { GateActionFilter, GateActionRow, GatesStore, GateStateRow } from '../store/gates-store';
 import { degradedOf } from './degraded';
 
