@@ -89,7 +89,7 @@ describe('flows/dashboard.json', () => {
       }
     }
     // shared client code exists exactly once, as a template on every page
-    const shared = templates.filter((t) => /createGatepost\(window, GATEPOST_STRINGS\)/.test(t.format));
+    const shared = templates.filter((t) => /createGatepost\(window, GATEPOST_STRINGS, GATEPOST_STREAM_EVENTS\)/.test(t.format));
     expect(shared).toHaveLength(1);
     expect(shared[0].templateScope).toBe('widget:ui');
     for (const t of vueTemplates.filter((x) => x !== shared[0])) {
