@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse as parseJs } from 'acorn';
 import { compile } from '@vue/compiler-dom';
+import { CREDENTIAL_KINDS, DECISION_OUTCOMES, DECISION_SOURCES } from '../../src/core/contracts';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -174,8 +175,9 @@ describe('i18n', () => {
       for (const m of src.matchAll(/\bt\('([a-zA-Z0-9-]+\.)' \+/g)) used.add(m[1] + '*');
     }
     const dynamic: Record<string, string[]> = {
-      'source.': ['mirror', 'temporary', 'online', 'manual', 'none'],
-      'decision.': ['allowed', 'denied', 'repeat', 'rejected'],
+      'source.': [...DECISION_SOURCES],
+      'decision.': [...DECISION_OUTCOMES],
+      'kind.': [...CREDENTIAL_KINDS],
       'gates.state.': ['closed', 'open', 'held', 'fault'],
       'gates.': ['open', 'hold', 'release'],
       'passes.': ['today', 'day1', 'day3', 'custom'],
