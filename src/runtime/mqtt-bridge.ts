@@ -17,17 +17,17 @@ import mqtt, { MqttClient } from 'mqtt';
 import type { Hub } from '../services/hub';
 import { gatesOf } from '../services/gate-service';
 import { isGateCommand } from '../core/gate';
+import { gateStateTopic, TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE } from '../core/topics';
 import type { GateCommand, GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
 
-export const TOPIC_AVAILABLE = 'gatepost/available';
-export const TOPIC_EPOSELOK_STATE = 'gatepost/eposelok/state';
+export { TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE };
 /**
  * The topics the bridge owns (docs/MQTT.md names one owner per topic): nobody else — no shipped
  * flow, no example — publishes on them. `+` = one topic level.
  */
-export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, 'gatepost/gate/+/state', TOPIC_EPOSELOK_STATE];
+export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE];
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
 
 /** What the bridge needs of the gate service. */
@@ -131,7 +131,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   };
   const publishGate = (s: GateStatePayload) => {
     if (!s || typeof s.gate !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(s.gate)) return;
-    publish(`gatepost/gate/${s.gate}/state`, JSON.stringify(s), true);
+    publish(gateStateTopic(s.gate), JSON.stringify(s), true);
   };
   const republish = () => {
     publish(TOPIC_AVAILABLE, 'online', true);
