@@ -6,6 +6,7 @@ import { relayConfigOf, RELAY_DRIVER_NAMES, RelayDriverName } from '../../src/de
 import { configOrThrow, Schema } from '../../src/core/schema';
 import type { GateKind } from '../../src/core/contracts';
 import { credentialProp, textProp } from '../common/env';
+import { ConfigMigration, migrateConfig } from '../common/node-base';
 
 export interface GatepostGateDef extends NodeDef {
   gateId: string;
@@ -51,6 +52,12 @@ const GATE_SCHEMA = {
   timeout: { type: 'number', above: 0, max: 60, default: 3, label: 'timeout (s)' },
 } satisfies Schema;
 
+/**
+ * Config versions of gatepost-gate (nodes/common/node-base.ts migrateConfig): step i turns version
+ * i into i + 1. 0 → 1: a gate saved before the driver property existed was a CL-Gate relay.
+ */
+export const GATE_CONFIG_MIGRATIONS: readonly ConfigMigration[] = [(c) => ({ ...c, driver: c.driver || 'sarapul-relay' })];
+
 /** A node property: its text, or undefined when empty or an unresolved `${VAR}` (an unset variable). */
 function prop(v: unknown): unknown {
   return typeof v === 'string' ? textProp(v) : v;
@@ -59,7 +66,7 @@ function prop(v: unknown): unknown {
 /** The gate definition of a node's configuration; throws a clear Error (every invalid field) when it is invalid. */
 export function gateDefOf(config: GatepostGateDef, rawCreds: GatepostGateCredentials): GateDef {
   const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(config)) raw[k] = prop(v);
+  for (const [k, v] of Object.entries(migrateConfig(config, GATE_CONFIG_MIGRATIONS))) raw[k] = prop(v);
   const gate = configOrThrow(GATE_SCHEMA, raw);
   // credentials may name an environment variable (`${GATEPOST_RELAY_TOKEN}`), as the shipped flows do
   const creds = { token: credentialProp(rawCreds.token), username: credentialProp(rawCreds.username), password: credentialProp(rawCreds.password) };
