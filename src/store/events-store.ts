@@ -98,7 +98,8 @@ function where(f: EventFilter): { sql: string; params: unknown[] } {
   if (f.camera) (w.push('camera = ?'), p.push(f.camera));
   if (f.decision) (w.push('decision = ?'), p.push(f.decision));
   if (f.source) (w.push('source = ?'), p.push(f.source));
-  if (f.kind) (w.push('kind = ?'), p.push(f.kind));
+  // `kind <> 'plate'` lets sqlite use the partial index events_kind_ts (plates are most rows: the ts index serves them)
+  if (f.kind) (w.push(f.kind === 'plate' ? 'kind = ?' : "kind = ? AND kind <> 'plate'"), p.push(f.kind));
   if (f.person) (w.push('(person_id = ? OR instr(person_key, ?) > 0)'), p.push(f.person, f.person.toLowerCase()));
   if (f.q !== undefined && f.q !== '') {
     const q = normalizeQuery(f.q);
