@@ -9,6 +9,7 @@
  */
 import * as crypto from 'crypto';
 import type { GateActuator } from '../core/gate';
+import { configOrThrow, Parsed, Schema } from '../core/schema';
 
 export type DeviceKind = 'relay' | 'intercom' | 'eposelok';
 
@@ -74,4 +75,36 @@ export function defineRelayDriver<C extends { driver: string }>(d: RelayDriver<C
 /** A fresh random secret for an emulated device of the demo mode. */
 export function demoSecret(): string {
   return crypto.randomBytes(9).toString('base64url');
+}
+
+/** The driver config function of a schema: `{ driver: name, ...the parsed fields }`, a ConfigError naming every invalid field otherwise. */
+export function schemaConfigOf<N extends string, S extends Schema>(name: N, schema: S): (raw: Record<string, unknown>) => { driver: N } & Parsed<S> {
+  return (raw) => ({ driver: name, ...configOrThrow(schema, raw, name) });
+}
+
+/** A relay driver's site variables: `<prefix>_URL` configures it; `vars` maps its config fields to variable suffixes. */
+export interface RelayEnvSpec {
+  prefix: string;
+  /** the device id in /api/system and the probes */
+  id: string;
+  kind: 'relay' | 'intercom';
+  /** the gate `gatepost-lpr`'s fallback path drives with it, unless `gateVar` names another */
+  gate: string;
+  gateVar: string;
+  vars: Record<string, string>;
+}
+
+/** envVars / envDevice / envRelay of a relay driver from its variables. */
+export function relayEnv<C extends { driver: string }>(spec: RelayEnvSpec, configOf: (raw: Record<string, unknown>) => C): Pick<RelayDriver<C>, 'envVars' | 'envDevice' | 'envRelay'> {
+  const urlVar = `${spec.prefix}_URL`;
+  return {
+    envVars: [urlVar],
+    envDevice: (env) => (env[urlVar] ? { id: spec.id, kind: spec.kind, url: env[urlVar] as string } : undefined),
+    envRelay: (env) => {
+      if (!env[urlVar]) return undefined;
+      const raw: Record<string, unknown> = {};
+      for (const [field, suffix] of Object.entries(spec.vars)) raw[field] = env[`${spec.prefix}_${suffix}`];
+      return { gate: env[spec.gateVar] || spec.gate, config: configOf(raw) };
+    },
+  };
 }

@@ -5,8 +5,8 @@
  * _CHANNEL (the barrier, gate `main`).
  */
 import { HttpRelay, trimBase } from '../http-relay';
-import { configOrThrow, Schema } from '../../core/schema';
-import { defineRelayDriver, demoSecret } from '../driver';
+import type { Schema } from '../../core/schema';
+import { defineRelayDriver, demoSecret, relayEnv, schemaConfigOf } from '../driver';
 import type { ActuatorResult, DeviceAction } from '../../core/gate';
 
 const SCHEMA = {
@@ -48,23 +48,16 @@ export class SarapulRelay extends HttpRelay {
   }
 }
 
-function configOf(raw: Record<string, unknown>): SarapulRelayConfig {
-  return { driver: 'sarapul-relay', ...configOrThrow(SCHEMA, raw, 'sarapul-relay') };
-}
+const configOf: (raw: Record<string, unknown>) => SarapulRelayConfig = schemaConfigOf('sarapul-relay', SCHEMA);
 
 export const sarapulRelay = defineRelayDriver<SarapulRelayConfig>({
   name: 'sarapul-relay',
   kind: 'relay',
   label: { en: 'Sarapul CL-Gate relay', ru: 'Реле Сарапул CL-Gate' },
   editorFields: ['url', 'channel', 'token'],
-  envVars: ['GATEPOST_RELAY_URL'],
   configOf,
   create: (cfg, timeoutMs) => new SarapulRelay(cfg, timeoutMs),
-  envDevice: (env) => (env.GATEPOST_RELAY_URL ? { id: 'relay', kind: 'relay', url: env.GATEPOST_RELAY_URL } : undefined),
-  envRelay: (env) =>
-    env.GATEPOST_RELAY_URL
-      ? { gate: env.GATEPOST_LPR_RELAY_GATE || 'main', config: configOf({ url: env.GATEPOST_RELAY_URL, channel: env.GATEPOST_RELAY_CHANNEL, token: env.GATEPOST_RELAY_TOKEN }) }
-      : undefined,
+  ...relayEnv({ prefix: 'GATEPOST_RELAY', id: 'relay', kind: 'relay', gate: 'main', gateVar: 'GATEPOST_LPR_RELAY_GATE', vars: { url: 'URL', channel: 'CHANNEL', token: 'TOKEN' } }, configOf),
   emulator: {
     name: 'clgate',
     description: 'Sarapul CL-Gate relay (token: $GATEPOST_RELAY_TOKEN or "secret")',

@@ -6,8 +6,8 @@
  * _GATE (the gate `gatepost-lpr` drives with it, default `shelly`).
  */
 import { HttpRelay, trimBase } from '../http-relay';
-import { configOrThrow, Schema } from '../../core/schema';
-import { defineRelayDriver } from '../driver';
+import type { Schema } from '../../core/schema';
+import { defineRelayDriver, relayEnv, schemaConfigOf } from '../driver';
 import type { ActuatorResult, DeviceAction } from '../../core/gate';
 
 const SCHEMA = {
@@ -42,21 +42,16 @@ export class ShellyRelay extends HttpRelay {
   }
 }
 
-function configOf(raw: Record<string, unknown>): ShellyRelayConfig {
-  return { driver: 'shelly-relay', ...configOrThrow(SCHEMA, raw, 'shelly-relay') };
-}
+const configOf: (raw: Record<string, unknown>) => ShellyRelayConfig = schemaConfigOf('shelly-relay', SCHEMA);
 
 export const shellyRelay = defineRelayDriver<ShellyRelayConfig>({
   name: 'shelly-relay',
   kind: 'relay',
   label: { en: 'Shelly Gen2 relay (HTTP RPC)', ru: 'Реле Shelly Gen2 (HTTP RPC)' },
   editorFields: ['url', 'channel'],
-  envVars: ['GATEPOST_SHELLY_URL'],
   configOf,
   create: (cfg, timeoutMs) => new ShellyRelay(cfg, timeoutMs),
-  envDevice: (env) => (env.GATEPOST_SHELLY_URL ? { id: 'shelly', kind: 'relay', url: env.GATEPOST_SHELLY_URL } : undefined),
-  envRelay: (env) =>
-    env.GATEPOST_SHELLY_URL ? { gate: env.GATEPOST_SHELLY_GATE || 'shelly', config: configOf({ url: env.GATEPOST_SHELLY_URL, channel: env.GATEPOST_SHELLY_CHANNEL }) } : undefined,
+  ...relayEnv({ prefix: 'GATEPOST_SHELLY', id: 'shelly', kind: 'relay', gate: 'shelly', gateVar: 'GATEPOST_SHELLY_GATE', vars: { url: 'URL', channel: 'CHANNEL' } }, configOf),
   emulator: {
     name: 'shelly',
     description: 'Shelly Gen2 relay, one switch (id 0), authentication off',

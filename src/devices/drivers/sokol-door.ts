@@ -6,8 +6,8 @@
  * _RELAY (the wicket, gate `wicket`).
  */
 import { HttpRelay, trimBase } from '../http-relay';
-import { configOrThrow, Schema } from '../../core/schema';
-import { defineRelayDriver, demoSecret } from '../driver';
+import type { Schema } from '../../core/schema';
+import { defineRelayDriver, demoSecret, relayEnv, schemaConfigOf } from '../driver';
 import type { ActuatorResult, DeviceAction } from '../../core/gate';
 
 const SCHEMA = {
@@ -72,26 +72,16 @@ export class SokolDoor extends HttpRelay {
   }
 }
 
-function configOf(raw: Record<string, unknown>): SokolDoorConfig {
-  return { driver: 'sokol-door', ...configOrThrow(SCHEMA, raw, 'sokol-door') };
-}
+const configOf: (raw: Record<string, unknown>) => SokolDoorConfig = schemaConfigOf('sokol-door', SCHEMA);
 
 export const sokolDoor = defineRelayDriver<SokolDoorConfig>({
   name: 'sokol-door',
   kind: 'intercom',
   label: { en: 'Sokol intercom panel', ru: 'Домофон «Сокол»' },
   editorFields: ['url', 'relay', 'login'],
-  envVars: ['GATEPOST_SOKOL_URL'],
   configOf,
   create: (cfg, timeoutMs) => new SokolDoor(cfg, timeoutMs),
-  envDevice: (env) => (env.GATEPOST_SOKOL_URL ? { id: 'sokol', kind: 'intercom', url: env.GATEPOST_SOKOL_URL } : undefined),
-  envRelay: (env) =>
-    env.GATEPOST_SOKOL_URL
-      ? {
-          gate: env.GATEPOST_LPR_SOKOL_GATE || 'wicket',
-          config: configOf({ url: env.GATEPOST_SOKOL_URL, relay: env.GATEPOST_SOKOL_RELAY, username: env.GATEPOST_SOKOL_USER, password: env.GATEPOST_SOKOL_PASSWORD }),
-        }
-      : undefined,
+  ...relayEnv({ prefix: 'GATEPOST_SOKOL', id: 'sokol', kind: 'intercom', gate: 'wicket', gateVar: 'GATEPOST_LPR_SOKOL_GATE', vars: { url: 'URL', relay: 'RELAY', username: 'USER', password: 'PASSWORD' } }, configOf),
   emulator: {
     name: 'sokol',
     description: 'Sokol intercom panel (Basic auth: $GATEPOST_SOKOL_USER / $GATEPOST_SOKOL_PASSWORD, default root / 123456)',
