@@ -56,9 +56,7 @@ async function boot(dir: string): Promise<{ proc: ChildProcess; url: string; mqt
 
 export async function run(): Promise<BenchRow[]> {
   // loaded here so that `npm run bench -- plates` does not need a browser
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { chromium } = require('playwright-core');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const mqtt = require('mqtt');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatepost-bench-dash-'));
   const rt = await boot(dir);

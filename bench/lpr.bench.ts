@@ -117,7 +117,10 @@ async function benchCommand(t: CommandTarget, n: number, label: string, floorLab
       const b = await spawnTimed(['-e', '0'], env);
       const r = await spawnTimed([BIN, t.plate(k++), '--camera', 'cam1', '-q'], env);
       if (r.code !== 0) bad++;
-      if (i >= 3) (bare.push(b.ms), cmd.push(r.ms));
+      if (i >= 3) {
+        bare.push(b.ms);
+        cmd.push(r.ms);
+      }
     }
     fs.rmSync(dir, { recursive: true, force: true });
     const c = summarize(cmd);
@@ -243,7 +246,7 @@ class RuntimeRig {
       const tick = () => {
         try {
           const due = Math.min(count, Math.floor((performance.now() - t0) / interval) + 1);
-          while (sent < due) (this.sendOne(), sent++);
+          for (; sent < due; sent++) this.sendOne();
         } catch (err) {
           return reject(err);
         }

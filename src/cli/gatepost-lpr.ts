@@ -373,7 +373,6 @@ async function defaultFallbackDeps(cfg: LprConfig): Promise<FallbackDeps> {
 function createFallbackChecker(cfg: LprConfig): (plate: string) => Promise<OnlineResult> {
   const e = cfg.eposelok;
   if (!e.name || !e.token) throw new Error('E-Poselok online check needs GATEPOST_EPOSELOK_NAME and GATEPOST_EPOSELOK_TOKEN');
-  /* eslint-disable @typescript-eslint/no-var-requires */
   const { EposelokClient } = require('../devices/eposelok-client') as typeof import('../devices/eposelok-client');
   const { normalizePlate } = require('../core/plate') as typeof import('../core/plate');
   const client = new EposelokClient({ name: e.name, token: e.token, camId: e.camId, checkBase: e.checkUrl, checkTimeoutMs: e.timeoutMs ?? 1500 });

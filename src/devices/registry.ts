@@ -25,7 +25,7 @@ export const RELAY_DRIVER_NAMES = RELAY_DRIVERS.map((d) => d.name) as readonly R
 
 /** The relay driver called `name`, or undefined. */
 export function relayDriverOf(name: unknown): RelayDriver<RelayConfig> | undefined {
-  return (RELAY_DRIVERS as readonly RelayDriver<any>[]).find((d) => d.name === name);
+  return (RELAY_DRIVERS as readonly RelayDriver<RelayConfig>[]).find((d) => d.name === name);
 }
 
 function driverOrThrow(name: unknown): RelayDriver<RelayConfig> {
@@ -58,7 +58,7 @@ export function anyDeviceConfigured(env: NodeJS.ProcessEnv = process.env): boole
 
 /** The relay of a configured device (for its probe), or undefined when it is not a relay. */
 export function envRelayOf(id: string, env: NodeJS.ProcessEnv = process.env): GateActuator | undefined {
-  for (const d of RELAY_DRIVERS as readonly RelayDriver<any>[]) {
+  for (const d of RELAY_DRIVERS as readonly RelayDriver<RelayConfig>[]) {
     if (d.envDevice?.(env)?.id !== id) continue;
     const r = d.envRelay?.(env);
     return r ? createRelayDriver(r.config) : undefined;
@@ -69,7 +69,7 @@ export function envRelayOf(id: string, env: NodeJS.ProcessEnv = process.env): Ga
 /** gate id → relay config of every relay the environment configures (`gatepost-lpr`'s fallback path). */
 export function envRelays(env: NodeJS.ProcessEnv = process.env): Record<string, RelayConfig> {
   const out: Record<string, RelayConfig> = {};
-  for (const d of RELAY_DRIVERS as readonly RelayDriver<any>[]) {
+  for (const d of RELAY_DRIVERS as readonly RelayDriver<RelayConfig>[]) {
     const r = d.envRelay?.(env);
     if (r) out[r.gate] = r.config;
   }

@@ -58,7 +58,6 @@ export interface RuntimeConfig {
 /** Reads `.env` (if present) into process.env without overriding what is already set. */
 export function loadDotEnv(file = path.join(process.cwd(), '.env')): boolean {
   if (!fs.existsSync(file)) return false;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   require('dotenv').config({ path: file, override: false });
   return true;
 }

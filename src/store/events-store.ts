@@ -92,20 +92,24 @@ export function rowOfRecord(e: EventRecord): unknown[] {
 function where(f: EventFilter): { sql: string; params: unknown[] } {
   const w: string[] = [];
   const p: unknown[] = [];
-  if (f.from !== undefined) (w.push('ts >= ?'), p.push(f.from));
-  if (f.to !== undefined) (w.push('ts <= ?'), p.push(f.to));
-  if (f.gate) (w.push('gate = ?'), p.push(f.gate));
-  if (f.camera) (w.push('camera = ?'), p.push(f.camera));
-  if (f.decision) (w.push('decision = ?'), p.push(f.decision));
-  if (f.source) (w.push('source = ?'), p.push(f.source));
+  const add = (sql: string, ...params: unknown[]) => {
+    w.push(sql);
+    p.push(...params);
+  };
+  if (f.from !== undefined) add('ts >= ?', f.from);
+  if (f.to !== undefined) add('ts <= ?', f.to);
+  if (f.gate) add('gate = ?', f.gate);
+  if (f.camera) add('camera = ?', f.camera);
+  if (f.decision) add('decision = ?', f.decision);
+  if (f.source) add('source = ?', f.source);
   // `kind <> 'plate'` lets sqlite use the partial index events_kind_ts (plates are most rows: the ts index serves them)
-  if (f.kind) (w.push(f.kind === 'plate' ? 'kind = ?' : "kind = ? AND kind <> 'plate'"), p.push(f.kind));
-  if (f.person) (w.push('(person_id = ? OR instr(person_key, ?) > 0)'), p.push(f.person, f.person.toLowerCase()));
+  if (f.kind) add(f.kind === 'plate' ? 'kind = ?' : "kind = ? AND kind <> 'plate'", f.kind);
+  if (f.person) add('(person_id = ? OR instr(person_key, ?) > 0)', f.person, f.person.toLowerCase());
   if (f.q !== undefined && f.q !== '') {
     const q = normalizeQuery(f.q);
-    if (!q) w.push('0');
-    else if (/^\d{3}$/.test(q)) (w.push('digits = ?'), p.push(q));
-    else (w.push('instr(canonical, ?) > 0'), p.push(q));
+    if (!q) add('0');
+    else if (/^\d{3}$/.test(q)) add('digits = ?', q);
+    else add('instr(canonical, ?) > 0', q);
   }
   return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p };
 }

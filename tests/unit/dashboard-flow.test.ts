@@ -14,9 +14,7 @@ import { compile } from '@vue/compiler-dom';
 import { CREDENTIAL_KINDS, DECISION_OUTCOMES, DECISION_SOURCES } from '../../src/core/contracts';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const builder = require(path.join(ROOT, 'scripts', 'build-dashboard-flow.js'));
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { GATEPOST_STRINGS } = require(path.join(ROOT, 'dashboard', 'i18n.js'));
 
 type Node = Record<string, any>;

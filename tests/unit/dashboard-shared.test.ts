@@ -8,10 +8,8 @@ import * as path from 'path';
 import type { AddressInfo } from 'net';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { createGatepost } = require(path.join(ROOT, 'dashboard', 'shared.js'));
 const LIVE_EVENTS = require(path.join(ROOT, 'src', 'core', 'live-events.json'));
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { GATEPOST_STRINGS } = require(path.join(ROOT, 'dashboard', 'i18n.js'));
 
 function storage() {
