@@ -5,7 +5,8 @@
  *    plate-check; null when the configuration is incomplete).
  *  - `e-poselok-sync`: keeps the local mirror in step with E-Poselok: on start, every N minutes
  *    and on any input (msg.confirm === true confirms a suspicious shrink). Output 1: the sync
- *    report; output 2: `gatepost/eposelok/state` (retained) for an mqtt-out node. A thin adapter
+ *    report; output 2: the sync state (msg.topic `gatepost/eposelok/state`) for the flow — the runtime's MQTT bridge is
+ *    that topic's one publisher, so do not wire it to an mqtt-out node. A thin adapter
  *    over `eposelokOf(hub)`.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';

@@ -12,14 +12,21 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const topicMatches = (filter: string, topic: string) =>
   new RegExp('^' + filter.split('/').map((l) => (l === '+' ? '[^/]+' : l.replace(/[.*?^${}()|[\]\\]/g, '\\$&'))).join('/') + '$').test(topic);
 
-test('no shipped flow publishes on a topic the MQTT bridge owns (gatepost/eposelok/state had two publishers)', () => {
+test('no shipped flow or example publishes on a topic the MQTT bridge owns (gatepost/eposelok/state had two publishers)', () => {
   expect(BRIDGE_TOPICS).toContain('gatepost/eposelok/state');
   const offenders: string[] = [];
-  for (const f of fs.readdirSync(path.join(ROOT, 'flows')).filter((x) => x.endsWith('.json'))) {
-    for (const n of JSON.parse(fs.readFileSync(path.join(ROOT, 'flows', f), 'utf8'))) {
-      if (n.type !== 'mqtt out' || !n.topic) continue;
-      const topic = String(n.topic).replace(/\$\{\w+\}/g, 'x');
-      if (BRIDGE_TOPICS.some((t) => topicMatches(t, topic))) offenders.push(`${f}: ${n.id} → ${n.topic}`);
+  for (const dir of ['flows', 'examples']) {
+    for (const f of fs.readdirSync(path.join(ROOT, dir)).filter((x) => x.endsWith('.json'))) {
+      const nodes: any[] = JSON.parse(fs.readFileSync(path.join(ROOT, dir, f), 'utf8'));
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      for (const n of nodes) {
+        if (n.type === 'mqtt out' && n.topic) {
+          const topic = String(n.topic).replace(/\$\{\w+\}/g, 'x');
+          if (BRIDGE_TOPICS.some((t) => topicMatches(t, topic))) offenders.push(`${dir}/${f}: ${n.id} → ${n.topic}`);
+        }
+        // e-poselok-sync's output 2 carries msg.topic gatepost/eposelok/state: an mqtt out there publishes it again
+        if (n.type === 'e-poselok-sync') for (const id of n.wires?.[1] ?? []) if (byId.get(id)?.type === 'mqtt out') offenders.push(`${dir}/${f}: ${id} ← e-poselok-sync output 2`);
+      }
     }
   }
   expect(offenders).toEqual([]);
