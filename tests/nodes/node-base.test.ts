@@ -105,3 +105,27 @@ describe('nodes on the base', () => {
     ]);
   });
 });
+
+describe('gatepost-gate editor', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-ged-'));
+    helper.settings({ gatepost: { dbPath: path.join(dir, 'n.db') } } as any);
+    await new Promise<void>((r) => helper.startServer(() => r()));
+  });
+  afterEach(async () => {
+    await helper.unload();
+    await new Promise<void>((r) => helper.stopServer(() => r()));
+    await Hub.closeAll();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('GET /gatepost/drivers lists the registry: every relay driver with its labels and form rows', async () => {
+    await helper.load(require('../../nodes/gatepost-gate/gatepost-gate'), [{ id: 'g', type: 'gatepost-gate', gateId: 'garage', driver: 'shelly-relay', url: 'http://127.0.0.1:9', channel: '0' } as any]);
+    const res = await helper.request().get('/gatepost/drivers').expect(200);
+    expect(res.body.map((d: any) => d.name)).toEqual(['sarapul-relay', 'sokol-door', 'rest-relay', 'shelly-relay']);
+    expect(res.body[3]).toEqual({ name: 'shelly-relay', label: { en: 'Shelly Gen2 relay (HTTP RPC)', ru: 'Реле Shelly Gen2 (HTTP RPC)' }, fields: ['url', 'channel'] });
+    const html = fs.readFileSync(path.join(__dirname, '..', '..', 'nodes', 'gatepost-gate', 'gatepost-gate.html'), 'utf8');
+    for (const f of ['url', 'channel', 'relay', 'rest', 'token', 'login']) expect(html).toContain(`gp-f-${f}`);
+  });
+});
