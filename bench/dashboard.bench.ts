@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BenchRow, summarize } from './lib';
-import { freePort } from '../tests/helpers/runtime';
+import { freePort } from '../harness/runtime';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'runtime', 'main.js');
 const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS || 20);
@@ -56,9 +56,7 @@ async function boot(dir: string): Promise<{ proc: ChildProcess; url: string; mqt
 
 export async function run(): Promise<BenchRow[]> {
   // loaded here so that `npm run bench -- plates` does not need a browser
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { chromium } = require('playwright-core');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const mqtt = require('mqtt');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatepost-bench-dash-'));
   const rt = await boot(dir);

@@ -97,7 +97,10 @@ export async function generateDataset(db: Db, opts: DatasetOptions = {}): Promis
   const seen = new Set<string>();
   while (mirrorPlates.length < MIRROR) {
     const p = plate();
-    if (!seen.has(p)) (seen.add(p), mirrorPlates.push(p));
+    if (!seen.has(p)) {
+      seen.add(p);
+      mirrorPlates.push(p);
+    }
   }
   await db.transaction(async (tx) => {
     const ins = new BatchInsert(tx, 'mirror_passes', ['list', 'canonical', 'raw', 'digits', 'house', 'first_seen', 'last_seen']);

@@ -1,7 +1,7 @@
 /**
  * LPR path benchmarks (127.0.0.1 only).
  *
- *  1. MQTT path, with the real runtime (tests/helpers/runtime.ts → the built dist/src/runtime/main.js
+ *  1. MQTT path, with the real runtime (harness/runtime.ts → the built dist/src/runtime/main.js
  *     and the shipped flows): the 100k passes / 1M events dataset (bench/dataset.ts) is generated
  *     into the data dir before the start; a CL-Gate emulator runs in this process and the runtime's
  *     relay env points at it (GATEPOST_RELAY_URL/TOKEN/CHANNEL, GATEPOST_DEMO off), so the plate's
@@ -17,7 +17,7 @@
  *     interval measures the barrier opening from closed for every plate.
  *     `gatepost-lpr` start → exit against that runtime (its decision comes back from the flow).
  *  2. `gatepost-lpr` from process start to exit (spawn → exit), allowed plates, against a bare
- *     aedes broker with a stand-in decider (tests/helpers/lpr-broker.js): the command alone.
+ *     aedes broker with a stand-in decider (harness/lpr-broker.js): the command alone.
  *     Each next to `node -e 0` (the floor), and again without NODE_EXTRA_CA_CERTS when it is set.
  *
  * Env: BENCH_LPR_FLOWS_DIR (flows to install instead of the project's flows/), BENCH_LPR_STEADY_S
@@ -36,7 +36,7 @@ import { Hub } from '../src/services/hub';
 import { silentLogger } from '../src/core/log';
 import { startClGateEmulator } from '../src/emulators/clgate';
 import { MqttLite, LiteMessage } from '../src/cli/mqtt-lite';
-import { startGatepost, freePort, tempDir, ROOT as RT_ROOT } from '../tests/helpers/runtime';
+import { startGatepost, freePort, tempDir, ROOT as RT_ROOT } from '../harness/runtime';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'gatepost-lpr.js');
@@ -53,7 +53,7 @@ function plateOf(i: number): string {
 // ------------------------------------------------------------------------------ gatepost-lpr command
 
 async function startStandInBroker(allow: string[]): Promise<{ url: string; stop(): Promise<void> }> {
-  const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'tests', 'helpers', 'lpr-broker.js')], {
+  const proc: ChildProcess = spawn(process.execPath, [path.join(ROOT, 'harness', 'lpr-broker.js')], {
     env: { ...process.env, ALLOW: allow.join(','), LPR_USER: 'lpr', LPR_PASSWORD: 'bench-secret' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -117,7 +117,10 @@ async function benchCommand(t: CommandTarget, n: number, label: string, floorLab
       const b = await spawnTimed(['-e', '0'], env);
       const r = await spawnTimed([BIN, t.plate(k++), '--camera', 'cam1', '-q'], env);
       if (r.code !== 0) bad++;
-      if (i >= 3) (bare.push(b.ms), cmd.push(r.ms));
+      if (i >= 3) {
+        bare.push(b.ms);
+        cmd.push(r.ms);
+      }
     }
     fs.rmSync(dir, { recursive: true, force: true });
     const c = summarize(cmd);
@@ -243,7 +246,7 @@ class RuntimeRig {
       const tick = () => {
         try {
           const due = Math.min(count, Math.floor((performance.now() - t0) / interval) + 1);
-          while (sent < due) (this.sendOne(), sent++);
+          for (; sent < due; sent++) this.sendOne();
         } catch (err) {
           return reject(err);
         }

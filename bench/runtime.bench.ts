@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BenchRow, summarize } from './lib';
-import { freePort } from '../tests/helpers/runtime';
+import { freePort } from '../harness/runtime';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'runtime', 'main.js');
 const RUNS = Number(process.env.BENCH_RUNTIME_RUNS || 3);

@@ -11,7 +11,7 @@
  *  - REST: gatepost.api(path, { method, body }) → parsed JSON; same-origin cookie; a 401 goes to /login;
  *    a failure throws an Error with .status and the server's message
  *  - live updates: ONE EventSource on /api/stream for the whole tab; gatepost.on(name, fn) → off().
- *    names: the stream's events ('event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'),
+ *    names: the stream's events (src/core/live-events.json: event, gate-state, alarm, …),
  *    plus 'lang', 'live' (true/false: stream connected) and 'resync' (the stream came back after a
  *    break: reload what you show, something may have been missed)
  *  - formatting in the post's time zone (from /api/system): time, dateTime, date, validity, durations,
@@ -21,9 +21,10 @@
  * Plain ES2019 on purpose: Dashboard 2.0 re-generates template scripts with escodegen.
  * Also loaded by the unit tests under Node (module.exports at the end).
  */
-function createGatepost(win, strings) {
+function createGatepost(win, strings, streamEvents) {
   var LANG_KEY = 'gatepost.lang';
-  var STREAM_EVENTS = ['event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'];
+  // the stream's event names: src/core/live-events.json, put beside this file by scripts/build-dashboard-flow.js
+  var STREAM_EVENTS = streamEvents || [];
   var listeners = {};
   var storage = null;
   try {

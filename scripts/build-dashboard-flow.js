@@ -4,7 +4,8 @@
  * under dashboard/:
  *   dashboard/*.vue      one ui-template each (the <template>/<script>/<style> the node holds)
  *   dashboard/i18n.js    \ concatenated into the ui-template "gatepost: shared" (scope: every page),
- *   dashboard/shared.js  / which creates window.gatepost once per browser tab
+ *   dashboard/shared.js  / which creates window.gatepost once per browser tab, with the live
+ *                          stream's event names of src/core/live-events.json (the one list)
  *   dashboard/gatepost.css  the ui-template "gatepost: styles" (scope: CSS on all pages)
  *
  *   node scripts/build-dashboard-flow.js          write flows/dashboard.json
@@ -95,8 +96,9 @@ function sharedTemplate() {
     '',
     read('shared.js').trim(),
     '',
+    'var GATEPOST_STREAM_EVENTS = ' + JSON.stringify(JSON.parse(fs.readFileSync(path.join(root, 'src', 'core', 'live-events.json'), 'utf8'))) + ';',
     'if (!window.gatepost) {',
-    '  window.gatepost = createGatepost(window, GATEPOST_STRINGS);',
+    '  window.gatepost = createGatepost(window, GATEPOST_STRINGS, GATEPOST_STREAM_EVENTS);',
     '  window.gatepost.start();',
     "  window.dispatchEvent(new Event('gatepost-ready'));",
     '}',

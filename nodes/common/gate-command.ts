@@ -6,11 +6,12 @@
  */
 import type { NodeAPI, Node, NodeDef, NodeMessageInFlow } from 'node-red';
 import { hubFor, shortError } from './hub';
+import { fail, translator, userOf } from './node-base';
 import { gatesOf } from '../../src/services/gate-service';
 import { isGateCommand } from '../../src/core/gate';
 import type { CommandSource, GateCommand, GateStatePayload } from '../../src/core/contracts';
 import type { GatepostGateNode } from '../gatepost-gate/gate-def';
-import type { RelayDriverName } from '../../src/devices/relay';
+import type { RelayDriverName } from '../../src/devices/registry';
 
 export interface GateCommandNodeDef extends NodeDef {
   gate: string;
@@ -35,26 +36,9 @@ export function commandOf(msg: Record<string, any>): { command: GateCommand; sou
   return { command, source: user !== null ? { kind: 'user', actor: user || undefined } : { kind: 'flow' } };
 }
 
-/** The acting user of a message (msg.user or Dashboard's msg._client), '' if unnamed, null if none. */
-function userOf(msg: Record<string, any>): string | null {
-  const u = msg.user;
-  if (typeof u === 'string') return u;
-  if (u && typeof u === 'object') return String(u.username ?? u.name ?? u.id ?? '');
-  const c = msg._client;
-  if (c && typeof c === 'object') {
-    const cu = c.user;
-    if (typeof cu === 'string') return cu;
-    if (cu && typeof cu === 'object') return String(cu.username ?? cu.userId ?? cu.name ?? '');
-    return String(c.socketId ?? '');
-  }
-  return null;
-}
-
 export function registerGateCommandNode(RED: NodeAPI, type: 'sarapul-relay' | 'sokol-door', drivers: RelayDriverName[]): void {
-  const t = (key: string, fallback: string): string => {
-    const s = RED._(`${type}.${key}`);
-    return s && s !== `${type}.${key}` ? s : fallback;
-  };
+  const tr = translator(RED);
+  const t = (key: string, fallback: string): string => tr(`${type}.${key}`, fallback);
 
   function GateCommandNode(this: Node, config: GateCommandNodeDef) {
     RED.nodes.createNode(this, config);
@@ -91,14 +75,10 @@ export function registerGateCommandNode(RED: NodeAPI, type: 'sarapul-relay' | 's
       if (!gateNode || !gateId) return done(new Error(`${type}: no gate configured`));
       if (gateNode.defineError) return done(new Error(`${type}: gate "${gateId}" is not configured correctly: ${gateNode.defineError}`));
       if (typeof msg.gate === 'string' && msg.gate && msg.gate !== gateId) {
-        node.status({ fill: 'red', shape: 'ring', text: t('status.wrongGate', 'wrong gate') });
-        return done(new Error(`${type}: message is for gate "${msg.gate}", this node drives gate "${gateId}": not sent`));
+        return fail(node, done, new Error(`${type}: message is for gate "${msg.gate}", this node drives gate "${gateId}": not sent`), t('status.wrongGate', 'wrong gate'));
       }
       const parsed = commandOf(msg);
-      if (parsed instanceof Error) {
-        node.status({ fill: 'red', shape: 'ring', text: shortError(parsed) });
-        return done(parsed);
-      }
+      if (parsed instanceof Error) return fail(node, done, parsed);
       gatesOf(hub)
         .command(gateId, parsed.command, parsed.source)
         .then((state) => {
@@ -111,9 +91,8 @@ export function registerGateCommandNode(RED: NodeAPI, type: 'sarapul-relay' | 's
           done();
         })
         .catch((err: any) => {
-          node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
           if (err?.state) msg.payload = err.state;
-          done(err instanceof Error ? err : new Error(String(err)));
+          fail(node, done, err);
         });
     });
 

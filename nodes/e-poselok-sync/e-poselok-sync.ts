@@ -5,12 +5,16 @@
  *    plate-check; null when the configuration is incomplete).
  *  - `e-poselok-sync`: keeps the local mirror in step with E-Poselok: on start, every N minutes
  *    and on any input (msg.confirm === true confirms a suspicious shrink). Output 1: the sync
- *    report; output 2: `gatepost/eposelok/state` (retained) for an mqtt-out node. A thin adapter
+ *    report; output 2: the sync state (msg.topic `gatepost/eposelok/state`) for the flow — the runtime's MQTT bridge is
+ *    that topic's one publisher, so do not wire it to an mqtt-out node. A thin adapter
  *    over `eposelokOf(hub)`.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { hubFor, shortError } from '../common/hub';
 import { textProp, credentialProp } from '../common/env';
+import { nodeConfig, translator } from '../common/node-base';
+import type { Schema } from '../../src/core/schema';
+import { TOPIC_EPOSELOK_STATE } from '../../src/core/topics';
 import { EposelokClient, EposelokConfig } from '../../src/devices/eposelok-client';
 import { eposelokOf, EposelokState, SyncReport, SyncTrigger } from '../../src/services/eposelok-service';
 import type { OnlineChecker } from '../../src/core/contracts';
@@ -43,14 +47,22 @@ interface EposelokConfigNode extends Node {
   problems: string[];
 }
 
-const STATE_TOPIC = 'gatepost/eposelok/state';
+const STATE_TOPIC = TOPIC_EPOSELOK_STATE;
 const REPORT_TOPIC = 'gatepost/eposelok/sync';
 
-/** A number from a node property (may be '' or an unresolved ${VAR}): default when unusable. */
-function num(v: unknown, def: number, min: number, max: number): number {
-  const n = Number(v);
-  return v === '' || v === undefined || v === null || !Number.isFinite(n) ? def : Math.min(max, Math.max(min, n));
-}
+/** The config node's numeric properties (seconds; empty or an unset ${VAR}: the default; out of range: invalid). */
+const CONFIG_SCHEMA = {
+  listTimeout: { type: 'number', min: 1, max: 300, default: 20, label: 'list timeout (s)' },
+  checkTimeout: { type: 'number', min: 0.1, max: 10, default: 1.5, label: 'check timeout (s)' },
+  breakerFailures: { type: 'int', min: 1, max: 100, default: 3, label: 'breaker failures' },
+  breakerReset: { type: 'number', min: 1, max: 3600, default: 30, label: 'breaker reset (s)' },
+} satisfies Schema;
+/** The sync node's: interval in minutes, shrink in %, stale after hours. */
+const SYNC_SCHEMA = {
+  interval: { type: 'number', min: 1, max: 7 * 24 * 60, default: 60, label: 'interval (min)' },
+  maxShrink: { type: 'number', min: 0, max: 100, default: 50, label: 'maximum shrink (%)' },
+  staleHours: { type: 'number', above: 0, max: 24 * 30, default: 3, label: 'stale after (h)' },
+} satisfies Schema;
 
 /** A property that is still `${VAR}` (env not set) or empty → undefined. */
 function age(ms: number): string {
@@ -61,29 +73,28 @@ function age(ms: number): string {
 }
 
 export = function (RED: NodeAPI): void {
-  const t = (key: string, fallback: string, vars?: Record<string, string | number>): string => {
-    const s = RED._(key, vars as any);
-    return s && s !== key ? s : fallback;
-  };
+  const t = translator(RED);
 
   function EposelokConfigNode(this: EposelokConfigNode, config: ConfigDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const hub = hubFor(RED);
     const creds = ((this as any).credentials ?? {}) as ConfigCreds;
+    const nums = nodeConfig(RED, node, 'e-poselok-config', config, CONFIG_SCHEMA);
+    const n = nums.value ?? { listTimeout: 20, checkTimeout: 1.5, breakerFailures: 3, breakerReset: 30 };
     const cfg: Partial<EposelokConfig> = {
       name: textProp(config.settlement) ?? (process.env.GATEPOST_EPOSELOK_NAME || undefined),
       token: credentialProp(creds.token, 'GATEPOST_EPOSELOK_TOKEN'),
       camId: credentialProp(creds.camId, 'GATEPOST_EPOSELOK_CAMID'),
       listBase: textProp(config.listBase),
       checkBase: textProp(config.checkBase),
-      listTimeoutMs: num(config.listTimeout, 20, 1, 300) * 1000,
-      checkTimeoutMs: num(config.checkTimeout, 1.5, 0.1, 10) * 1000,
-      breakerFailures: num(config.breakerFailures, 3, 1, 100),
-      breakerResetMs: num(config.breakerReset, 30, 1, 3600) * 1000,
+      listTimeoutMs: n.listTimeout * 1000,
+      checkTimeoutMs: n.checkTimeout * 1000,
+      breakerFailures: n.breakerFailures,
+      breakerResetMs: n.breakerReset * 1000,
       plateForm: config.plateForm === 'cyrillic' ? 'cyrillic' : 'canonical',
     };
-    node.problems = EposelokClient.problems(cfg);
+    node.problems = [...EposelokClient.problems(cfg), ...(nums.invalid ? [nums.invalid] : [])];
     if (node.problems.length) {
       node.client = null;
       node.checker = null;
@@ -104,9 +115,14 @@ export = function (RED: NodeAPI): void {
     const svc = eposelokOf(hub);
     const cfgNode = config.eposelok ? (RED.nodes.getNode(config.eposelok) as unknown as EposelokConfigNode | null) : null;
     const client = cfgNode?.client ?? null;
-    const intervalMs = num(config.interval, 60, 1, 7 * 24 * 60) * 60_000;
-    const maxShrink = num(config.maxShrink, 50, 0, 100) / 100;
-    const staleAfterMs = num(config.staleHours, 3, 0.0001, 24 * 30) * 3600_000;
+    const sync = nodeConfig(RED, node, 'e-poselok-sync', config, SYNC_SCHEMA);
+    if (!sync.value) {
+      node.on('input', (_msg: NodeMessageInFlow, _send, done) => done(new Error(sync.invalid)));
+      return;
+    }
+    const intervalMs = sync.value.interval * 60_000;
+    const maxShrink = sync.value.maxShrink / 100;
+    const staleAfterMs = sync.value.staleHours * 3600_000;
     const syncOnStart = config.syncOnStart !== false && config.syncOnStart !== 'false';
     let closed = false;
     let syncing = false;

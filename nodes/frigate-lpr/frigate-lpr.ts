@@ -12,6 +12,13 @@ import { FrigatePlateTracker, parseCameraMap } from '../../src/core/frigate';
 import { systemClock } from '../../src/core/clock';
 import { shortError } from '../common/hub';
 import { textProp } from '../common/env';
+import { nodeConfig, showInvalid, translator } from '../common/node-base';
+import type { Schema } from '../../src/core/schema';
+
+const SCHEMA = {
+  minScore: { type: 'number', min: 0, max: 1, default: 0, label: 'minimum score' },
+  ttl: { type: 'number', above: 0, default: 600, label: 'memory time (s)' },
+} satisfies Schema;
 
 interface FrigateLprDef extends NodeDef {
   cameraMap: string;
@@ -29,10 +36,8 @@ const list = (s: unknown): string[] =>
     .filter(Boolean);
 
 export = function (RED: NodeAPI): void {
-  const t = (key: string, fallback: string, vars?: Record<string, unknown>): string => {
-    const s = RED._(`frigate-lpr.${key}`, vars as any);
-    return s && s !== `frigate-lpr.${key}` ? s : fallback;
-  };
+  const tr = translator(RED);
+  const t = (key: string, fallback: string): string => tr(`frigate-lpr.${key}`, fallback);
 
   function FrigateLpr(this: Node, config: FrigateLprDef) {
     RED.nodes.createNode(this, config);
@@ -42,27 +47,25 @@ export = function (RED: NodeAPI): void {
     let plates = 0;
     let refused = 0;
 
-    try {
-      const minScore = config.minScore === '' || config.minScore === undefined ? 0 : Number(config.minScore);
-      if (!Number.isFinite(minScore) || minScore < 0 || minScore > 1) throw new Error(`minimum score must be 0..1 (got "${config.minScore}")`);
-      const ttlS = config.ttl === '' || config.ttl === undefined ? 600 : Number(config.ttl);
-      if (!Number.isFinite(ttlS) || ttlS <= 0) throw new Error(`memory time must be a positive number of seconds (got "${config.ttl}")`);
-      tracker = new FrigatePlateTracker(systemClock, {
-        cameraMap: parseCameraMap(config.cameraMap ?? ''),
-        zones: list(config.zones),
-        cameras: list(config.cameras),
-        minScore,
-        ttlMs: ttlS * 1000,
-      });
-      node.status({ fill: 'grey', shape: 'ring', text: t('status.waiting', 'waiting for Frigate') });
-    } catch (err) {
-      configError = (err as Error).message;
-      node.error(`frigate-lpr: ${configError}`);
-      node.status({ fill: 'red', shape: 'ring', text: t('status.badConfig', 'configuration invalid') });
-    }
+    const cfg = nodeConfig(RED, node, 'frigate-lpr', config, SCHEMA);
+    if (cfg.value) {
+      try {
+        tracker = new FrigatePlateTracker(systemClock, {
+          cameraMap: parseCameraMap(config.cameraMap ?? ''),
+          zones: list(config.zones),
+          cameras: list(config.cameras),
+          minScore: cfg.value.minScore,
+          ttlMs: cfg.value.ttl * 1000,
+        });
+        node.status({ fill: 'grey', shape: 'ring', text: t('status.waiting', 'waiting for Frigate') });
+      } catch (err) {
+        configError = (err as Error).message;
+        showInvalid(RED, node, 'frigate-lpr', `frigate-lpr: ${configError}`);
+      }
+    } else configError = cfg.invalid;
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
-      if (!tracker) return done(new Error(`frigate-lpr: ${configError}`));
+      if (!tracker) return done(new Error(configError?.startsWith('frigate-lpr') ? configError : `frigate-lpr: ${configError}`));
       let r;
       try {
         r = tracker.ingest(typeof msg.topic === 'string' ? msg.topic : undefined, msg.payload);

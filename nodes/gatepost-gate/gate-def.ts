@@ -1,9 +1,12 @@
 /** The gate definition (GateDef) of a `gatepost-gate` node configuration. */
 import type { NodeDef, Node } from 'node-red';
 import type { GateDef } from '../../src/services/gate-service';
-import type { RelayConfig, HttpMethod, RelayDriverName } from '../../src/devices/relay';
+import type { HttpMethod } from '../../src/devices/http-relay';
+import { relayConfigOf, RELAY_DRIVER_NAMES, RelayDriverName } from '../../src/devices/registry';
+import { configOrThrow, Schema } from '../../src/core/schema';
 import type { GateKind } from '../../src/core/contracts';
-import { credentialProp, intProp } from '../common/env';
+import { credentialProp, textProp } from '../common/env';
+import { ConfigMigration, migrateConfig } from '../common/node-base';
 
 export interface GatepostGateDef extends NodeDef {
   gateId: string;
@@ -38,72 +41,42 @@ export interface GatepostGateNode extends Node<GatepostGateCredentials> {
   defineError: string | null;
 }
 
-const truthy = (v: unknown) => v === true || v === 'true';
-const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'];
+/** The gate's own properties; the device's are its driver's schema (src/devices/drivers/*). */
+const GATE_SCHEMA = {
+  gateId: { type: 'string', required: true, label: 'gate id' },
+  kind: { type: 'enum', values: ['barrier', 'wicket', 'door'] as const, default: 'barrier' },
+  driver: { type: 'enum', values: RELAY_DRIVER_NAMES, default: 'sarapul-relay' },
+  /** seconds */
+  pulse: { type: 'number', above: 0, max: 3600, label: 'pulse (s)' },
+  /** seconds */
+  timeout: { type: 'number', above: 0, max: 60, default: 3, label: 'timeout (s)' },
+} satisfies Schema;
 
-/** Seconds (number or `${VAR}`-substituted string) → ms, or the default. */
-function seconds(v: unknown, dflt: number): number {
-  const n = typeof v === 'number' ? v : parseFloat(String(v ?? '').replace(',', '.'));
-  return Number.isFinite(n) && n > 0 ? Math.round(n * 1000) : dflt * 1000;
+/**
+ * Config versions of gatepost-gate (nodes/common/node-base.ts migrateConfig): step i turns version
+ * i into i + 1. 0 → 1: a gate saved before the driver property existed was a CL-Gate relay.
+ */
+export const GATE_CONFIG_MIGRATIONS: readonly ConfigMigration[] = [(c) => ({ ...c, driver: c.driver || 'sarapul-relay' })];
+
+/** A node property: its text, or undefined when empty or an unresolved `${VAR}` (an unset variable). */
+function prop(v: unknown): unknown {
+  return typeof v === 'string' ? textProp(v) : v;
 }
 
-function method(v: unknown): HttpMethod {
-  const m = String(v || 'GET').toUpperCase();
-  if (!METHODS.includes(m)) throw new Error(`HTTP method must be one of ${METHODS.join(', ')} (got "${v}")`);
-  return m as HttpMethod;
-}
-
-/** The gate definition of a node's configuration; throws a clear Error when it is invalid. */
+/** The gate definition of a node's configuration; throws a clear Error (every invalid field) when it is invalid. */
 export function gateDefOf(config: GatepostGateDef, rawCreds: GatepostGateCredentials): GateDef {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(migrateConfig(config, GATE_CONFIG_MIGRATIONS))) raw[k] = prop(v);
+  const gate = configOrThrow(GATE_SCHEMA, raw);
   // credentials may name an environment variable (`${GATEPOST_RELAY_TOKEN}`), as the shipped flows do
-  const creds: GatepostGateCredentials = { token: credentialProp(rawCreds.token), username: credentialProp(rawCreds.username), password: credentialProp(rawCreds.password) };
-  const kind: GateKind = config.kind === 'wicket' || config.kind === 'door' ? config.kind : 'barrier';
-  let relay: RelayConfig;
-  switch (config.driver) {
-    case 'sokol-door':
-      relay = {
-        driver: 'sokol-door',
-        url: String(config.url ?? '').trim(),
-        relay: intProp(config.relay, 1),
-        external: truthy(config.external),
-        username: creds.username || 'root',
-        password: creds.password ?? '',
-      };
-      break;
-    case 'rest-relay': {
-      let headers: Record<string, string> = {};
-      if (config.headers && String(config.headers).trim()) {
-        try {
-          headers = JSON.parse(String(config.headers));
-        } catch {
-          throw new Error('headers must be a JSON object, e.g. {"Authorization": "Bearer {token}"}');
-        }
-        if (!headers || typeof headers !== 'object' || Array.isArray(headers)) throw new Error('headers must be a JSON object');
-      }
-      relay = {
-        driver: 'rest-relay',
-        open: { method: method(config.openMethod), url: String(config.openUrl ?? '').trim(), body: config.openBody || undefined },
-        close: { method: method(config.closeMethod), url: String(config.closeUrl ?? '').trim(), body: config.closeBody || undefined },
-        headers,
-        channel: String(config.channel ?? ''),
-        token: creds.token,
-        username: creds.username,
-        password: creds.password,
-        basicAuth: truthy(config.basicAuth),
-      };
-      break;
-    }
-    case 'sarapul-relay':
-    default:
-      relay = { driver: 'sarapul-relay', url: String(config.url ?? '').trim(), channel: intProp(config.channel, 1), token: creds.token ?? '' };
-  }
+  const creds = { token: credentialProp(rawCreds.token), username: credentialProp(rawCreds.username), password: credentialProp(rawCreds.password) };
+  const relay = relayConfigOf({ ...raw, ...creds, driver: gate.driver });
   return {
-    id: String(config.gateId ?? '').trim(),
+    id: gate.gateId,
     name: config.name || undefined,
-    kind,
+    kind: gate.kind,
     relay,
-    pulseMs: seconds(config.pulse, kind === 'barrier' ? 6 : 5),
-    timeoutMs: seconds(config.timeout, 3),
+    pulseMs: Math.round((gate.pulse ?? (gate.kind === 'barrier' ? 6 : 5)) * 1000),
+    timeoutMs: Math.round(gate.timeout * 1000),
   };
 }
-

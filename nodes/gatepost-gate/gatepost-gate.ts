@@ -10,13 +10,19 @@ import type { NodeAPI } from 'node-red';
 import { hubFor } from '../common/hub';
 import { GateError, gatesOf } from '../../src/services/gate-service';
 import { gateDefOf, GatepostGateDef, GatepostGateNode } from './gate-def';
+import { RELAY_DRIVERS, RELAY_DRIVER_NAMES } from '../../src/devices/registry';
 
 export = function (RED: NodeAPI): void {
+  // the editor's driver list and the form rows of each driver, from the device registry
+  RED.httpAdmin.get('/gatepost/drivers', RED.auth.needsPermission('gatepost-gate.read'), (_req, res) => {
+    res.json(RELAY_DRIVERS.map((d) => ({ name: d.name, label: d.label, fields: d.editorFields })));
+  });
+
   function GatepostGate(this: GatepostGateNode, config: GatepostGateDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     node.gateId = String(config.gateId ?? '').trim();
-    node.driver = config.driver || 'sarapul-relay';
+    node.driver = config.driver || RELAY_DRIVER_NAMES[0];
     node.defineError = null;
     const hub = hubFor(RED);
     const label = `gatepost-gate ${config.name ? `"${config.name}" ` : ''}(${node.id})`;

@@ -7,7 +7,9 @@
  * `gatepost-lpr` while gatepost was down) is only recorded and always leaves on output 3.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { hubFor, shortError } from '../common/hub';
+import { hubFor } from '../common/hub';
+import { fail, nodeConfig, translator } from '../common/node-base';
+import type { Schema } from '../../src/core/schema';
 import { DEFAULT_MAX_AGE_MS, PlateChecker, parseCameraMap } from '../../src/services/plate-checker';
 import { isPolicyName, policyFrom } from '../../src/core/match';
 import type { OnlineChecker } from '../../src/core/contracts';
@@ -24,23 +26,21 @@ interface PlateCheckDef extends NodeDef {
   eposelok?: string;
 }
 
-/** A number from a node property (may be '' or an unresolved ${VAR}): default when unusable. */
-function num(v: unknown, def: number, min: number, max: number): number {
-  const n = Number(v);
-  return v === '' || v === undefined || v === null || !Number.isFinite(n) ? def : Math.min(max, Math.max(min, n));
-}
+/** The numeric properties, in seconds (empty or an unset ${VAR}: the default; out of range: invalid). */
+const SCHEMA = {
+  repeatWindow: { type: 'number', min: 0, max: 3600, default: 15, label: 'repeat window (s)' },
+  maxAge: { type: 'number', min: 1, max: 3600, default: DEFAULT_MAX_AGE_MS / 1000, label: 'maximum age (s)' },
+  onlineTimeout: { type: 'number', min: 0.1, max: 10, default: 1.5, label: 'online check timeout (s)' },
+} satisfies Schema;
 
 export = function (RED: NodeAPI): void {
-  /** a catalog text, or the English fallback when the catalog is not loaded */
-  const t = (key: string, fallback: string, vars?: Record<string, string>): string => {
-    const s = RED._(key, vars);
-    return s && s !== key ? s : fallback;
-  };
+  const t = translator(RED);
   function PlateCheckNode(this: Node, config: PlateCheckDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const hub = hubFor(RED);
-    let configError: string | null = null;
+    const cfg = nodeConfig(RED, node, 'plate-check', config, SCHEMA);
+    let configError: string | null = cfg.invalid;
     let cameras = null;
     try {
       cameras = parseCameraMap(config.cameras);
@@ -59,9 +59,9 @@ export = function (RED: NodeAPI): void {
       defaultGate: config.gate && !/^\$\{/.test(config.gate) ? config.gate : 'main',
       defaultDirection: direction,
       policy: policyFrom({ policy: config.policy, maxEditDistance: config.maxEdit }),
-      repeatWindowMs: num(config.repeatWindow, 15, 0, 3600) * 1000,
-      maxAgeMs: num(config.maxAge, DEFAULT_MAX_AGE_MS / 1000, 1, 3600) * 1000,
-      onlineTimeoutMs: num(config.onlineTimeout, 1.5, 0.1, 10) * 1000,
+      repeatWindowMs: (cfg.value?.repeatWindow ?? 15) * 1000,
+      maxAgeMs: (cfg.value?.maxAge ?? DEFAULT_MAX_AGE_MS / 1000) * 1000,
+      onlineTimeoutMs: (cfg.value?.onlineTimeout ?? 1.5) * 1000,
       checker: null,
     });
     // the E-Poselok config node may expose its checker a little later than our construction
@@ -71,8 +71,9 @@ export = function (RED: NodeAPI): void {
       const c = checker.counters;
       return `✓${c.allowed} ✗${c.denied} ↻${c.repeat} ⚠${c.rejected}${c.fallback ? ` ⇄${c.fallback}` : ''}`;
     };
-    if (configError) node.status({ fill: 'red', shape: 'ring', text: t('plate-check.status.config', 'configuration error') });
-    else node.status({ fill: 'grey', shape: 'dot', text: t('plate-check.status.ready', 'ready') });
+    if (configError) {
+      if (!cfg.invalid) node.status({ fill: 'red', shape: 'ring', text: t('plate-check.status.config', 'configuration error') });
+    } else node.status({ fill: 'grey', shape: 'dot', text: t('plate-check.status.ready', 'ready') });
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
       if (configError) {
@@ -84,8 +85,7 @@ export = function (RED: NodeAPI): void {
       try {
         result = checker.check({ payload: msg.payload, topic: msg.topic, gate: msg.gate, camera: msg.camera, retain: msg.retain });
       } catch (err) {
-        node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
-        done(err as Error);
+        fail(node, done, err);
         return;
       }
       result.then(
@@ -111,10 +111,7 @@ export = function (RED: NodeAPI): void {
           r.recorded.catch((err) => node.error(t('plate-check.errors.record', `event not recorded: ${(err as Error).message}`, { error: (err as Error).message })));
           done();
         },
-        (err) => {
-          node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
-          done(err as Error);
-        },
+        (err) => fail(node, done, err),
       );
     });
   }

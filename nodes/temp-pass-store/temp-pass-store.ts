@@ -1,12 +1,21 @@
 /**
  * `temp-pass-store`: add / list / cancel / extend / search the guards' temporary passes through
  * messages (msg.topic or msg.action). A thin adapter over passesOf(hub). Invalid input is
- * refused with a clear message on the output (msg.payload.error) and the node status; nothing
- * is stored. The author is msg.user / msg._client.user.username, or 'node'.
+ * refused: the output gets the message with `msg.payload.error` (for a dashboard form), the node
+ * status says why, and the failure goes to done(err) so Catch nodes see it; nothing is stored.
+ * The author is the message's user (node-base userOf), or 'node'.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { hubFor, shortError } from '../common/hub';
 import { passesOf, PassError } from '../../src/services/passes-service';
+import { fail, nodeConfig, translator, userOf } from '../common/node-base';
+import type { Schema } from '../../src/core/schema';
+import { MAX_DAYS } from '../../src/core/validity';
+
+const SCHEMA = {
+  preset: { type: 'enum', values: ['today', 'days'] as const, default: 'today', label: 'default validity' },
+  days: { type: 'int', min: 1, max: MAX_DAYS, default: 1, label: 'days' },
+} satisfies Schema;
 
 interface TempPassStoreDef extends NodeDef {
   preset?: string;
@@ -15,16 +24,6 @@ interface TempPassStoreDef extends NodeDef {
 
 const ACTIONS = ['add', 'list', 'cancel', 'extend', 'search'] as const;
 type Action = (typeof ACTIONS)[number];
-
-/** The author of a change from the message (dashboard client data or a flow-set user). */
-function authorOf(msg: Record<string, any>): string {
-  const u = msg.user;
-  if (typeof u === 'string' && u.trim()) return u.trim().slice(0, 64);
-  if (u && typeof u === 'object' && typeof u.username === 'string' && u.username) return u.username.slice(0, 64);
-  const c = msg._client?.user?.username;
-  if (typeof c === 'string' && c) return c.slice(0, 64);
-  return 'node';
-}
 
 function actionOf(msg: Record<string, any>): Action | null {
   const a = typeof msg.action === 'string' && msg.action ? msg.action : msg.topic;
@@ -37,34 +36,30 @@ function idOf(p: unknown): unknown {
 }
 
 export = function (RED: NodeAPI): void {
-  /** a catalog text, or the English fallback when the catalog is not loaded */
-  const t = (key: string, fallback: string, vars?: Record<string, string>): string => {
-    const s = RED._(key, vars);
-    return s && s !== key ? s : fallback;
-  };
+  const t = translator(RED);
   function TempPassStoreNode(this: Node, config: TempPassStoreDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const hub = hubFor(RED);
     const passes = passesOf(hub);
-    const defaults = { preset: config.preset || 'today', days: Number(config.days) || 1 };
-    node.status({ fill: 'grey', shape: 'dot', text: t('temp-pass-store.status.ready', 'ready') });
+    const cfg = nodeConfig(RED, node, 'temp-pass-store', config, SCHEMA);
+    const defaults: { preset: string; days: number } = { preset: cfg.value?.preset ?? 'today', days: cfg.value?.days ?? 1 };
+    if (!cfg.invalid) node.status({ fill: 'grey', shape: 'dot', text: t('temp-pass-store.status.ready', 'ready') });
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
+      if (cfg.invalid) return done(new Error(cfg.invalid));
       const action = actionOf(msg);
       const refuse = (error: string) => {
         msg.payload = { error, action: action ?? null };
-        node.warn(t('temp-pass-store.errors.refused', `temporary pass refused: ${error}`, { error }));
-        node.status({ fill: 'red', shape: 'ring', text: shortError(error) });
         send(msg);
-        done();
+        fail(node, done, new Error(t('temp-pass-store.errors.refused', `temporary pass refused: ${error}`, { error })), shortError(error));
       };
       if (!action) {
         refuse(t('temp-pass-store.errors.action', `unknown action: set msg.topic or msg.action to one of ${ACTIONS.join(', ')}`, { actions: ACTIONS.join(', ') }));
         return;
       }
       const p = msg.payload;
-      const author = authorOf(msg);
+      const author = userOf(msg) || 'node';
       const run = async (): Promise<unknown> => {
         switch (action) {
           case 'add': {
@@ -102,8 +97,7 @@ export = function (RED: NodeAPI): void {
         },
         (err) => {
           if (err instanceof PassError) return refuse(err.message);
-          node.status({ fill: 'red', shape: 'ring', text: shortError(err) });
-          done(err as Error);
+          fail(node, done, err);
         },
       );
     });

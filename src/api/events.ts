@@ -1,6 +1,9 @@
 /**
  * Event history REST API (mounted under /api by the runtime, behind auth):
- *  GET /events?q=&from=&to=&gate=&camera=&decision=&source=&limit=&offset= → { rows, total }
+ *  GET /events?q=&from=&to=&gate=&camera=&decision=&source=&kind=&person=&limit=&offset= → { rows, total }
+ *    (every credential kind; `gate` = the access point, also as `accessPoint`; `kind` one of
+ *    CREDENTIAL_KINDS; `person` a person id or a part of a name)
+ *  GET /events/kinds                                                       → { kinds: CREDENTIAL_KINDS }
  *  GET /events.csv (same filters)                                          → text/csv attachment,
  *    streamed in pages (src/api/csv-stream.ts: at most 2 at once, else 429 + Retry-After)
  * Filters combine. `q` of 3 digits matches the plate number, anything else the canonical plate
@@ -14,9 +17,8 @@ import type { EventFilter } from '../store/events-store';
 import { parseTime } from '../core/validity';
 import { asyncHandler, HttpError } from './util';
 import { streamCsv } from './csv-stream';
+import { CREDENTIAL_KINDS, DECISION_OUTCOMES, DECISION_SOURCES } from '../core/contracts';
 
-const DECISIONS = ['allowed', 'denied', 'repeat', 'rejected'];
-const SOURCES = ['mirror', 'temporary', 'online', 'manual', 'none'];
 
 function filterOf(q: express.Request['query'], tz: string, maxLimit: number, defLimit: number): EventFilter {
   const s = (k: string): string | undefined => {
@@ -39,18 +41,24 @@ function filterOf(q: express.Request['query'], tz: string, maxLimit: number, def
     if (t === null) throw new HttpError(400, `${k} must be epoch ms or an ISO date/time`);
     return t;
   };
-  const decision = s('decision');
-  if (decision && !DECISIONS.includes(decision)) throw new HttpError(400, `decision must be one of ${DECISIONS.join(', ')}`);
-  const source = s('source');
-  if (source && !SOURCES.includes(source)) throw new HttpError(400, `source must be one of ${SOURCES.join(', ')}`);
+  const oneOf = <T extends string>(k: string, values: readonly T[]): T | undefined => {
+    const v = s(k);
+    if (v !== undefined && !(values as readonly string[]).includes(v)) throw new HttpError(400, `${k} must be one of ${values.join(', ')}`);
+    return v as T | undefined;
+  };
+  const gate = s('gate');
+  const accessPoint = s('accessPoint');
+  if (gate && accessPoint && gate !== accessPoint) throw new HttpError(400, 'gate and accessPoint name the same filter: give one');
   return {
     q: s('q'),
     from: time('from', false),
     to: time('to', true),
-    gate: s('gate'),
+    gate: gate ?? accessPoint,
     camera: s('camera'),
-    decision: decision as EventFilter['decision'],
-    source: source as EventFilter['source'],
+    decision: oneOf('decision', DECISION_OUTCOMES),
+    source: oneOf('source', DECISION_SOURCES),
+    kind: oneOf('kind', CREDENTIAL_KINDS),
+    person: s('person'),
     limit: int('limit', 1, maxLimit) ?? defLimit,
     offset: int('offset', 0, Number.MAX_SAFE_INTEGER) ?? 0,
   };
@@ -58,6 +66,10 @@ function filterOf(q: express.Request['query'], tz: string, maxLimit: number, def
 
 export function eventsRouter(hub: Hub): express.Router {
   const router = express.Router();
+
+  router.get('/events/kinds', (_req, res) => {
+    res.json({ kinds: CREDENTIAL_KINDS });
+  });
 
   router.get(
     '/events',

@@ -20,7 +20,7 @@ import fs = require('fs');
 import path = require('path');
 import { MqttError, MqttLite, LiteMessage, randomHex } from './mqtt-lite';
 import type { FallbackEntry, FallbackQueue } from './lpr-queue';
-import { CliArgs, LprConfig, USAGE, UsageError, loadConfig, parseArgs } from './lpr-config';
+import { CliArgs, FallbackRelayConfig, LprConfig, USAGE, UsageError, loadConfig, parseArgs } from './lpr-config';
 import type { Decision, OnlineResult } from '../core/contracts';
 import type { GateActuator } from '../core/gate';
 
@@ -216,7 +216,7 @@ async function decide(plate: string, confidence: number | undefined, cfg: LprCon
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function fallback(plate: string, confidence: number | undefined, requestId: string, ts: number, cfg: LprConfig, args: CliArgs, io: CliIo): Promise<number> {
-  const gate = cfg.gate ?? cfg.defaultGate;
+  const gate = cfg.gate ?? fallbackGate(cfg);
   const queue = queueOf(cfg.queueFile);
   const entry: FallbackEntry = { v: 1, id: requestId, ts, camera: cfg.camera, gate, plate, decision: 'denied', source: 'online', reason: '' };
   if (cfg.direction) entry.direction = cfg.direction;
@@ -328,19 +328,40 @@ async function closeRelay(relay: GateActuator, io: CliIo): Promise<boolean> {
   return false;
 }
 
+/**
+ * gate id → relay of the fallback path: the config file's, then those the environment configures
+ * (each driver's own variables, src/devices/registry.ts), which win for the same gate.
+ */
+function fallbackRelays(cfg: LprConfig): Record<string, FallbackRelayConfig> {
+  const { envRelays } = require('../devices/registry') as typeof import('../devices/registry');
+  return { ...cfg.relays, ...envRelays(cfg.env) };
+}
+
+/** The gate of a passage that names none: the configured default, else `main` if it has a relay, else the first relay's. */
+function fallbackGate(cfg: LprConfig): string {
+  if (cfg.defaultGate) return cfg.defaultGate;
+  let relays: Record<string, FallbackRelayConfig> = cfg.relays;
+  try {
+    relays = fallbackRelays(cfg);
+  } catch {
+    /* an invalid relay variable is reported by defaultFallbackDeps */
+  }
+  return relays.main ? 'main' : (Object.keys(relays)[0] ?? 'main');
+}
+
 async function defaultFallbackDeps(cfg: LprConfig): Promise<FallbackDeps> {
-  /* eslint-disable @typescript-eslint/no-var-requires */
-  const relayMod = require('../devices/relay') as typeof import('../devices/relay');
+  const registry = require('../devices/registry') as typeof import('../devices/registry');
+  const relays = fallbackRelays(cfg);
   const checker = createFallbackChecker(cfg);
   const drivers = new Map<string, GateActuator>();
   return {
     check: checker,
     relay(gate: string) {
-      const rc = cfg.relays[gate];
+      const rc = relays[gate];
       if (!rc) return undefined;
       let d = drivers.get(gate);
       if (!d) {
-        d = relayMod.createRelayDriver(rc as any, 3000);
+        d = registry.createRelayDriver(registry.relayConfigOf(rc), 3000);
         drivers.set(gate, d);
       }
       return d;
@@ -352,7 +373,6 @@ async function defaultFallbackDeps(cfg: LprConfig): Promise<FallbackDeps> {
 function createFallbackChecker(cfg: LprConfig): (plate: string) => Promise<OnlineResult> {
   const e = cfg.eposelok;
   if (!e.name || !e.token) throw new Error('E-Poselok online check needs GATEPOST_EPOSELOK_NAME and GATEPOST_EPOSELOK_TOKEN');
-  /* eslint-disable @typescript-eslint/no-var-requires */
   const { EposelokClient } = require('../devices/eposelok-client') as typeof import('../devices/eposelok-client');
   const { normalizePlate } = require('../core/plate') as typeof import('../core/plate');
   const client = new EposelokClient({ name: e.name, token: e.token, camId: e.camId, checkBase: e.checkUrl, checkTimeoutMs: e.timeoutMs ?? 1500 });

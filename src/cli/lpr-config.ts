@@ -6,11 +6,14 @@
 import fs = require('fs');
 import path = require('path');
 
-/** A relay as the fallback path drives it (the shapes of src/devices/relay.ts). */
-export type FallbackRelayConfig =
-  | { driver: 'sarapul-relay'; url: string; channel: number; token: string }
-  | { driver: 'sokol-door'; url: string; relay: number; external?: boolean; username: string; password: string }
-  | { driver: 'rest-relay'; [k: string]: unknown };
+/**
+ * A relay of the config file's `relays` as written: `{ driver, ... }`, validated by that driver's
+ * schema (src/devices/registry.ts) only when the fallback path needs it — the registry loads the
+ * HTTP stack, which the normal path must not.
+ */
+export interface FallbackRelayConfig {
+  driver: string;
+}
 
 export interface EposelokFallbackConfig {
   name?: string;
@@ -36,10 +39,12 @@ export interface LprConfig {
   /** barrier pulse of the fallback path, ms */
   pulseMs: number;
   eposelok: EposelokFallbackConfig;
-  /** gate id → relay, for the fallback path */
+  /** gate id → relay of the config file, for the fallback path (the environment's relays are added there: fallbackRelays() in gatepost-lpr.ts) */
   relays: Record<string, FallbackRelayConfig>;
-  /** gate used by the fallback path when none is given */
-  defaultGate: string;
+  /** gate used by the fallback path when none is given (unset: `main` if it has a relay, else the first relay's gate) */
+  defaultGate?: string;
+  /** the environment the settings came from (the fallback path reads the device variables from it) */
+  env: NodeJS.ProcessEnv;
   /** where the config file was found (for messages) */
   configFile?: string;
 }
@@ -153,23 +158,6 @@ export function loadConfig(args: CliArgs, env: NodeJS.ProcessEnv, home?: string)
 
   const relays: Record<string, FallbackRelayConfig> = {};
   if (file.relays && typeof file.relays === 'object') Object.assign(relays, file.relays);
-  if (env.GATEPOST_RELAY_URL) {
-    relays[env.GATEPOST_LPR_RELAY_GATE || 'main'] = {
-      driver: 'sarapul-relay',
-      url: env.GATEPOST_RELAY_URL,
-      channel: num(env.GATEPOST_RELAY_CHANNEL, 'GATEPOST_RELAY_CHANNEL') ?? 1,
-      token: env.GATEPOST_RELAY_TOKEN ?? '',
-    };
-  }
-  if (env.GATEPOST_SOKOL_URL) {
-    relays[env.GATEPOST_LPR_SOKOL_GATE || 'wicket'] = {
-      driver: 'sokol-door',
-      url: env.GATEPOST_SOKOL_URL,
-      relay: num(env.GATEPOST_SOKOL_RELAY, 'GATEPOST_SOKOL_RELAY') ?? 1,
-      username: env.GATEPOST_SOKOL_USER ?? 'root',
-      password: env.GATEPOST_SOKOL_PASSWORD ?? '',
-    };
-  }
 
   const direction = first<string>(args.direction, env.GATEPOST_LPR_DIRECTION, file.direction);
   if (direction !== undefined && direction !== 'entry' && direction !== 'exit') throw new UsageError(`direction must be entry or exit (got "${direction}")`);
@@ -194,7 +182,8 @@ export function loadConfig(args: CliArgs, env: NodeJS.ProcessEnv, home?: string)
       timeoutMs: num(first(env.GATEPOST_EPOSELOK_TIMEOUT_MS, fe.timeoutMs), 'E-Poselok timeout'),
     },
     relays,
-    defaultGate: first<string>(env.GATEPOST_LPR_DEFAULT_GATE, file.defaultGate) ?? (relays.main ? 'main' : Object.keys(relays)[0] ?? 'main'),
+    defaultGate: first<string>(env.GATEPOST_LPR_DEFAULT_GATE, file.defaultGate),
+    env,
     configFile,
   };
 }

@@ -113,7 +113,7 @@ export class MqttLite extends EventEmitter {
     return new Promise<MqttLite>((resolve, reject) => {
       let settled = false;
       const sock: net.Socket = secure
-        ? // eslint-disable-next-line @typescript-eslint/no-var-requires
+        ?
           (require('tls') as typeof import('tls')).connect({ host, port, servername: host })
         : net.connect({ host, port });
       sock.setNoDelay(true);

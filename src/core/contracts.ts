@@ -63,7 +63,10 @@ export interface TempPass {
 
 // ---------- decisions ----------
 export type DecisionOutcome = 'allowed' | 'denied' | 'repeat' | 'rejected';
-export type DecisionSource = 'mirror' | 'temporary' | 'online' | 'manual' | 'none';
+/** why: a local list (mirror / temporary), E-Poselok online, a guard (manual), the device that read the credential (device: a card/face controller decided), or nothing */
+export type DecisionSource = 'mirror' | 'temporary' | 'online' | 'manual' | 'device' | 'none';
+export const DECISION_OUTCOMES: readonly DecisionOutcome[] = ['allowed', 'denied', 'repeat', 'rejected'];
+export const DECISION_SOURCES: readonly DecisionSource[] = ['mirror', 'temporary', 'online', 'manual', 'device', 'none'];
 
 /** The answer of E-Poselok's online check; errors are 'unavailable', never 'allowed'. */
 export interface OnlineResult {
@@ -104,6 +107,52 @@ export interface Decision {
    * starts with `fallback: ` and carries the relay result.
    */
   fallback?: { relay?: string; duplicate?: boolean };
+}
+
+// ---------- access events (every credential) ----------
+/**
+ * THE list of credential kinds of an access event. `plate` is a licence plate read (the plate
+ * path); `fallback` a plate passage `gatepost-lpr` decided while gatepost was down; `manual` a
+ * guard's decision. The events table, the REST API's `kind` filter and the dashboard's log use it.
+ */
+export const CREDENTIAL_KINDS = ['plate', 'card', 'face', 'fingerprint', 'qr', 'pin', 'manual', 'fallback'] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+export const isCredentialKind = (v: unknown): v is CredentialKind => (CREDENTIAL_KINDS as readonly unknown[]).includes(v);
+
+/**
+ * What an access event adds to the plate `Decision`: its credential kind and subject. The access
+ * point is the Decision's `gate` (a gate or a door), the device its `camera` (a camera or a
+ * reader). A plate decision carries none of these (kind `plate`, or `fallback` when it has
+ * `fallback`): the plate path is unchanged.
+ */
+export interface AccessFields {
+  kind?: CredentialKind;
+  /** the person the credential belongs to (card, face, fingerprint, pin) */
+  personId?: string;
+  personName?: string;
+  /** the credential itself when it is not a plate: card number, QR code id, … */
+  credential?: string;
+}
+/** An access event as recorded and published on the hub bus ('event'). */
+export type AccessEventPayload = Decision & AccessFields;
+
+/** A passage of a credential other than a plate, as a reader / controller reports it (eventsOf(hub).recordAccess). */
+export interface AccessInput {
+  kind: Exclude<CredentialKind, 'plate' | 'fallback'>;
+  ts: number;
+  /** gate or door id */
+  accessPoint?: string;
+  /** the camera / reader / controller that read it */
+  device?: string;
+  direction?: 'entry' | 'exit';
+  decision: DecisionOutcome;
+  source: DecisionSource;
+  reason: string;
+  personId?: string;
+  personName?: string;
+  credential?: string;
+  image?: string;
+  requestId?: string;
 }
 
 // ---------- gates ----------

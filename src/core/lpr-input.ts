@@ -25,6 +25,7 @@ export interface LprInput {
 /** A refusal keeps the message's `requestId` when it has a readable one: the sender finds its answer. */
 export type LprParse = { ok: true; value: LprInput } | { ok: false; reason: string; input: string; requestId?: string };
 
+// eslint-disable-next-line no-control-regex -- it finds control characters on purpose (binary input is refused)
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -32,7 +33,7 @@ function truncate(s: string): string {
   return s.length > KEPT_INPUT_CHARS ? s.slice(0, KEPT_INPUT_CHARS) + '…' : s;
 }
 function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are shown escaped in the kept input
   return truncate(s.replace(/[\u0000-\u001F\u007F]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`));
 }
 function hexOf(b: Uint8Array): string {
@@ -45,7 +46,7 @@ const fail = (reason: string, input: string): { ok: false; reason: string; input
  * no `/`, no wildcard `+` `#`, no control characters, 1–64 characters.
  */
 export function isTopicLevel(v: unknown): v is string {
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters never make a topic level
   return typeof v === 'string' && v.length > 0 && v.length <= 64 && !/[/+#\u0000-\u001F\u007F]/.test(v);
 }
 

@@ -142,7 +142,7 @@ export interface TempPassDraft {
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; error: string };
 
-const MAX_DAYS = 366;
+export const MAX_DAYS = 366;
 const MAX_TEXT = 200;
 
 function text(v: unknown, name: string): string | { error: string } {

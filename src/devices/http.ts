@@ -64,7 +64,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpAnswer<string |
     for (const [k, v] of Object.entries(res.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v);
     const body = req.responseType === 'buffer' ? Buffer.from(res.data as ArrayBuffer) : String(res.data ?? '');
     return { status: res.status, headers, body, latencyMs: performance.now() - started };
-  } catch (err: any) {
+  } catch (caught) {
+    const err = caught as { code?: string; name?: string; message?: string } | undefined;
     const ms = Math.round(performance.now() - started);
     if (err?.code === 'ECONNABORTED' || err?.code === 'ETIMEDOUT' || err?.name === 'CanceledError' || err?.name === 'AbortError') {
       throw new DeviceError(`timeout after ${ms} ms`, 'timeout');

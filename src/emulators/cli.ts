@@ -1,28 +1,17 @@
 /**
  * `npm run emulators [-- name[:port] ...]`: starts gatepost's device emulators on 127.0.0.1 (all
- * of them when no name is given) and keeps them running until SIGINT/SIGTERM. Each emulator
- * registers itself below with one line.
+ * of them when no name is given) and keeps them running until SIGINT/SIGTERM. The emulators are
+ * those of the device modules (src/devices/registry.ts).
  */
-import { startClGateEmulator } from './clgate';
-import { startSokolEmulator } from './sokol';
-import { startEposelokEmulator } from './eposelok';
+import { DEVICES } from '../devices/registry';
+import type { DeviceEmulator, RunningEmulator } from '../devices/driver';
 
-export interface RunningEmulator {
-  url: string;
-  close(): Promise<void>;
-}
-
-export interface EmulatorEntry {
-  description: string;
-  start(opts: { port?: number }): Promise<RunningEmulator>;
-}
+export type { RunningEmulator };
 
 /** name → how to start it (ports: 0 = any free port). */
-export const EMULATORS: Record<string, EmulatorEntry> = {
-  eposelok: { description: 'E-Poselok list + online check (name $GATEPOST_EPOSELOK_NAME or "demo", token $GATEPOST_EPOSELOK_TOKEN or "secret", list file $GATEPOST_EPOSELOK_PASSES or the demo list)', start: (o) => startEposelokEmulator({ port: o.port, name: process.env.GATEPOST_EPOSELOK_NAME || undefined, token: process.env.GATEPOST_EPOSELOK_TOKEN || undefined, passesFile: process.env.GATEPOST_EPOSELOK_PASSES || undefined }) },
-  clgate: { description: 'Sarapul CL-Gate relay (token: $GATEPOST_RELAY_TOKEN or "secret")', start: (o) => startClGateEmulator({ port: o.port, token: process.env.GATEPOST_RELAY_TOKEN || undefined }) },
-  sokol: { description: 'Sokol intercom panel (Basic auth: $GATEPOST_SOKOL_USER / $GATEPOST_SOKOL_PASSWORD, default root / 123456)', start: (o) => startSokolEmulator({ port: o.port, username: process.env.GATEPOST_SOKOL_USER || undefined, password: process.env.GATEPOST_SOKOL_PASSWORD || undefined }) },
-};
+export const EMULATORS: Record<string, DeviceEmulator> = Object.fromEntries(
+  DEVICES.map((d) => d.emulator).filter((e): e is DeviceEmulator => !!e).map((e) => [e.name, e]),
+);
 
 export async function startEmulators(specs: string[]): Promise<Array<{ name: string; emu: RunningEmulator }>> {
   const wanted = specs.length ? specs : Object.keys(EMULATORS);

@@ -15,6 +15,7 @@ import * as path from 'path';
 import { backupDatabase, quickCheck } from '../store/db';
 import { extractTarGz, writeTarGz } from './tar';
 import type { Logger } from '../core/log';
+import sqlite3 from 'sqlite3';
 
 export const DB_FILE = 'gatepost.db';
 /** The files besides the database, relative to the data dir (missing ones are skipped). */
@@ -58,8 +59,6 @@ function stamp(now = new Date()): string {
 }
 
 async function countEvents(dbFile: string): Promise<number | null> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const sqlite3 = require('sqlite3');
   return new Promise((resolve) => {
     const db = new sqlite3.Database(dbFile, sqlite3.OPEN_READONLY, (err: Error | null) => {
       if (err) return resolve(null);

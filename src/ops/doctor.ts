@@ -15,6 +15,7 @@ import { acquireInstanceLock, InstanceLockedError } from '../runtime/instance-lo
 import { redactUrl } from '../devices/http';
 import { quickCheck } from '../store/db';
 import { listBackups } from './backup';
+import sqlite3 from 'sqlite3';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 export interface Check {
@@ -154,8 +155,6 @@ function checkDisk(ctx: DoctorContext): Check {
 
 async function newestEventTs(dbFile: string): Promise<number | null> {
   if (!fs.existsSync(dbFile)) return null;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const sqlite3 = require('sqlite3');
   return new Promise((resolve) => {
     const db = new sqlite3.Database(dbFile, sqlite3.OPEN_READONLY, (err: Error | null) => {
       if (err) return resolve(null);

@@ -6,11 +6,18 @@
  *    answer their probe, a full or read-only disk, …: src/services/degraded.ts) — monitor it;
  *  - behind auth (session cookie or HTTP Basic, `req.user = { username }`):
  *    GET /api/me, GET /api/system (also event-loop stalls and CSV exports), GET /api/stream (Server-Sent Events from the hub bus),
- *    and the domain routers that exist (src/api/<area>.ts exporting <area>Router(hub)); a router
- *    module that is not there yet is logged and skipped, so areas appear as they land.
+ *    and the domain routers of API_ROUTERS (src/api/<area>.ts exporting <area>Router(hub)), imported
+ *    statically so the compiler checks them.
  */
 import express, { Request, Response } from 'express';
-import type { Hub, HubEvent } from '../services/hub';
+import { LIVE_EVENTS, type Hub } from '../services/hub';
+import { gatesOf } from '../services/gate-service';
+import { passesRouter } from '../api/passes';
+import { eventsRouter } from '../api/events';
+import { eposelokRouter } from '../api/eposelok';
+import { gatesRouter } from '../api/gates';
+import { logsRouter } from '../api/logs';
+import { doctorRouter } from '../api/doctor';
 import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
@@ -36,17 +43,15 @@ export interface RuntimeStatus {
   connections?: () => ConnectionStats;
 }
 
-/** Router modules tried at start: [module path relative to this file, export name]. */
-export const ROUTER_MODULES: Array<[string, string]> = [
-  ['../api/passes', 'passesRouter'],
-  ['../api/events', 'eventsRouter'],
-  ['../api/eposelok', 'eposelokRouter'],
-  ['../api/gates', 'gatesRouter'],
-  ['../api/logs', 'logsRouter'],
-  ['../api/doctor', 'doctorRouter'],
+/** The domain routers under /api: area name → router factory. */
+export const API_ROUTERS: ReadonlyArray<[string, (hub: Hub) => express.Router]> = [
+  ['passes', passesRouter],
+  ['events', eventsRouter],
+  ['eposelok', eposelokRouter],
+  ['gates', gatesRouter],
+  ['logs', logsRouter],
+  ['doctor', doctorRouter],
 ];
-
-export const SSE_EVENTS: HubEvent[] = ['event', 'gate-state', 'eposelok-state', 'alarm', 'passes-changed'];
 
 export interface ApiOptions {
   hub: Hub;
@@ -54,7 +59,6 @@ export interface ApiOptions {
   log: RuntimeLogger;
   status: () => RuntimeStatus;
   heartbeatMs?: number;
-  routerModules?: Array<[string, string]>;
 }
 
 export interface MountedApi {
@@ -67,11 +71,7 @@ export interface MountedApi {
 }
 
 function listGates(hub: Hub): GateStatePayload[] {
-  try {
-    return require('../services/gate-service').gatesOf(hub).list();
-  } catch {
-    return [];
-  }
+  return gatesOf(hub).list();
 }
 
 export function createApi(opts: ApiOptions): MountedApi {
@@ -200,7 +200,7 @@ export function createApi(opts: ApiOptions): MountedApi {
       }
       res.write(`event: ${name}\ndata: ${data}\n\n`);
     };
-    for (const ev of SSE_EVENTS) offs.push(hub.on(ev, (p) => send(ev, p)));
+    for (const ev of LIVE_EVENTS) offs.push(hub.on(ev, (p) => send(ev, p)));
     const hb = setInterval(() => {
       if (!closed) res.write(`: heartbeat ${Date.now()}\n\n`);
     }, opts.heartbeatMs ?? 15_000);
@@ -211,28 +211,9 @@ export function createApi(opts: ApiOptions): MountedApi {
     for (const g of listGates(hub)) send('gate-state', g);
   });
 
-  for (const [mod, exp] of opts.routerModules ?? ROUTER_MODULES) {
-    const name = mod.replace(/^.*\//, '');
-    let m: any;
+  for (const [name, routerOf] of API_ROUTERS) {
     try {
-      m = require(mod);
-    } catch (err: any) {
-      if (err?.code === 'MODULE_NOT_FOUND' && String(err.message).includes(mod.replace(/^\.\.\//, ''))) {
-        missing.push(name);
-        log.info(`API module ${name} not present yet; /api/${name} not mounted`);
-      } else {
-        missing.push(name);
-        log.error(`API module ${name} failed to load: ${err?.message ?? err}`);
-      }
-      continue;
-    }
-    if (typeof m?.[exp] !== 'function') {
-      missing.push(name);
-      log.error(`API module ${name} has no ${exp}(hub)`);
-      continue;
-    }
-    try {
-      router.use(m[exp](hub));
+      router.use(routerOf(hub));
       mounted.push(name);
     } catch (err) {
       missing.push(name);

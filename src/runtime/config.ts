@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { anyDeviceConfigured } from '../devices/registry';
 
 export type DemoSetting = 'auto' | 'on' | 'off';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -61,12 +62,10 @@ export interface RuntimeConfig {
   warnings: string[];
 }
 
-const DEVICE_URL_VARS = ['GATEPOST_EPOSELOK_LIST_URL', 'GATEPOST_EPOSELOK_CHECK_URL', 'GATEPOST_EPOSELOK_NAME', 'GATEPOST_RELAY_URL', 'GATEPOST_SOKOL_URL'];
 
 /** Reads `.env` (if present) into process.env without overriding what is already set. */
 export function loadDotEnv(file = path.join(process.cwd(), '.env')): boolean {
   if (!fs.existsSync(file)) return false;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   require('dotenv').config({ path: file, override: false });
   return true;
 }
@@ -119,7 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
   const demoRaw = str('GATEPOST_DEMO', 'auto').toLowerCase();
   const demo: DemoSetting = demoRaw === 'on' || demoRaw === 'true' || demoRaw === '1' ? 'on' : demoRaw === 'off' || demoRaw === 'false' || demoRaw === '0' ? 'off' : 'auto';
   if (!['auto', 'on', 'off', 'true', 'false', '1', '0'].includes(demoRaw)) warnings.push(`GATEPOST_DEMO="${demoRaw}" is unknown; using auto`);
-  const anyDevice = DEVICE_URL_VARS.some((v) => str(v) !== '');
+  const anyDevice = anyDeviceConfigured(env);
 
   let timezone = str('GATEPOST_TZ', 'Europe/Moscow');
   try {

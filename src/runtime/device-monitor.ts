@@ -9,7 +9,7 @@
 import type { Hub } from '../services/hub';
 import { gatesOf } from '../services/gate-service';
 import { degradedOf } from '../services/degraded';
-import { createRelayDriver } from '../devices/relay';
+import { envDevices, envRelayOf } from '../devices/registry';
 import type { GateActuator } from '../core/gate';
 import { DeviceError, httpRequest, redactUrl } from '../devices/http';
 import type { RuntimeLogger } from './logger';
@@ -37,13 +37,10 @@ export interface DeviceMonitor {
 export function prober(d: MonitoredDevice, env: NodeJS.ProcessEnv): (timeoutMs: number) => Promise<void> {
   const driver = (): GateActuator | null => {
     try {
-      if (d.kind === 'relay') return createRelayDriver({ driver: 'sarapul-relay', url: d.url, channel: Number(env.GATEPOST_RELAY_CHANNEL) || 1, token: env.GATEPOST_RELAY_TOKEN ?? '' });
-      if (d.kind === 'intercom')
-        return createRelayDriver({ driver: 'sokol-door', url: d.url, relay: Number(env.GATEPOST_SOKOL_RELAY) || 1, username: env.GATEPOST_SOKOL_USER || 'root', password: env.GATEPOST_SOKOL_PASSWORD ?? '' });
+      return envRelayOf(d.id, env) ?? null;
     } catch {
       return null;
     }
-    return null;
   };
   const drv = driver();
   if (drv?.probe) return (t) => drv.probe!(t);
@@ -106,12 +103,7 @@ export function startDeviceMonitor(opts: { hub: Hub; devices: MonitoredDevice[];
   };
 }
 
-/** The device URLs configured in the environment (E-Poselok, relay, Sokol): what /api/system, the monitor and `gatepost doctor` probe. */
+/** The device URLs configured in the environment (the device registry's envDevices): what /api/system, the monitor and `gatepost doctor` probe. */
 export function configuredDevices(env: NodeJS.ProcessEnv = process.env): MonitoredDevice[] {
-  const out: MonitoredDevice[] = [];
-  const v = (k: string) => (env[k] ?? '').trim();
-  if (v('GATEPOST_EPOSELOK_LIST_URL')) out.push({ id: 'eposelok', kind: 'eposelok', url: v('GATEPOST_EPOSELOK_LIST_URL') });
-  if (v('GATEPOST_RELAY_URL')) out.push({ id: 'relay', kind: 'relay', url: v('GATEPOST_RELAY_URL') });
-  if (v('GATEPOST_SOKOL_URL')) out.push({ id: 'sokol', kind: 'intercom', url: v('GATEPOST_SOKOL_URL') });
-  return out;
+  return envDevices(env);
 }

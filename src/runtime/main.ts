@@ -290,7 +290,6 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     // ---- Node-RED
     const userDir = path.join(cfg.dataDir, 'node-red');
     fs.mkdirSync(userDir, { recursive: true });
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const settingsFn = require(path.join(cfg.root, 'settings.js'));
     const settings = settingsFn({
       userDir,

@@ -6,7 +6,7 @@
  *  - every hub 'gate-state' → `gatepost/gate/<id>/state` (retained JSON GateStatePayload), every
  *    'eposelok-state' → `gatepost/eposelok/state` (retained); current states re-published on
  *    every (re)connect;
- *  - `gatepost/gate/<id>/set` with `open` | `hold` | `release` → gatesOf(hub).command(id, cmd,
+ *  - `gatepost/gate/<id>/set` with `open` | `hold` | `release` | `close` → gatesOf(hub).command(id, cmd,
  *    { kind: 'mqtt', actor }); retained set messages are ignored (a retained command must never
  *    open a barrier after a restart). With the embedded broker the commands come from the
  *    broker's publish events, so the actor is the publishing client's user name / client id;
@@ -15,14 +15,27 @@
 import * as crypto from 'crypto';
 import mqtt, { MqttClient } from 'mqtt';
 import type { Hub } from '../services/hub';
+import { gatesOf } from '../services/gate-service';
+import { isGateCommand } from '../core/gate';
+import { gateStateTopic, TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE } from '../core/topics';
 import type { GateCommand, GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
 import { FLOWS_CLIENT_ID, BRIDGE_CLIENT_ID_PREFIX } from './mqtt-acl';
 
-export const TOPIC_AVAILABLE = 'gatepost/available';
+export { TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE };
+/**
+ * The topics the bridge owns (docs/MQTT.md names one owner per topic): nobody else — no shipped
+ * flow, no example — publishes on them. `+` = one topic level.
+ */
+export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE];
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
-const BRIDGE_COMMANDS: GateCommand[] = ['open', 'hold', 'release'];
+
+/** What the bridge needs of the gate service. */
+export interface BridgeGates {
+  command(id: string, cmd: GateCommand, src: { kind: 'mqtt'; actor?: string }): Promise<unknown>;
+  list(): GateStatePayload[];
+}
 
 export interface BridgeOptions {
   hub: Hub;
@@ -32,8 +45,8 @@ export interface BridgeOptions {
   log: RuntimeLogger;
   /** the embedded broker (commands with the publisher's identity); undefined = external broker */
   embedded?: EmbeddedBroker;
-  /** gate service accessor (injectable for tests); default gatesOf from src/services/gate-service */
-  gates?: () => { command(id: string, cmd: GateCommand, src: { kind: 'mqtt'; actor?: string }): Promise<unknown>; list(): GateStatePayload[] } | null;
+  /** gate service accessor (injectable for tests); default gatesOf(hub) */
+  gates?: () => BridgeGates | null;
 }
 
 export interface MqttBridge {
@@ -61,7 +74,7 @@ export function parseSetPayload(payload: Buffer | string): GateCommand | null {
     }
   }
   s = s.toLowerCase();
-  return (BRIDGE_COMMANDS as string[]).includes(s) ? (s as GateCommand) : null;
+  return isGateCommand(s) ? s : null;
 }
 
 export { FLOWS_CLIENT_ID };
@@ -93,18 +106,7 @@ export async function clearFlowsSession(opts: { url: string; username?: string; 
 
 export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   const { hub, log } = opts;
-  let gatesOfFn: ((h: Hub) => any) | null = null;
-  const gates = (): any => {
-    if (opts.gates) return opts.gates();
-    if (!gatesOfFn) {
-      try {
-        gatesOfFn = require('../services/gate-service').gatesOf;
-      } catch {
-        return null;
-      }
-    }
-    return gatesOfFn ? gatesOfFn(hub) : null;
-  };
+  const gates = (): BridgeGates | null => (opts.gates ? opts.gates() : gatesOf(hub));
   const stats = { commands: 0, refused: 0, published: 0 };
   let lastEposelok: unknown = undefined;
   let stopping = false;
@@ -129,7 +131,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   };
   const publishGate = (s: GateStatePayload) => {
     if (!s || typeof s.gate !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(s.gate)) return;
-    publish(`gatepost/gate/${s.gate}/state`, JSON.stringify(s), true);
+    publish(gateStateTopic(s.gate), JSON.stringify(s), true);
   };
   const republish = () => {
     publish(TOPIC_AVAILABLE, 'online', true);
@@ -138,13 +140,13 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     } catch (err) {
       log.warn(`could not list gates: ${(err as Error).message}`);
     }
-    if (lastEposelok !== undefined) publish('gatepost/eposelok/state', JSON.stringify(lastEposelok), true);
+    if (lastEposelok !== undefined) publish(TOPIC_EPOSELOK_STATE, JSON.stringify(lastEposelok), true);
   };
 
   const offGate = hub.on('gate-state', (s: GateStatePayload) => publishGate(s));
   const offEpo = hub.on('eposelok-state', (s: unknown) => {
     lastEposelok = s;
-    publish('gatepost/eposelok/state', JSON.stringify(s), true);
+    publish(TOPIC_EPOSELOK_STATE, JSON.stringify(s), true);
   });
 
   const handleSet = (p: PublishInfo | { topic: string; payload: Buffer; retain: boolean; clientId: string; username: string | null }, actorFromBroker: boolean) => {
@@ -158,7 +160,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     const cmd = parseSetPayload(p.payload);
     if (!cmd) {
       stats.refused++;
-      log.warn(`ignored command on ${p.topic}: expected open, hold or release`);
+      log.warn(`ignored command on ${p.topic}: expected open, hold, release or close`);
       return;
     }
     const svc = gates();

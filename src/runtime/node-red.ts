@@ -88,7 +88,6 @@ export function nodeRedLogHandler(log: RuntimeLogger): () => (msg: any) => void 
 
 export function createNodeRed(opts: NodeRedOptions): EmbeddedNodeRed {
   linkOwnModule(opts.userDir, opts.root, opts.log);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const RED = require('node-red');
   RED.init(opts.server, opts.settings);
   let started = false;

@@ -167,7 +167,8 @@ export function verifyPasswordSync(password: string, hash: string): boolean {
   const s = parseScrypt(hash);
   if (s) return crypto.timingSafeEqual(crypto.scryptSync(password, s.salt, s.key.length, { N: s.N, r: s.r, p: s.p, maxmem: maxmem(s.N, s.r) }), s.key);
   if (isBcryptHash(hash)) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    // loaded only for hashes of older installs (lazy, like the worker's)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require('bcryptjs');
     return (mod.default ?? mod).compareSync(password, hash);
   }

@@ -233,7 +233,7 @@ export class EposelokService implements Service {
     try {
       fetched = await source.fetchList();
     } catch (err) {
-      return this.failed(store, report, startedPerf, (err as Error).message, String((err as any)?.kind ?? 'error'));
+      return this.failed(store, report, startedPerf, (err as Error).message, String((err as { kind?: unknown } | undefined)?.kind ?? 'error'));
     }
     const parse = fetched.parse;
     report.total = parse.entries.length;
@@ -329,7 +329,7 @@ export class EposelokService implements Service {
     const due = ref + this.st.staleAfterMs + 1 - this.hub.clock.now();
     // long limits are re-checked at least every 10 minutes (timer drift, clock changes)
     const t = this.hub.clock.setTimeout(() => this.checkStale(), Math.min(Math.max(due, 0), 600_000));
-    (t as any)?.unref?.();
+    (t as { unref?: () => void } | undefined)?.unref?.();
     this.staleTimer = t;
   }
 
@@ -348,7 +348,7 @@ export class EposelokService implements Service {
     if (!stale) this.scheduleStaleCheck();
     else if (!this.closed && this.syncer) {
       const t = this.hub.clock.setTimeout(() => this.checkStale(), 600_000);
-      (t as any)?.unref?.();
+      (t as { unref?: () => void } | undefined)?.unref?.();
       this.staleTimer = t;
     }
     return stale;

@@ -11,8 +11,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { randomUUID } from 'crypto';
 import type { Hub, Service } from './hub';
-import { EventFilter, EventRecord, EventRow, EventsStore } from '../store/events-store';
+import { EventFilter, EventRecord, EventRow, EventsStore, kindOf } from '../store/events-store';
 import { displayPlate } from '../core/plate';
+import type { AccessInput, CredentialKind } from '../core/contracts';
 import { FALLBACK_REASON_PREFIX } from '../core/lpr-input';
 import { localParts } from '../core/validity';
 import { isDiskError, WriteBacklog } from './write-backlog';
@@ -56,11 +57,16 @@ export interface EventView {
   image: string | null;
   requestId: string | null;
   input: string | null;
+  /** the credential kind (CREDENTIAL_KINDS); `gate` is the access point (gate or door), `camera` the device (camera or reader) */
+  kind: CredentialKind;
+  personId: string | null;
+  personName: string | null;
+  credential: string | null;
 }
 
 export const EVENT_VIEW_COLUMNS: (keyof EventView)[] = [
   'id', 'time', 'ts', 'camera', 'gate', 'direction', 'plate', 'display', 'raw', 'digits', 'confidence', 'decision', 'source',
-  'reason', 'policy', 'passRef', 'house', 'latencyMs', 'image', 'requestId', 'input',
+  'reason', 'policy', 'passRef', 'house', 'latencyMs', 'image', 'requestId', 'input', 'kind', 'personId', 'personName', 'credential',
 ];
 
 export function viewOfRow(r: EventRow): EventView {
@@ -86,6 +92,10 @@ export function viewOfRow(r: EventRow): EventView {
     image: r.image,
     requestId: r.request_id,
     input: r.input,
+    kind: r.kind,
+    personId: r.person_id,
+    personName: r.person_name,
+    credential: r.credential,
   };
 }
 
@@ -175,6 +185,37 @@ export class EventsService implements Service {
     recorded.then(held, held);
     this.settledOf.set(rec, settled);
     return recorded;
+  }
+
+  /**
+   * Records the passage of a credential other than a plate (a card, face, fingerprint, QR code,
+   * PIN or a guard's manual decision) as reported by a reader or controller: same table, API,
+   * stream event and retention as plates. `accessPoint` is stored as the event's gate, `device` as
+   * its camera; `credential` is kept as the raw input. Image: a URL/reference, or bytes (saved like
+   * a plate snapshot).
+   */
+  recordAccess(a: AccessInput, image?: Buffer): Promise<EventRecord> {
+    const rec: EventRecord = {
+      eventId: 0,
+      ts: a.ts,
+      kind: a.kind,
+      gate: a.accessPoint,
+      camera: a.device,
+      direction: a.direction,
+      plate: '',
+      raw: a.credential ?? '',
+      digits: null,
+      decision: a.decision,
+      source: a.source,
+      reason: a.reason,
+      latencyMs: NaN,
+      image: a.image,
+      requestId: a.requestId,
+      personId: a.personId,
+      personName: a.personName,
+      credential: a.credential,
+    };
+    return this.record(rec, image);
   }
 
   /**
@@ -293,6 +334,7 @@ export class EventsService implements Service {
     this.written += batch.length;
     for (const p of batch) {
       const { input: _input, ...decision } = p.rec;
+      decision.kind = kindOf(p.rec);
       this.hub.emit('event', decision);
       p.resolve(p.rec);
     }

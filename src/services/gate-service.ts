@@ -11,7 +11,7 @@
 import type { Hub, Service } from './hub';
 import type { CommandSource, GateCommand, GateKind, GateStatePayload } from '../core/contracts';
 import { GateActuator, GateCommandError, GateController, GateListener, GateSnapshot, GateTiming, isGateCommand, sourceLabel } from '../core/gate';
-import { createRelayDriver, RelayConfig } from '../devices/relay';
+import { createRelayDriver, RelayConfig } from '../devices/registry';
 import { GateActionFilter, GateActionRow, GatesStore, GateStateRow } from '../store/gates-store';
 import { degradedOf } from './degraded';
 
@@ -253,7 +253,7 @@ export class GateService implements Service {
     return { pulseMs: pulseMsOf(d), openRetries: 1, closeRetryBaseMs: d.closeRetryBaseMs, closeRetryMaxMs: d.closeRetryMaxMs };
   }
 
-  private payload(d: GateDef, s: GateSnapshot): GateStatePayload {
+  private payload(d: Pick<GateDef, 'id' | 'name' | 'kind'>, s: GateSnapshot): GateStatePayload {
     return {
       gate: d.id,
       name: d.name ?? d.id,
@@ -280,7 +280,7 @@ export class GateService implements Service {
       state: (s) => {
         this.noteReachable(id, s);
         const e = this.gates.get(id);
-        const payload = this.payload(e?.def ?? { id, relay: undefined as any }, s);
+        const payload = this.payload(e?.def ?? { id }, s);
         this.store
           ?.saveState({ gate: id, state: s.state, since: s.since, by: s.by, lastError: s.lastError, updatedAt: this.hub.clock.now() })
           .catch((err) => this.hub.logger.error(`gate ${id}: state not saved: ${(err as Error).message}`));

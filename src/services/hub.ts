@@ -13,6 +13,13 @@ import { Db } from '../store/db';
 import { Clock, systemClock } from '../core/clock';
 import { Logger, consoleLogger } from '../core/log';
 import { degradedOf } from './degraded';
+import type { AccessEventPayload, GateStatePayload } from '../core/contracts';
+import type { GateActionRow } from '../store/gates-store';
+import type { EposelokState } from './eposelok-service';
+import type { GateAlarm } from './gate-service';
+import type { DegradedAlarm } from './degraded';
+import type { PassesChanged } from './passes-service';
+import LIVE_EVENT_NAMES from '../core/live-events.json';
 
 export interface HubOptions {
   /** sqlite file; ':memory:' for throwaway tests */
@@ -31,14 +38,37 @@ export interface Service {
   close?(): Promise<void>;
 }
 
-/** Bus event names (payloads are documented where they are emitted). */
-export type HubEvent =
-  | 'event' // a recorded recognition event (EventRecord)
-  | 'gate-state' // a gate changed state (GateStatePayload)
-  | 'gate-action' // a recorded gate action
-  | 'eposelok-state' // sync state changed
-  | 'passes-changed' // temporary passes or mirror changed
-  | 'alarm'; // something a guard must see
+/** E-Poselok raises one when the list shrinks suspiciously or gets stale. */
+export interface EposelokAlarm {
+  source: 'eposelok';
+  kind: 'shrink' | 'stale';
+  ts: number;
+  message: string;
+}
+/** Something a guard must see (the dashboard shows it, the stream carries it). */
+export type Alarm = GateAlarm | DegradedAlarm | EposelokAlarm;
+
+/**
+ * THE map of bus events: name → payload. `hub.emit` and `hub.on` are checked against it, so a
+ * listener gets the payload's type and a new event is added here once.
+ */
+export interface HubEvents {
+  /** a recorded access event (a plate decision or any other credential's passage) */
+  event: AccessEventPayload;
+  /** a gate changed state */
+  'gate-state': GateStatePayload;
+  /** a recorded gate action */
+  'gate-action': GateActionRow;
+  /** E-Poselok sync state changed */
+  'eposelok-state': EposelokState;
+  /** temporary passes or the mirror changed */
+  'passes-changed': PassesChanged;
+  alarm: Alarm;
+}
+export type HubEvent = keyof HubEvents;
+
+/** The events the live stream (/api/stream) forwards to the dashboard — the one list, also read by scripts/build-dashboard-flow.js. */
+export const LIVE_EVENTS: readonly HubEvent[] = LIVE_EVENT_NAMES as HubEvent[];
 
 const hubs = new Map<string, Hub>();
 
@@ -48,6 +78,8 @@ export class Hub {
   readonly retentionYears: number;
   clock: Clock;
   logger: Logger;
+  /** whether `logger` was given by an opener (not the console default) */
+  private ownLogger: boolean;
   private dbPromise: Promise<Db>;
   private services = new Map<string, { instance: Service; ready: Promise<void> }>();
   private closed = false;
@@ -57,6 +89,7 @@ export class Hub {
     this.retentionYears = options.retentionYears ?? 3;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? consoleLogger;
+    this.ownLogger = !!options.logger;
     this.bus.setMaxListeners(100);
     this.dbPromise = Db.open(options.dbPath);
     this.dbPromise.then(
@@ -77,8 +110,11 @@ export class Hub {
     if (!hub || hub.closed) {
       hub = new Hub(options);
       hubs.set(key, hub);
-    } else {
-      if (options.logger) hub.logger = options.logger;
+    } else if (options.logger && !hub.ownLogger) {
+      // the first opener that brings a logger keeps it (the runtime opens first): a node's
+      // hubFor() must not redirect the runtime's log to Node-RED's
+      hub.logger = options.logger;
+      hub.ownLogger = true;
     }
     return hub;
   }
@@ -113,10 +149,10 @@ export class Hub {
     await Promise.all([...this.services.values()].map((s) => s.ready));
   }
 
-  emit(event: HubEvent, payload: unknown): void {
+  emit<E extends HubEvent>(event: E, payload: HubEvents[E]): void {
     this.bus.emit(event, payload);
   }
-  on(event: HubEvent, listener: (payload: any) => void): () => void {
+  on<E extends HubEvent>(event: E, listener: (payload: HubEvents[E]) => void): () => void {
     this.bus.on(event, listener);
     return () => this.bus.off(event, listener);
   }

@@ -3,13 +3,14 @@
  * service, filtered history queries (newest first) and the retention prune.
  */
 import type { Db } from './db';
-import type { Decision, DecisionOutcome, DecisionSource } from '../core/contracts';
+import type { AccessEventPayload, CredentialKind, DecisionOutcome, DecisionSource } from '../core/contracts';
 import { normalizeQuery } from '../core/plate';
 
 /** Rows per retention-prune statement (events-store prune). */
 export const PRUNE_CHUNK = 500;
 
-export interface EventRecord extends Decision {
+/** An access event as stored: a plate Decision, or any credential's passage (AccessFields). */
+export interface EventRecord extends AccessEventPayload {
   /** the raw input (truncated) of a rejected message */
   input?: string;
 }
@@ -22,6 +23,9 @@ export interface EventFilter {
   camera?: string;
   decision?: DecisionOutcome;
   source?: DecisionSource;
+  kind?: CredentialKind;
+  /** a person id (exact) or a part of a person's name */
+  person?: string;
   limit?: number;
   offset?: number;
 }
@@ -46,23 +50,35 @@ export interface EventRow {
   image: string | null;
   request_id: string | null;
   input: string | null;
+  kind: CredentialKind;
+  person_id: string | null;
+  person_name: string | null;
+  credential: string | null;
 }
 
 export const EVENT_COLUMNS = [
   'id', 'ts', 'camera', 'gate', 'direction', 'plate_raw', 'canonical', 'digits', 'confidence', 'decision', 'source',
-  'reason', 'policy', 'pass_ref', 'house', 'latency_ms', 'image', 'request_id', 'input',
+  'reason', 'policy', 'pass_ref', 'house', 'latency_ms', 'image', 'request_id', 'input', 'kind', 'person_id', 'person_name', 'credential',
 ] as const;
+/** written, never read back */
+const WRITE_ONLY_COLUMNS = ['person_key'] as const;
 
-const ROW = `(${EVENT_COLUMNS.map(() => '?').join(', ')})`;
-const INSERT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${ROW}`;
+const INSERT_COLUMNS = [...EVENT_COLUMNS, ...WRITE_ONLY_COLUMNS].join(', ');
+const ROW = `(${[...EVENT_COLUMNS, ...WRITE_ONLY_COLUMNS].map(() => '?').join(', ')})`;
+const INSERT = `INSERT INTO events (${INSERT_COLUMNS}) VALUES ${ROW}`;
 /** rows per INSERT statement (× columns stays far below sqlite's 32766 variables) */
 const INSERT_ROWS = 100;
 const inserts = new Map<number, string>();
 /** The INSERT of n rows (kept: the database caches prepared statements by their text). */
 function insertOf(n: number): string {
   let sql = inserts.get(n);
-  if (!sql) inserts.set(n, (sql = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES ${Array(n).fill(ROW).join(', ')}`));
+  if (!sql) inserts.set(n, (sql = `INSERT INTO events (${INSERT_COLUMNS}) VALUES ${Array(n).fill(ROW).join(', ')}`));
   return sql;
+}
+
+/** The credential kind of a record: its own, else `fallback` for a fallback passage, else `plate`. */
+export function kindOf(e: EventRecord): CredentialKind {
+  return e.kind ?? (e.fallback ? 'fallback' : 'plate');
 }
 
 export function rowOfRecord(e: EventRecord): unknown[] {
@@ -71,23 +87,32 @@ export function rowOfRecord(e: EventRecord): unknown[] {
     e.eventId, e.ts, e.camera ?? null, e.gate ?? null, e.direction ?? null, e.raw ?? null, e.plate || null, e.digits ?? null,
     e.confidence ?? null, e.decision, e.source, e.reason ?? '', e.policy ?? null, passRef, e.house ?? null,
     Number.isFinite(e.latencyMs) ? e.latencyMs : null, e.image ?? null, e.requestId ?? null, e.input ?? null,
+    kindOf(e), e.personId ?? null, e.personName ?? null, e.credential ?? null,
+    e.personName ? e.personName.toLowerCase() : null,
   ];
 }
 
 function where(f: EventFilter): { sql: string; params: unknown[] } {
   const w: string[] = [];
   const p: unknown[] = [];
-  if (f.from !== undefined) (w.push('ts >= ?'), p.push(f.from));
-  if (f.to !== undefined) (w.push('ts <= ?'), p.push(f.to));
-  if (f.gate) (w.push('gate = ?'), p.push(f.gate));
-  if (f.camera) (w.push('camera = ?'), p.push(f.camera));
-  if (f.decision) (w.push('decision = ?'), p.push(f.decision));
-  if (f.source) (w.push('source = ?'), p.push(f.source));
+  const add = (sql: string, ...params: unknown[]) => {
+    w.push(sql);
+    p.push(...params);
+  };
+  if (f.from !== undefined) add('ts >= ?', f.from);
+  if (f.to !== undefined) add('ts <= ?', f.to);
+  if (f.gate) add('gate = ?', f.gate);
+  if (f.camera) add('camera = ?', f.camera);
+  if (f.decision) add('decision = ?', f.decision);
+  if (f.source) add('source = ?', f.source);
+  // `kind <> 'plate'` lets sqlite use the partial index events_kind_ts (plates are most rows: the ts index serves them)
+  if (f.kind) add(f.kind === 'plate' ? 'kind = ?' : "kind = ? AND kind <> 'plate'", f.kind);
+  if (f.person) add('(person_id = ? OR instr(person_key, ?) > 0)', f.person, f.person.toLowerCase());
   if (f.q !== undefined && f.q !== '') {
     const q = normalizeQuery(f.q);
-    if (!q) w.push('0');
-    else if (/^\d{3}$/.test(q)) (w.push('digits = ?'), p.push(q));
-    else (w.push('instr(canonical, ?) > 0'), p.push(q));
+    if (!q) add('0');
+    else if (/^\d{3}$/.test(q)) add('digits = ?', q);
+    else add('instr(canonical, ?) > 0', q);
   }
   return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p };
 }

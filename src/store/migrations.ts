@@ -136,4 +136,19 @@ CREATE INDEX temp_passes_created_at ON temp_passes (created_at);
 CREATE INDEX events_request_id ON events (request_id) WHERE request_id IS NOT NULL;
 `,
   },
+  {
+    version: 4,
+    name: 'one access event for every credential: kind, person, credential (existing rows kept: plates, fallback passages by their reason)',
+    up: `
+ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'plate';  -- CREDENTIAL_KINDS of src/core/contracts.ts
+ALTER TABLE events ADD COLUMN person_id TEXT;
+ALTER TABLE events ADD COLUMN person_name TEXT;
+ALTER TABLE events ADD COLUMN person_key TEXT;                     -- person_name in lower case (sqlite's lower() is ASCII only)
+ALTER TABLE events ADD COLUMN credential TEXT;                     -- card number, QR code id, … (plates: canonical)
+UPDATE events SET kind = 'fallback' WHERE substr(reason, 1, 10) = 'fallback: ';
+-- partial: a plate insert (the hot path) updates no extra index; queries for other kinds add kind <> 'plate'
+CREATE INDEX events_kind_ts ON events (kind, ts) WHERE kind <> 'plate';
+CREATE INDEX events_person_ts ON events (person_id, ts) WHERE person_id IS NOT NULL;
+`,
+  },
 ];

@@ -163,7 +163,6 @@ afterAll(async () => {
     await rt.stop();
     rt.cleanup();
   }
-  // eslint-disable-next-line no-console
   console.log(`guard screen figures: ${JSON.stringify(figures)}`);
 });
 

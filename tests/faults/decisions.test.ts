@@ -81,7 +81,6 @@ async function killMidStream(rate: number | 'burst', plates: number, killAfter: 
     await subscribe(watcher, 'gatepost/decision/#');
     await untilFlowTakesPlates(watcher);
     const from = seen.messages.length;
-    let sent = 0;
     let stop = false;
     const killAt = new Promise<void>((resolve) => {
       const tick = setInterval(() => {
@@ -98,7 +97,6 @@ async function killMidStream(rate: number | 'burst', plates: number, killAfter: 
         } catch {
           break; // the broker died with the process
         }
-        sent++;
         if (rate !== 'burst') await new Promise((r) => setTimeout(r, 1000 / rate));
         else if (i % 50 === 49) await new Promise((r) => setImmediate(r));
       }

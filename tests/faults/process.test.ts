@@ -14,7 +14,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { MqttClient } from 'mqtt';
 import { startGatepost, GatepostHandle, MAIN, apiOf, waitFor } from '../helpers/runtime';
-import { connect, collector, subscribe, end, untilFlowTakesPlates, sleep } from '../helpers/mqtt-test';
+import { connect, collector, subscribe, end, untilFlowTakesPlates } from '../helpers/mqtt-test';
 import { reportFault } from '../helpers/faults';
 import { startClGateEmulator, ClGateEmulator } from '../../src/emulators/clgate';
 import { startEposelokEmulator, EposelokEmulator } from '../../src/emulators/eposelok';

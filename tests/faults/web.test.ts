@@ -99,7 +99,6 @@ async function system(query = ''): Promise<any> {
 
 /** Inserts `n` events straight into the runtime's database (WAL: a second connection may write). */
 async function seedEvents(n: number): Promise<void> {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const sqlite3 = require('sqlite3');
   const db = new sqlite3.Database(path.join(rt.dataDir, 'gatepost.db'));
   const run = (sql: string, params: unknown[] = []) => new Promise<void>((res, rej) => db.run(sql, params, (err: Error | null) => (err ? rej(err) : res())));

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import helper from 'node-red-node-test-helper';
-import { sink, until, Msg } from '../helpers/node-red';
+import { sink, until } from '../helpers/node-red';
 import { Hub } from '../../src/services/hub';
 import { startEposelokEmulator, EposelokEmulator, syntheticPasses } from '../../src/emulators/eposelok';
 import { eposelokOf } from '../../src/services/eposelok-service';

@@ -11,11 +11,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse as parseJs } from 'acorn';
 import { compile } from '@vue/compiler-dom';
+import { CREDENTIAL_KINDS, DECISION_OUTCOMES, DECISION_SOURCES } from '../../src/core/contracts';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const builder = require(path.join(ROOT, 'scripts', 'build-dashboard-flow.js'));
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { GATEPOST_STRINGS } = require(path.join(ROOT, 'dashboard', 'i18n.js'));
 
 type Node = Record<string, any>;
@@ -89,7 +88,7 @@ describe('flows/dashboard.json', () => {
       }
     }
     // shared client code exists exactly once, as a template on every page
-    const shared = templates.filter((t) => /createGatepost\(window, GATEPOST_STRINGS\)/.test(t.format));
+    const shared = templates.filter((t) => /createGatepost\(window, GATEPOST_STRINGS, GATEPOST_STREAM_EVENTS\)/.test(t.format));
     expect(shared).toHaveLength(1);
     expect(shared[0].templateScope).toBe('widget:ui');
     for (const t of vueTemplates.filter((x) => x !== shared[0])) {
@@ -174,8 +173,9 @@ describe('i18n', () => {
       for (const m of src.matchAll(/\bt\('([a-zA-Z0-9-]+\.)' \+/g)) used.add(m[1] + '*');
     }
     const dynamic: Record<string, string[]> = {
-      'source.': ['mirror', 'temporary', 'online', 'manual', 'none'],
-      'decision.': ['allowed', 'denied', 'repeat', 'rejected'],
+      'source.': [...DECISION_SOURCES],
+      'decision.': [...DECISION_OUTCOMES],
+      'kind.': [...CREDENTIAL_KINDS],
       'gates.state.': ['closed', 'open', 'held', 'fault'],
       'gates.': ['open', 'hold', 'release'],
       'passes.': ['today', 'day1', 'day3', 'custom'],

@@ -8,9 +8,8 @@ import * as path from 'path';
 import type { AddressInfo } from 'net';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { createGatepost } = require(path.join(ROOT, 'dashboard', 'shared.js'));
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+const LIVE_EVENTS = require(path.join(ROOT, 'src', 'core', 'live-events.json'));
 const { GATEPOST_STRINGS } = require(path.join(ROOT, 'dashboard', 'i18n.js'));
 
 function storage() {
@@ -34,7 +33,7 @@ function makeWindow(base = 'http://127.0.0.1:1') {
 describe('i18n', () => {
   test('Russian by default; English remembered in localStorage and announced', () => {
     const { win } = makeWindow();
-    const gp = createGatepost(win, GATEPOST_STRINGS);
+    const gp = createGatepost(win, GATEPOST_STRINGS, LIVE_EVENTS);
     expect(gp.lang).toBe('ru');
     expect(gp.t(gp.lang, 'gates.open')).toBe('Открыть');
     const seen: string[] = [];
@@ -43,7 +42,7 @@ describe('i18n', () => {
     expect(seen).toEqual(['en']);
     expect(win.localStorage.getItem('gatepost.lang')).toBe('en');
     // a new page load starts in the remembered language
-    const again = createGatepost(win, GATEPOST_STRINGS);
+    const again = createGatepost(win, GATEPOST_STRINGS, LIVE_EVENTS);
     expect(again.lang).toBe('en');
     expect(again.t(again.lang, 'gates.open')).toBe('Open');
     gp.setLang('de');
@@ -59,7 +58,7 @@ describe('i18n', () => {
   });
 
   test('off() stops a listener; a failing listener does not stop the others', () => {
-    const gp = createGatepost({ ...makeWindow().win, console: { error: () => undefined } }, GATEPOST_STRINGS);
+    const gp = createGatepost({ ...makeWindow().win, console: { error: () => undefined } }, GATEPOST_STRINGS, LIVE_EVENTS);
     const got: number[] = [];
     const off = gp.on('event', (d: number) => got.push(d));
     gp.on('event', () => {
@@ -74,7 +73,7 @@ describe('i18n', () => {
 });
 
 describe('plates and times', () => {
-  const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS);
+  const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS, LIVE_EVENTS);
   gp.timeZone = 'Europe/Moscow';
 
   test.each([
@@ -145,7 +144,7 @@ describe('api() against a real HTTP server', () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   test('JSON in, JSON out', async () => {
-    const gp = createGatepost(makeWindow(base).win, GATEPOST_STRINGS);
+    const gp = createGatepost(makeWindow(base).win, GATEPOST_STRINGS, LIVE_EVENTS);
     await expect(gp.api('/api/ok')).resolves.toEqual({ a: 1 });
     await expect(gp.api('/api/post', { method: 'POST', body: { digits: '123' } })).resolves.toEqual({ digits: '123' });
     const post = seen.find((s) => s.url === '/api/post')!;
@@ -154,26 +153,26 @@ describe('api() against a real HTTP server', () => {
   });
 
   test("a refusal carries the server's message and status", async () => {
-    const gp = createGatepost(makeWindow(base).win, GATEPOST_STRINGS);
+    const gp = createGatepost(makeWindow(base).win, GATEPOST_STRINGS, LIVE_EVENTS);
     await expect(gp.api('/api/bad')).rejects.toMatchObject({ status: 400, message: 'plate is required' });
     await expect(gp.api('/api/other')).rejects.toMatchObject({ status: 502, message: 'сервер ответил 502' });
   });
 
   test('401 sends the browser to the login page, back to where it was', async () => {
     const { win, assigned } = makeWindow(base);
-    const gp = createGatepost(win, GATEPOST_STRINGS);
+    const gp = createGatepost(win, GATEPOST_STRINGS, LIVE_EVENTS);
     await expect(gp.api('/api/me')).rejects.toMatchObject({ status: 401 });
     expect(assigned).toEqual(['/login?next=%2Fdashboard%2Fpost%3Fx%3D1']);
   });
 
   test('an unreachable server is reported as such', async () => {
-    const gp = createGatepost(makeWindow('http://127.0.0.1:9').win, GATEPOST_STRINGS);
+    const gp = createGatepost(makeWindow('http://127.0.0.1:9').win, GATEPOST_STRINGS, LIVE_EVENTS);
     await expect(gp.api('/api/ok')).rejects.toMatchObject({ status: 0, message: 'нет связи с сервером' });
   });
 });
 
 describe('decision reasons in the screen language', () => {
-  const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS);
+  const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS, LIVE_EVENTS);
 
   test.each([
     ['E-Poselok list 1 (exact)', 'список E-Poselok 1'],

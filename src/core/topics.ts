@@ -1,0 +1,8 @@
+/** gatepost's MQTT topics (docs/MQTT.md), for the bridge and for clients. `<camera>` / `<gate>` are single topic levels. */
+export const TOPIC_AVAILABLE = 'gatepost/available';
+export const TOPIC_EPOSELOK_STATE = 'gatepost/eposelok/state';
+export const lprTopic = (camera: string): string => `gatepost/lpr/${camera}`;
+export const fallbackTopic = (camera: string): string => `gatepost/lpr/${camera}/fallback`;
+export const decisionTopic = (gate: string): string => `gatepost/decision/${gate}`;
+export const gateStateTopic = (gate: string): string => `gatepost/gate/${gate}/state`;
+export const gateSetTopic = (gate: string): string => `gatepost/gate/${gate}/set`;
