@@ -638,6 +638,7 @@ function createGatepost(win, strings, streamEvents) {
     gp.api('/api/me').then(
       function (me) {
         gp.user = me && me.username ? me.username : null;
+        gp.admin = !!(me && me.admin);
         gp.emit('user', gp.user);
       },
       function () {},

@@ -116,7 +116,8 @@ export function createApi(opts: ApiOptions): MountedApi {
   else router.use((req, _res, next) => ((req as any).user = { username: 'admin' }, next()));
 
   router.get('/me', (req, res) => {
-    res.json({ username: (req as any).user?.username ?? 'anonymous' });
+    // admin: the pages only the admin may use (the system log) are shown to the admin only
+    res.json({ username: (req as any).user?.username ?? 'anonymous', admin: (req as any).user?.permissions === '*' });
   });
 
   router.get('/system', async (req, res) => {

@@ -286,23 +286,32 @@ export async function backupDatabase(srcFile: string, destFile: string): Promise
  */
 export async function quickCheck(file: string, max = 20): Promise<string[]> {
   if (!fs.existsSync(file)) return [];
-  let conn: Conn;
+  const run = async (name: string, mode: number): Promise<string[]> => {
+    const conn = await Conn.open(name, mode);
+    try {
+      await conn.exec('PRAGMA busy_timeout=5000;');
+      // not a cached statement: on a damaged file the prepare itself fails, and only a callback gets that error
+      const rows = await new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
+        conn.raw.all(`PRAGMA quick_check(${Math.max(1, Math.floor(max))})`, (err: Error | null, r: Array<Record<string, unknown>>) => (err ? reject(err) : resolve(r))),
+      );
+      const found = rows.map((r) => String(Object.values(r)[0]));
+      return found.length === 1 && found[0] === 'ok' ? [] : found;
+    } finally {
+      await conn.close().catch(() => undefined);
+    }
+  };
   try {
-    conn = await Conn.open(file, sqlite3.OPEN_READONLY);
+    return await run(file, sqlite3.OPEN_READONLY);
   } catch (err) {
-    return [(err as Error).message];
+    const e = err as NodeJS.ErrnoException;
+    if (!DISK_OPEN_ERROR.test(`${e.code ?? ''} ${e.message}`)) return [e.message];
   }
+  // the disk refuses (read-only media: a WAL database needs its -shm file): the file as it is
   try {
-    await conn.exec('PRAGMA busy_timeout=5000;');
-    // not a cached statement: on a damaged file the prepare itself fails, and only a callback gets that error
-    const rows = await new Promise<Array<Record<string, unknown>>>((resolve, reject) =>
-      conn.raw.all(`PRAGMA quick_check(${Math.max(1, Math.floor(max))})`, (err: Error | null, r: Array<Record<string, unknown>>) => (err ? reject(err) : resolve(r))),
-    );
-    const found = rows.map((r) => String(Object.values(r)[0]));
-    return found.length === 1 && found[0] === 'ok' ? [] : found;
+    return await run(`file:${encodeURI(path.resolve(file))}?immutable=1`, sqlite3.OPEN_READONLY | sqlite3.OPEN_URI);
   } catch (err) {
-    return [(err as Error).message];
-  } finally {
-    await conn.close().catch(() => undefined);
+    const e = err as NodeJS.ErrnoException;
+    // still the disk, not the file: nothing to say about the file (Db.open starts degraded)
+    return DISK_OPEN_ERROR.test(`${e.code ?? ''} ${e.message}`) ? [] : [e.message];
   }
 }
