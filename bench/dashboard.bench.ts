@@ -18,7 +18,6 @@ const MAIN = path.resolve(__dirname, '..', 'src', 'runtime', 'main.js');
 const RUNS = Number(process.env.BENCH_DASHBOARD_RUNS || 20);
 const CHROMIUM = '/usr/bin/chromium';
 
-
 async function boot(dir: string): Promise<{ proc: ChildProcess; url: string; mqttUrl: string; password: string; lprPassword: string }> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GATEPOST_')) env[k] = v;
@@ -39,7 +38,7 @@ async function boot(dir: string): Promise<{ proc: ChildProcess; url: string; mqt
   proc.stdout!.on('data', (b) => (out += b));
   proc.stderr!.on('data', (b) => (out += b));
   const url = `http://127.0.0.1:${http}`;
-  for (const t0 = Date.now(); ; ) {
+  for (const t0 = Date.now(); ;) {
     if (Date.now() - t0 > 60_000) throw new Error(`runtime not ready:\n${out.slice(-2000)}`);
     try {
       const r = await fetch(`${url}/api/health`);
@@ -49,7 +48,7 @@ async function boot(dir: string): Promise<{ proc: ChildProcess; url: string; mqt
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  for (const t0 = Date.now(); !/MQTT user lpr password: \S+/.test(out) && Date.now() - t0 < 3000; ) await new Promise((r) => setTimeout(r, 20));
+  for (const t0 = Date.now(); !/MQTT user lpr password: \S+/.test(out) && Date.now() - t0 < 3000;) await new Promise((r) => setTimeout(r, 20));
   const lprPassword = /MQTT user lpr password: (\S+)/.exec(out)?.[1] ?? '';
   return { proc, url, mqttUrl: `mqtt://127.0.0.1:${mqtt}`, password, lprPassword };
 }

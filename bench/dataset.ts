@@ -119,8 +119,16 @@ export async function generateDataset(db: Db, opts: DatasetOptions = {}): Promis
       if (!digitsOnly) tempPlates.push(p);
       const expired = i % 4 === 3;
       await ins.add([
-        digitsOnly ? 'digits' : 'plate', digitsOnly ? p.slice(1, 4) : p, digitsOnly ? null : p, p.slice(1, 4), String(i % 900), '', 'bench',
-        now - 86400000, now - 86400000, expired ? now - 3600000 : now + 86400000,
+        digitsOnly ? 'digits' : 'plate',
+        digitsOnly ? p.slice(1, 4) : p,
+        digitsOnly ? null : p,
+        p.slice(1, 4),
+        String(i % 900),
+        '',
+        'bench',
+        now - 86400000,
+        now - 86400000,
+        expired ? now - 3600000 : now + 86400000,
       ]);
     }
     await ins.flush();
@@ -133,7 +141,20 @@ export async function generateDataset(db: Db, opts: DatasetOptions = {}): Promis
       const ins = new BatchInsert(tx, 'events', ['ts', 'camera', 'gate', 'direction', 'plate_raw', 'canonical', 'digits', 'confidence', 'decision', 'source', 'reason', 'latency_ms']);
       for (let i = c; i < Math.min(EVENTS, c + CHUNK); i++) {
         const p = i % 3 ? pick(mirrorPlates) : plate();
-        await ins.add([now - (EVENTS - i) * 90_000, i % 2 ? 'cam1' : 'cam2', i % 2 ? 'main' : 'side', i % 2 ? 'entry' : 'exit', p, p, p.slice(1, 4), 0.9, decisions[i % 4], sources[i % 4], 'bench', 0.1]);
+        await ins.add([
+          now - (EVENTS - i) * 90_000,
+          i % 2 ? 'cam1' : 'cam2',
+          i % 2 ? 'main' : 'side',
+          i % 2 ? 'entry' : 'exit',
+          p,
+          p,
+          p.slice(1, 4),
+          0.9,
+          decisions[i % 4],
+          sources[i % 4],
+          'bench',
+          0.1,
+        ]);
       }
       await ins.flush();
     });

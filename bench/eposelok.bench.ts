@@ -90,12 +90,23 @@ export async function run(): Promise<BenchRow[]> {
     const b = summarize(base.samples);
     const d = summarize(during.samples);
     rows.push({ area: 'eposelok', metric: 'plate lookup, no sync', value: b.text });
-    rows.push({ area: 'eposelok', metric: 'plate lookup during a churn sync', value: d.text, goal: 'p99 ≈ no sync', note: `misses ${during.misses + base.misses}; longest loop stall ${fmt(during.maxGapMs)} ms (baseline ${fmt(base.maxGapMs)} ms)` });
+    rows.push({
+      area: 'eposelok',
+      metric: 'plate lookup during a churn sync',
+      value: d.text,
+      goal: 'p99 ≈ no sync',
+      note: `misses ${during.misses + base.misses}; longest loop stall ${fmt(during.maxGapMs)} ms (baseline ${fmt(base.maxGapMs)} ms)`,
+    });
 
     // the whole sync: fetch + decode + parse + diff + apply, no change
     const t0 = performance.now();
     const r3 = await svc.sync(client, { trigger: 'test' });
-    rows.push({ area: 'eposelok', metric: `whole sync (HTTP+parse+apply), ${N / 1000}k, no change`, value: `${fmt(performance.now() - t0)} ms`, note: r3.ok ? `${(f2.bytes / 1024 / 1024).toFixed(1)} MiB body` : `error ${r3.error}` });
+    rows.push({
+      area: 'eposelok',
+      metric: `whole sync (HTTP+parse+apply), ${N / 1000}k, no change`,
+      value: `${fmt(performance.now() - t0)} ms`,
+      note: r3.ok ? `${(f2.bytes / 1024 / 1024).toFixed(1)} MiB body` : `error ${r3.error}`,
+    });
 
     // online check latency against the emulator
     const checks: number[] = [];

@@ -32,7 +32,12 @@ export async function run(): Promise<BenchRow[]> {
     eventsOf(hub);
     await hub.ready();
     const loadMs = Date.now() - loadStart;
-    rows.push({ area: 'plates', metric: 'dataset', value: `${MIRROR / 1000}k mirror, ${TEMP / 1000}k temp, ${EVENTS / 1e6}M events`, note: `generated in ${(genMs / 1000).toFixed(1)} s; index loaded in ${loadMs} ms` });
+    rows.push({
+      area: 'plates',
+      metric: 'dataset',
+      value: `${MIRROR / 1000}k mirror, ${TEMP / 1000}k temp, ${EVENTS / 1e6}M events`,
+      note: `generated in ${(genMs / 1000).toFixed(1)} s; index loaded in ${loadMs} ms`,
+    });
 
     // decisions: mirror hits, temporary hits, digits-only hits and misses (no online checker: deny)
     const checker = new PlateChecker(hub, { repeatWindowMs: 0, policy: policyFrom({ policy: 'exact' }) });
@@ -52,7 +57,13 @@ export async function run(): Promise<BenchRow[]> {
     }
     await eventsOf(hub).flush();
     const d = summarize(decisionSamples);
-    rows.push({ area: 'plates', metric: 'decision + its event committed (await check)', value: d.text, goal: 'p99 ≤ 2 ms', note: `${d.p99 <= 2 ? 'ok' : 'MISSED'}; mixed mirror/temp/miss, one at a time: each waits for its own sqlite commit (a decision goes out only once it is on disk)` });
+    rows.push({
+      area: 'plates',
+      metric: 'decision + its event committed (await check)',
+      value: d.text,
+      goal: 'p99 ≤ 2 ms',
+      note: `${d.p99 <= 2 ? 'ok' : 'MISSED'}; mixed mirror/temp/miss, one at a time: each waits for its own sqlite commit (a decision goes out only once it is on disk)`,
+    });
     const ip = summarize(inProcess);
     rows.push({ area: 'plates', metric: 'decision itself (latencyMs recorded)', value: ip.text, goal: 'p99 ≤ 0.5 ms', note: ip.p99 <= 0.5 ? 'ok' : 'MISSED' });
 

@@ -37,7 +37,22 @@ async function once(chunk: number): Promise<{ waits: number[]; pruneMs: number; 
     let i = 0;
     const record = async (): Promise<number> => {
       const t0 = performance.now();
-      await events.record({ eventId: 0, ts: Date.now(), plate: `B${String(i++ % 1000).padStart(3, '0')}BB77`, raw: 'x', digits: '000', decision: 'allowed', source: 'mirror', reason: 'bench', gate: 'main', latencyMs: 0 }, undefined, { urgent: true });
+      await events.record(
+        {
+          eventId: 0,
+          ts: Date.now(),
+          plate: `B${String(i++ % 1000).padStart(3, '0')}BB77`,
+          raw: 'x',
+          digits: '000',
+          decision: 'allowed',
+          source: 'mirror',
+          reason: 'bench',
+          gate: 'main',
+          latencyMs: 0,
+        },
+        undefined,
+        { urgent: true },
+      );
       return performance.now() - t0;
     };
     // the same writes without a prune: the baseline

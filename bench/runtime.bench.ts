@@ -13,7 +13,6 @@ import { freePort } from '../harness/runtime';
 const MAIN = path.resolve(__dirname, '..', 'src', 'runtime', 'main.js');
 const RUNS = Number(process.env.BENCH_RUNTIME_RUNS || 3);
 
-
 function rssKb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
@@ -35,8 +34,11 @@ async function once(dataDir: string): Promise<{ readyMs: number; rssMb: number }
   const url = `http://127.0.0.1:${env.GATEPOST_HTTP_PORT}/api/health`;
   let readyMs = NaN;
   try {
-    for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
-      const st = await fetch(url).then((r) => r.status, () => 0);
+    for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+      const st = await fetch(url).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (st === 200) {
         readyMs = performance.now() - t0;
         break;

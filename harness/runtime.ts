@@ -167,7 +167,7 @@ export async function startGatepost(opts: StartOptions = {}): Promise<GatepostHa
   }
   const readyMs = Date.now() - started;
   // the console notice is printed right after health turns 200
-  for (const t0 = Date.now(); !/ is running[\s\S]*={20,}/.test(out) && Date.now() - t0 < 3000; ) await new Promise((r) => setTimeout(r, 20));
+  for (const t0 = Date.now(); !/ is running[\s\S]*={20,}/.test(out) && Date.now() - t0 < 3000;) await new Promise((r) => setTimeout(r, 20));
   const admin = /admin password: (\S+)/.exec(out)?.[1];
   const lpr = /MQTT user lpr password: (\S+)/.exec(out)?.[1];
   const adminPassword = (admin && admin !== '(from' ? admin : undefined) ?? env.GATEPOST_ADMIN_PASSWORD ?? opts.known?.adminPassword ?? '';

@@ -36,7 +36,10 @@ export function translator(RED: NodeAPI): Translate {
  * user is given without a name, null when the message names none. At most 64 characters.
  */
 export function userOf(msg: Record<string, any>): string | null {
-  const cut = (s: unknown) => String(s ?? '').trim().slice(0, 64);
+  const cut = (s: unknown) =>
+    String(s ?? '')
+      .trim()
+      .slice(0, 64);
   const u = msg.user;
   if (typeof u === 'string') return cut(u);
   if (u && typeof u === 'object') return cut(u.username ?? u.name ?? u.id);

@@ -156,7 +156,9 @@ export = function (RED: NodeAPI): void {
           : t('e-poselok-sync.errors.noConfig', 'no E-Poselok configuration selected'),
       );
       status();
-      node.on('input', (_msg: NodeMessageInFlow, _send, done) => done(new Error(cfgNode ? `E-Poselok configuration incomplete: ${cfgNode.problems.join(', ')}` : 'no E-Poselok configuration selected')));
+      node.on('input', (_msg: NodeMessageInFlow, _send, done) =>
+        done(new Error(cfgNode ? `E-Poselok configuration incomplete: ${cfgNode.problems.join(', ')}` : 'no E-Poselok configuration selected')),
+      );
       return;
     }
 

@@ -55,11 +55,7 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
  * MAX_CONCURRENT_EXPORTS exports are running. Errors after the first byte end the response
  * (a truncated file is better than a hung download); before it they reject (JSON error upstream).
  */
-export async function streamCsv(
-  req: Request,
-  res: Response,
-  opts: { columns: string[]; filename: string; pages: AsyncIterable<Record<string, unknown>[]> },
-): Promise<void> {
+export async function streamCsv(req: Request, res: Response, opts: { columns: string[]; filename: string; pages: AsyncIterable<Record<string, unknown>[]> }): Promise<void> {
   if (active >= MAX_CONCURRENT_EXPORTS) {
     refused++;
     res.setHeader('Retry-After', String(EXPORT_RETRY_AFTER_S));

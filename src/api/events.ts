@@ -19,7 +19,6 @@ import { asyncHandler, HttpError } from './util';
 import { streamCsv } from './csv-stream';
 import { CREDENTIAL_KINDS, DECISION_OUTCOMES, DECISION_SOURCES } from '../core/contracts';
 
-
 function filterOf(q: express.Request['query'], tz: string, maxLimit: number, defLimit: number): EventFilter {
   const s = (k: string): string | undefined => {
     const v = q[k];

@@ -61,7 +61,10 @@ function filterOf(req: Request): Filter {
     component: String(req.query.component ?? '').trim(),
     from: time(req.query.from, -Infinity),
     to: time(req.query.to, Infinity),
-    q: String(req.query.q ?? '').trim().toLowerCase().slice(0, 200),
+    q: String(req.query.q ?? '')
+      .trim()
+      .toLowerCase()
+      .slice(0, 200),
   };
 }
 

@@ -112,10 +112,7 @@ export class MqttLite extends EventEmitter {
 
     return new Promise<MqttLite>((resolve, reject) => {
       let settled = false;
-      const sock: net.Socket = secure
-        ?
-          (require('tls') as typeof import('tls')).connect({ host, port, servername: host })
-        : net.connect({ host, port });
+      const sock: net.Socket = secure ? (require('tls') as typeof import('tls')).connect({ host, port, servername: host }) : net.connect({ host, port });
       sock.setNoDelay(true);
       const client = new MqttLite(sock);
       const fail = (err: MqttError) => {

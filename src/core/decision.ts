@@ -81,7 +81,8 @@ export async function checkOnline(checker: OnlineChecker, plate: Plate, timeoutM
       Promise.resolve()
         .then(() => checker.check(plate))
         .then(
-          (res) => (res && typeof res === 'object' && typeof res.status === 'string' ? res : { status: 'unavailable' as const, latencyMs: clock.now() - started, error: 'invalid answer from the checker' }),
+          (res) =>
+            res && typeof res === 'object' && typeof res.status === 'string' ? res : { status: 'unavailable' as const, latencyMs: clock.now() - started, error: 'invalid answer from the checker' },
           (err: unknown) => ({ status: 'unavailable' as const, latencyMs: clock.now() - started, error: err instanceof Error ? err.message : String(err) }),
         ),
       timeout,

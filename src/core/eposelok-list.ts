@@ -47,7 +47,7 @@ const MAX_ITEM_TEXT = 120;
 const short = (v: unknown): string => {
   let s: string;
   try {
-    s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+    s = typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
   } catch {
     s = String(v);
   }

@@ -105,10 +105,7 @@ function fromObject(o: Record<string, unknown>, input: string): LprParse {
 }
 
 /** A payload read as far as its shape: a JSON object, plain text, or a failure. */
-type Decoded =
-  | { ok: true; obj: Record<string, unknown>; input: string }
-  | { ok: true; obj?: undefined; text: string; input: string }
-  | { ok: false; reason: string; input: string };
+type Decoded = { ok: true; obj: Record<string, unknown>; input: string } | { ok: true; obj?: undefined; text: string; input: string } | { ok: false; reason: string; input: string };
 
 function decodeText(s: string): Decoded {
   if (s.length > MAX_INPUT_BYTES) return fail(`input over ${MAX_INPUT_BYTES / 1024} KB`, printable(s));
@@ -122,7 +119,8 @@ function decodeText(s: string): Decoded {
     } catch (err) {
       return fail(`invalid JSON: ${(err as Error).message.slice(0, 80)}`, printable(t));
     }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return fail(`wrong type: JSON payload must be an object, not ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`, printable(t));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+      return fail(`wrong type: JSON payload must be an object, not ${Array.isArray(parsed) ? 'an array' : parsed === null ? 'null' : typeof parsed}`, printable(t));
     return { ok: true, obj: parsed as Record<string, unknown>, input: printable(t) };
   }
   return { ok: true, text: t, input: printable(t) };

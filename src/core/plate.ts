@@ -13,12 +13,34 @@ import type { Plate, PlateLayout } from './contracts';
 
 /** Cyrillic plate letters → Latin look-alikes (upper case; lower case is upper-cased first). */
 export const CYR_TO_LAT: Readonly<Record<string, string>> = {
-  А: 'A', В: 'B', Е: 'E', К: 'K', М: 'M', Н: 'H', О: 'O', Р: 'P', С: 'C', Т: 'T', У: 'Y', Х: 'X',
+  А: 'A',
+  В: 'B',
+  Е: 'E',
+  К: 'K',
+  М: 'M',
+  Н: 'H',
+  О: 'O',
+  Р: 'P',
+  С: 'C',
+  Т: 'T',
+  У: 'Y',
+  Х: 'X',
   Ё: 'E', // never on plates, but LPR/keyboard input may carry it for Е
 };
 /** Latin plate letters → Cyrillic (for display). */
 export const LAT_TO_CYR: Readonly<Record<string, string>> = {
-  A: 'А', B: 'В', E: 'Е', K: 'К', M: 'М', H: 'Н', O: 'О', P: 'Р', C: 'С', T: 'Т', Y: 'У', X: 'Х',
+  A: 'А',
+  B: 'В',
+  E: 'Е',
+  K: 'К',
+  M: 'М',
+  H: 'Н',
+  O: 'О',
+  P: 'Р',
+  C: 'С',
+  T: 'Т',
+  Y: 'У',
+  X: 'Х',
 };
 /** The 12 letters used on Russian plates (Latin look-alikes). */
 export const PLATE_LETTERS = 'ABEKMHOPCTYX';

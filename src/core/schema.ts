@@ -67,7 +67,10 @@ export type Parsed<S extends Schema> = { [K in keyof S as Defined<S[K]> extends 
 
 /** An invalid configuration: every problem, in one message. */
 export class ConfigError extends Error {
-  constructor(readonly problems: string[], label?: string) {
+  constructor(
+    readonly problems: string[],
+    label?: string,
+  ) {
     super(`${label ? `${label}: ` : ''}${problems.join('; ')}`);
     this.name = 'ConfigError';
   }

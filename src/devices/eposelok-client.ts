@@ -78,7 +78,10 @@ export interface CheckStats {
 }
 
 function endpoint(base: string, name: string, path: string): string {
-  const b = base.trim().replace(/\{NAME\}/g, encodeURIComponent(name)).replace(/\/+$/, '');
+  const b = base
+    .trim()
+    .replace(/\{NAME\}/g, encodeURIComponent(name))
+    .replace(/\/+$/, '');
   return /\.cgi$/i.test(b) ? b : b + path;
 }
 
@@ -101,7 +104,10 @@ export class EposelokClient implements OnlineChecker {
     const p: string[] = [];
     if (!c.name || /^\$\{/.test(c.name)) p.push('settlement name');
     if (!c.token) p.push('token');
-    for (const [k, v] of [['list URL', c.listBase], ['check URL', c.checkBase]] as const) {
+    for (const [k, v] of [
+      ['list URL', c.listBase],
+      ['check URL', c.checkBase],
+    ] as const) {
       if (v === undefined || v === '') continue;
       try {
         const u = new URL(v.replace(/\{NAME\}/g, 'x'));
@@ -122,8 +128,7 @@ export class EposelokClient implements OnlineChecker {
     const u = endpoint(this.config.checkBase || DEFAULT_CHECK_BASE, this.config.name, CHECK_PATH);
     const sent = this.config.plateForm === 'cyrillic' ? displayPlate(plate.canonical) : plate.canonical;
     return (
-      `${u}?pnam=${encodeURIComponent(this.config.name)}&api=1&id=${encodeURIComponent(this.config.token)}` +
-      `&CamId=${encodeURIComponent(this.config.camId ?? '')}&plate=${encodeURIComponent(sent)}`
+      `${u}?pnam=${encodeURIComponent(this.config.name)}&api=1&id=${encodeURIComponent(this.config.token)}` + `&CamId=${encodeURIComponent(this.config.camId ?? '')}&plate=${encodeURIComponent(sent)}`
     );
   }
 
@@ -143,7 +148,13 @@ export class EposelokClient implements OnlineChecker {
     const url = this.listUrl();
     let res;
     try {
-      res = await httpRequest({ url, timeoutMs: this.config.listTimeoutMs ?? 20000, responseType: 'buffer', maxBytes: this.config.maxListBytes ?? 32 * 1024 * 1024, headers: { Accept: 'application/json' } });
+      res = await httpRequest({
+        url,
+        timeoutMs: this.config.listTimeoutMs ?? 20000,
+        responseType: 'buffer',
+        maxBytes: this.config.maxListBytes ?? 32 * 1024 * 1024,
+        headers: { Accept: 'application/json' },
+      });
     } catch (err) {
       const e = err as DeviceError;
       const msg = `list fetch from ${redactUrl(url)} failed: ${this.scrub(e.message)}`;

@@ -35,7 +35,10 @@ function bodyHint(body: string): string {
   } catch {
     /* not JSON */
   }
-  const t = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const t = body
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return t ? `: ${t.slice(0, 80)}` : '';
 }
 
@@ -62,7 +65,11 @@ export abstract class HttpRelay implements GateActuator {
   }
 
   /** Sends one request; 2xx → latency, anything else → DeviceError with a safe message. */
-  protected async send(label: string, req: { method: HttpMethod; url: string; headers?: Record<string, string>; auth?: { username: string; password: string }; body?: unknown }, on401?: string): Promise<ActuatorResult> {
+  protected async send(
+    label: string,
+    req: { method: HttpMethod; url: string; headers?: Record<string, string>; auth?: { username: string; password: string }; body?: unknown },
+    on401?: string,
+  ): Promise<ActuatorResult> {
     const where = `${label} ${req.method} ${mask(redactUrl(req.url), this.secrets)}`;
     let answer;
     try {
@@ -78,4 +85,3 @@ export abstract class HttpRelay implements GateActuator {
     throw new DeviceError(`${where}: HTTP ${answer.status}${mask(bodyHint(answer.body), this.secrets)}`, 'http', answer.status);
   }
 }
-

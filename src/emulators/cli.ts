@@ -10,7 +10,9 @@ export type { RunningEmulator };
 
 /** name → how to start it (ports: 0 = any free port). */
 export const EMULATORS: Record<string, DeviceEmulator> = Object.fromEntries(
-  DEVICES.map((d) => d.emulator).filter((e): e is DeviceEmulator => !!e).map((e) => [e.name, e]),
+  DEVICES.map((d) => d.emulator)
+    .filter((e): e is DeviceEmulator => !!e)
+    .map((e) => [e.name, e]),
 );
 
 export async function startEmulators(specs: string[]): Promise<Array<{ name: string; emu: RunningEmulator }>> {

@@ -35,7 +35,11 @@ export interface LoggedRequest {
   body: string;
 }
 
-export type Handler = (req: http.IncomingMessage, body: string, url: URL) => { status: number; body?: string | Buffer; headers?: Record<string, string> } | Promise<{ status: number; body?: string | Buffer; headers?: Record<string, string> }>;
+export type Handler = (
+  req: http.IncomingMessage,
+  body: string,
+  url: URL,
+) => { status: number; body?: string | Buffer; headers?: Record<string, string> } | Promise<{ status: number; body?: string | Buffer; headers?: Record<string, string> }>;
 
 export class HttpEmulator {
   readonly requests: LoggedRequest[] = [];

@@ -55,7 +55,10 @@ function ownLikeDataDir(dataDir: string, paths: string[]): void {
 }
 
 function stamp(now = new Date()): string {
-  return now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  return now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
 }
 
 async function countEvents(dbFile: string): Promise<number | null> {
@@ -101,7 +104,10 @@ export async function createBackup(dataDir: string, dest?: string, now = new Dat
 export function pruneBackups(dataDir: string, keep: number): string[] {
   let names: string[];
   try {
-    names = fs.readdirSync(backupsDir(dataDir)).filter((n) => ARCHIVE_RE.test(n)).sort();
+    names = fs
+      .readdirSync(backupsDir(dataDir))
+      .filter((n) => ARCHIVE_RE.test(n))
+      .sort();
   } catch {
     return [];
   }
@@ -174,9 +180,7 @@ export async function restoreBackup(dataDir: string, archive: string): Promise<{
 /** The site's calendar day and hour of `now` in `timezone`. */
 function siteDayHour(now: Date, timezone: string): { day: string; hour: number } {
   const p = Object.fromEntries(
-    new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' })
-      .formatToParts(now)
-      .map((x) => [x.type, x.value]),
+    new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' }).formatToParts(now).map((x) => [x.type, x.value]),
   );
   return { day: `${p.year}-${p.month}-${p.day}`, hour: Number(p.hour) };
 }

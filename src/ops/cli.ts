@@ -108,7 +108,8 @@ export async function runOpsCommand(argv: string[], cfg: RuntimeConfig): Promise
         const o = serviceOptions(rest, cfg);
         if (sub === 'install') {
           installService(o);
-          if (!o.dryRun && !o.root) console.log(`gatepost runs as the service ${o.name}: systemctl status ${o.name}; logs: ${o.dataDir}/logs/gatepost.log; the first-start passwords: journalctl -u ${o.name}`);
+          if (!o.dryRun && !o.root)
+            console.log(`gatepost runs as the service ${o.name}: systemctl status ${o.name}; logs: ${o.dataDir}/logs/gatepost.log; the first-start passwords: journalctl -u ${o.name}`);
           return 0;
         }
         if (sub === 'uninstall') {

@@ -89,7 +89,8 @@ function checkConfig(ctx: DoctorContext): Check[] {
   const out: Check[] = [];
   if (!cfg.warnings.length) out.push(c('config', 'ok', 'настройки: без ошибок', 'configuration: no errors'));
   for (const w of cfg.warnings) out.push(c('config', 'warn', `настройки: ${w}`, `configuration: ${w}`));
-  if (cfg.demoActive) out.push(c('config:demo', 'warn', 'демо-режим: устройства ЭМУЛИРУЮТСЯ (не заданы адреса E-Poselok/реле/Сокол)', 'demo mode: the devices are EMULATED (no E-Poselok/relay/Sokol URL set)'));
+  if (cfg.demoActive)
+    out.push(c('config:demo', 'warn', 'демо-режим: устройства ЭМУЛИРУЮТСЯ (не заданы адреса E-Poselok/реле/Сокол)', 'demo mode: the devices are EMULATED (no E-Poselok/relay/Sokol URL set)'));
   return out;
 }
 
@@ -103,8 +104,17 @@ async function checkPorts(ctx: DoctorContext): Promise<Check[]> {
   for (const [n, p] of ports) {
     const err = await canBind(p, cfg.bind);
     if (!err) out.push(c(`port:${n}`, 'ok', `порт ${n} ${cfg.bind}:${p}: свободен`, `port ${n} ${cfg.bind}:${p}: free`));
-    else if (err === 'EADDRINUSE' && running) out.push(c(`port:${n}`, 'ok', `порт ${n} ${cfg.bind}:${p}: занят запущенным gatepost${running === true ? '' : ` (pid ${running})`}`, `port ${n} ${cfg.bind}:${p}: taken by the running gatepost${running === true ? '' : ` (pid ${running})`}`));
-    else if (err === 'EADDRINUSE') out.push(c(`port:${n}`, 'fail', `порт ${n} ${cfg.bind}:${p}: ЗАНЯТ другой программой — gatepost не запустится`, `port ${n} ${cfg.bind}:${p}: TAKEN by another program — gatepost cannot start`));
+    else if (err === 'EADDRINUSE' && running)
+      out.push(
+        c(
+          `port:${n}`,
+          'ok',
+          `порт ${n} ${cfg.bind}:${p}: занят запущенным gatepost${running === true ? '' : ` (pid ${running})`}`,
+          `port ${n} ${cfg.bind}:${p}: taken by the running gatepost${running === true ? '' : ` (pid ${running})`}`,
+        ),
+      );
+    else if (err === 'EADDRINUSE')
+      out.push(c(`port:${n}`, 'fail', `порт ${n} ${cfg.bind}:${p}: ЗАНЯТ другой программой — gatepost не запустится`, `port ${n} ${cfg.bind}:${p}: TAKEN by another program — gatepost cannot start`));
     else if (err === 'EACCES') out.push(c(`port:${n}`, 'fail', `порт ${n} ${p}: нет прав (порт < 1024)`, `port ${n} ${p}: permission denied (port < 1024)`));
     else out.push(c(`port:${n}`, 'fail', `порт ${n} ${cfg.bind}:${p}: ${err}`, `port ${n} ${cfg.bind}:${p}: ${err}`));
   }
@@ -132,7 +142,15 @@ function checkDataDir(ctx: DoctorContext): Check[] {
       /* not there yet */
     }
   }
-  if (open.length) out.push(c('data-dir', 'warn', `каталог данных ${dir}: доступ шире нужного (${open.join(', ')}); gatepost исправит при запуске`, `data dir ${dir}: wider access than needed (${open.join(', ')}); gatepost fixes it at start`));
+  if (open.length)
+    out.push(
+      c(
+        'data-dir',
+        'warn',
+        `каталог данных ${dir}: доступ шире нужного (${open.join(', ')}); gatepost исправит при запуске`,
+        `data dir ${dir}: wider access than needed (${open.join(', ')}); gatepost fixes it at start`,
+      ),
+    );
   else out.push(c('data-dir', 'ok', `каталог данных ${dir}: запись есть, доступ только у владельца`, `data dir ${dir}: writable, owner-only access`));
   return out;
 }
@@ -168,9 +186,17 @@ async function checkClock(ctx: DoctorContext): Promise<Check[]> {
   const out: Check[] = [];
   const shown = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
   const newest = await newestEventTs(path.join(ctx.cfg.dataDir, 'gatepost.db'));
-  if (new Date(now).getUTCFullYear() < 2025) out.push(c('clock', 'fail', `часы: ${shown} — дата в прошлом (нет батарейки часов / NTP?)`, `clock: ${shown} — the date is in the past (no RTC battery / NTP?)`));
+  if (new Date(now).getUTCFullYear() < 2025)
+    out.push(c('clock', 'fail', `часы: ${shown} — дата в прошлом (нет батарейки часов / NTP?)`, `clock: ${shown} — the date is in the past (no RTC battery / NTP?)`));
   else if (newest !== null && newest > now + 5 * 60_000)
-    out.push(c('clock', 'fail', `часы: ${shown} — раньше последнего проезда в журнале (${new Date(newest).toISOString()}); часы ушли назад`, `clock: ${shown} — earlier than the newest logged passage (${new Date(newest).toISOString()}); the clock went back`));
+    out.push(
+      c(
+        'clock',
+        'fail',
+        `часы: ${shown} — раньше последнего проезда в журнале (${new Date(newest).toISOString()}); часы ушли назад`,
+        `clock: ${shown} — earlier than the newest logged passage (${new Date(newest).toISOString()}); the clock went back`,
+      ),
+    );
   else out.push(c('clock', 'ok', `часы: ${shown}${newest !== null ? ', не раньше последнего проезда' : ''}`, `clock: ${shown}${newest !== null ? ', not before the newest passage' : ''}`));
   const td = spawnSync('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { encoding: 'utf8', timeout: 3000 });
   if (td.status === 0 && td.stdout.trim() === 'no') out.push(c('clock:ntp', 'warn', 'часы: не синхронизированы по NTP (timedatectl)', 'clock: not NTP-synchronised (timedatectl)'));
@@ -183,15 +209,29 @@ async function checkDatabase(ctx: DoctorContext): Promise<Check[]> {
   if (!fs.existsSync(file)) out.push(c('db', 'skip', 'база данных: ещё не создана', 'database: not created yet'));
   else {
     const problems = await quickCheck(file);
-    if (problems.length) out.push(c('db', 'fail', `база данных: ПОВРЕЖДЕНА (${problems.slice(0, 2).join('; ')}) — восстановите копию: gatepost restore …`, `database: DAMAGED (${problems.slice(0, 2).join('; ')}) — restore a backup: gatepost restore …`));
-    else out.push(c('db', 'ok', `база данных: проверка quick_check пройдена (${(fs.statSync(file).size / MB).toFixed(1)} MB)`, `database: quick_check passed (${(fs.statSync(file).size / MB).toFixed(1)} MB)`));
+    if (problems.length)
+      out.push(
+        c(
+          'db',
+          'fail',
+          `база данных: ПОВРЕЖДЕНА (${problems.slice(0, 2).join('; ')}) — восстановите копию: gatepost restore …`,
+          `database: DAMAGED (${problems.slice(0, 2).join('; ')}) — restore a backup: gatepost restore …`,
+        ),
+      );
+    else
+      out.push(
+        c('db', 'ok', `база данных: проверка quick_check пройдена (${(fs.statSync(file).size / MB).toFixed(1)} MB)`, `database: quick_check passed (${(fs.statSync(file).size / MB).toFixed(1)} MB)`),
+      );
   }
   if (ctx.cfg.backupKeep <= 0) out.push(c('backup', 'warn', 'резервные копии: ночные копии выключены (GATEPOST_BACKUP_KEEP=0)', 'backups: nightly backups are off (GATEPOST_BACKUP_KEEP=0)'));
   else if (fs.existsSync(file)) {
     const newest = listBackups(ctx.cfg.dataDir)[0];
     const when = newest ? Date.parse(newest.name.slice(9, 29).replace(/T(\d\d)-(\d\d)-(\d\d)Z/, 'T$1:$2:$3Z')) : NaN;
     const ageH = ((ctx.now ?? Date.now()) - when) / 3600_000;
-    if (!newest) out.push(c('backup', 'warn', 'резервные копии: ещё ни одной (ночная копия делается после ' + ctx.cfg.backupHour + ':00)', `backups: none yet (the nightly one is made after ${ctx.cfg.backupHour}:00)`));
+    if (!newest)
+      out.push(
+        c('backup', 'warn', 'резервные копии: ещё ни одной (ночная копия делается после ' + ctx.cfg.backupHour + ':00)', `backups: none yet (the nightly one is made after ${ctx.cfg.backupHour}:00)`),
+      );
     else if (ageH > 48) out.push(c('backup', 'warn', `резервные копии: последняя ${newest.name} — старше 2 суток`, `backups: the newest, ${newest.name}, is over 2 days old`));
     else out.push(c('backup', 'ok', `резервные копии: последняя ${newest.name}`, `backups: newest ${newest.name}`));
   }
@@ -213,15 +253,33 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
       continue;
     }
     jobs.push(
-      prober(d, env)(timeoutMs).then(
+      prober(
+        d,
+        env,
+      )(timeoutMs).then(
         () => c(`device:${d.id}`, 'ok', `${KIND_RU[kind]} ${redactUrl(d.url)}: отвечает`, `${KIND_EN[kind]} ${redactUrl(d.url)}: answers`),
-        (err) => c(`device:${d.id}`, 'fail', `${KIND_RU[kind]} ${redactUrl(d.url)}: НЕ ОТВЕЧАЕТ (${(err as Error).message})`, `${KIND_EN[kind]} ${redactUrl(d.url)}: DOES NOT ANSWER (${(err as Error).message})`),
+        (err) =>
+          c(
+            `device:${d.id}`,
+            'fail',
+            `${KIND_RU[kind]} ${redactUrl(d.url)}: НЕ ОТВЕЧАЕТ (${(err as Error).message})`,
+            `${KIND_EN[kind]} ${redactUrl(d.url)}: DOES NOT ANSWER (${(err as Error).message})`,
+          ),
       ),
     );
   }
   for (const g of ctx.gates ?? []) {
     const v: Verdict = g.reachable === false ? 'fail' : g.reachable ? 'ok' : 'skip';
-    jobs.push(Promise.resolve(c(`gate:${g.id}`, v, `ворота ${g.id}: ${v === 'ok' ? 'устройство отвечает' : v === 'fail' ? `устройство НЕ ОТВЕЧАЕТ (${g.lastError ?? ''})` : 'ещё не проверялись'}`, `gate ${g.id}: ${v === 'ok' ? 'its device answers' : v === 'fail' ? `its device DOES NOT ANSWER (${g.lastError ?? ''})` : 'not probed yet'}`)));
+    jobs.push(
+      Promise.resolve(
+        c(
+          `gate:${g.id}`,
+          v,
+          `ворота ${g.id}: ${v === 'ok' ? 'устройство отвечает' : v === 'fail' ? `устройство НЕ ОТВЕЧАЕТ (${g.lastError ?? ''})` : 'ещё не проверялись'}`,
+          `gate ${g.id}: ${v === 'ok' ? 'its device answers' : v === 'fail' ? `its device DOES NOT ANSWER (${g.lastError ?? ''})` : 'not probed yet'}`,
+        ),
+      ),
+    );
   }
   // services configured by address only: a TCP connection is the check
   const byAddress: Array<{ id: string; ru: string; en: string; v: string; port: number; hint: string }> = [
@@ -233,21 +291,44 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
     const hp = raw ? hostPort(raw, s.port) : null;
     if (!raw) jobs.push(Promise.resolve(c(s.id, 'skip', `${s.ru}: не настроено`, `${s.en}: not configured`)));
     else if (!hp) jobs.push(Promise.resolve(c(s.id, 'fail', `${s.ru}: неверный адрес в ${s.hint}`, `${s.en}: invalid address in ${s.hint}`)));
-    else jobs.push(tcpReach(hp.host, hp.port, timeoutMs).then((e) => (e ? c(s.id, 'fail', `${s.ru} ${hp.shown}: НЕ ОТВЕЧАЕТ (${e})`, `${s.en} ${hp.shown}: DOES NOT ANSWER (${e})`) : c(s.id, 'ok', `${s.ru} ${hp.shown}: отвечает`, `${s.en} ${hp.shown}: answers`))));
+    else
+      jobs.push(
+        tcpReach(hp.host, hp.port, timeoutMs).then((e) =>
+          e
+            ? c(s.id, 'fail', `${s.ru} ${hp.shown}: НЕ ОТВЕЧАЕТ (${e})`, `${s.en} ${hp.shown}: DOES NOT ANSWER (${e})`)
+            : c(s.id, 'ok', `${s.ru} ${hp.shown}: отвечает`, `${s.en} ${hp.shown}: answers`),
+        ),
+      );
   }
-  const cams = (env.GATEPOST_CAMERA_URLS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const cams = (env.GATEPOST_CAMERA_URLS ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (!cams.length) jobs.push(Promise.resolve(c('cameras', 'skip', 'камеры: не настроено', 'cameras: not configured')));
   for (const item of cams) {
     const eq = item.indexOf('=');
     const name = eq > 0 ? item.slice(0, eq) : item;
     const hp = hostPort(eq > 0 ? item.slice(eq + 1) : item, 554);
     if (!hp) jobs.push(Promise.resolve(c(`camera:${name}`, 'fail', `камера ${name}: неверный адрес`, `camera ${name}: invalid address`)));
-    else jobs.push(tcpReach(hp.host, hp.port, timeoutMs).then((e) => (e ? c(`camera:${name}`, 'fail', `камера ${name} ${hp.shown}: НЕ ОТВЕЧАЕТ (${e})`, `camera ${name} ${hp.shown}: DOES NOT ANSWER (${e})`) : c(`camera:${name}`, 'ok', `камера ${name} ${hp.shown}: отвечает`, `camera ${name} ${hp.shown}: answers`))));
+    else
+      jobs.push(
+        tcpReach(hp.host, hp.port, timeoutMs).then((e) =>
+          e
+            ? c(`camera:${name}`, 'fail', `камера ${name} ${hp.shown}: НЕ ОТВЕЧАЕТ (${e})`, `camera ${name} ${hp.shown}: DOES NOT ANSWER (${e})`)
+            : c(`camera:${name}`, 'ok', `камера ${name} ${hp.shown}: отвечает`, `camera ${name} ${hp.shown}: answers`),
+        ),
+      );
   }
   if (!(env.GATEPOST_TELEGRAM_BOT_TOKEN ?? '').trim()) jobs.push(Promise.resolve(c('telegram', 'skip', 'Telegram: не настроено', 'Telegram: not configured')));
   else {
     const hp = hostPort((env.GATEPOST_TELEGRAM_API_URL ?? '').trim() || 'https://api.telegram.org', 443)!;
-    jobs.push(tcpReach(hp.host, hp.port, timeoutMs).then((e) => (e ? c('telegram', 'fail', `Telegram ${hp.shown}: НЕДОСТУПЕН (${e})`, `Telegram ${hp.shown}: UNREACHABLE (${e})`) : c('telegram', 'ok', `Telegram ${hp.shown}: доступен`, `Telegram ${hp.shown}: reachable`))));
+    jobs.push(
+      tcpReach(hp.host, hp.port, timeoutMs).then((e) =>
+        e
+          ? c('telegram', 'fail', `Telegram ${hp.shown}: НЕДОСТУПЕН (${e})`, `Telegram ${hp.shown}: UNREACHABLE (${e})`)
+          : c('telegram', 'ok', `Telegram ${hp.shown}: доступен`, `Telegram ${hp.shown}: reachable`),
+      ),
+    );
   }
   return Promise.all(jobs);
 }

@@ -57,8 +57,16 @@ function q(s: string): string {
 
 /** The unit file. */
 export function renderUnit(o: ServiceOptions): string {
-  for (const [k, v] of [['--user', o.user], ['--name', o.name]] as const) if (!NAME_RE.test(v)) throw new Error(`${k} "${v}": letters, digits, _ and - only`);
-  for (const [k, v] of [['--data-dir', o.dataDir], ['--env-file', o.envFile]] as const) if (!path.isAbsolute(v)) throw new Error(`${k} must be an absolute path`);
+  for (const [k, v] of [
+    ['--user', o.user],
+    ['--name', o.name],
+  ] as const)
+    if (!NAME_RE.test(v)) throw new Error(`${k} "${v}": letters, digits, _ and - only`);
+  for (const [k, v] of [
+    ['--data-dir', o.dataDir],
+    ['--env-file', o.envFile],
+  ] as const)
+    if (!path.isAbsolute(v)) throw new Error(`${k} must be an absolute path`);
   // the code is read-only for the service; a checkout under /home stays visible (read-only)
   const underHome = /^\/(home|root|run\/user)(\/|$)/.test(o.codeDir);
   return [

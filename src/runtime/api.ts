@@ -113,7 +113,7 @@ export function createApi(opts: ApiOptions): MountedApi {
   });
 
   if (opts.auth) router.use(opts.auth.require('api'));
-  else router.use((req, _res, next) => ((req as any).user = { username: 'admin' }, next()));
+  else router.use((req, _res, next) => (((req as any).user = { username: 'admin' }), next()));
 
   router.get('/me', (req, res) => {
     // admin: the pages only the admin may use (the system log) are shown to the admin only

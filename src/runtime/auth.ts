@@ -219,7 +219,10 @@ export class Auth {
           res.setHeader('Retry-After', String(r.retryAfterS));
           return wantsJson
             ? res.status(429).json({ error: `too many failed attempts; try again in ${r.retryAfterS} s`, retryAfter: r.retryAfterS })
-            : res.status(429).type('html').send(loginPage(nextUrl, false, r.retryAfterS));
+            : res
+                .status(429)
+                .type('html')
+                .send(loginPage(nextUrl, false, r.retryAfterS));
         }
         const user = r.user;
         if (!user) {

@@ -193,7 +193,10 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
           if (!a.internal && reservedClientId(id)) return fail(`client id "${id.slice(0, 64)}" is reserved for the runtime's internal account`, 2);
           const will = client?._will;
           if (will && !mayPublish(a.role, a.username, String(will.topic), !!will.retain)) {
-            return fail(`last will ${will.retain ? 'retained ' : ''}on ${String(will.topic).slice(0, 128)} is not allowed${will.retain && !mayRetain(String(will.topic)) ? ' (plates and commands are never retained)' : ''}`, 5);
+            return fail(
+              `last will ${will.retain ? 'retained ' : ''}on ${String(will.topic).slice(0, 128)} is not allowed${will.retain && !mayRetain(String(will.topic)) ? ' (plates and commands are never retained)' : ''}`,
+              5,
+            );
           }
           roles.set(client, { username: a.username, role: a.role });
           cb(null, true);
@@ -327,10 +330,11 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   // an MQTT packet per WebSocket message: no message larger than the largest packet (+ its fixed header)
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PACKET + 5 });
   const sockets = new Set<net.Socket | Duplex>();
-  if (server) server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
+  if (server)
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
 
   return {
     port,

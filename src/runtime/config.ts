@@ -62,7 +62,6 @@ export interface RuntimeConfig {
   warnings: string[];
 }
 
-
 /** Reads `.env` (if present) into process.env without overriding what is already set. */
 export function loadDotEnv(file = path.join(process.cwd(), '.env')): boolean {
   if (!fs.existsSync(file)) return false;
@@ -168,7 +167,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
 export function parseAccountList(raw: string, fields: number): { items: string[][]; errors: string[] } {
   const items: string[][] = [];
   const errors: string[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const bits = part.split(':');
     // the password may contain ':' — it is everything between the first and the last field
     if (bits.length < fields || !bits[0]) {

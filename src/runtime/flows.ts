@@ -60,7 +60,10 @@ export function readShippedFlows(dir: string): ShippedFlows {
   const seen = new Set<string>();
   let files: string[] = [];
   try {
-    files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+    files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch {
     return { nodes, credentials, files, hash: hashOf([]), errors: [`no flows directory ${dir}`] };
   }
@@ -147,10 +150,7 @@ export class FlowsManager {
    * Applies the shipped flows when appropriate. `install` deploys through Node-RED's runtime
    * API (credentials encrypted with the credentialSecret).
    */
-  async sync(
-    version: string,
-    install: (nodes: FlowNode[], credentials: Record<string, Record<string, unknown>>) => Promise<void>,
-  ): Promise<FlowsDecision> {
+  async sync(version: string, install: (nodes: FlowNode[], credentials: Record<string, Record<string, unknown>>) => Promise<void>): Promise<FlowsDecision> {
     const shipped = readShippedFlows(this.flowsDir);
     for (const e of shipped.errors) this.log.warn(`shipped flows: ${e}`);
     const { decision, edited } = this.decide(shipped);

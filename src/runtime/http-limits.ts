@@ -54,7 +54,10 @@ export interface ConnectionStats {
 /** Reads the soft and hard limit of open files from /proc (Linux), or null. */
 export function fileLimits(pid: number | 'self' = 'self'): { soft: number; hard: number } | null {
   try {
-    const line = fs.readFileSync(`/proc/${pid}/limits`, 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = fs
+      .readFileSync(`/proc/${pid}/limits`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const m = line && /Max open files\s+(\S+)\s+(\S+)/.exec(line);
     if (!m) return null;
     const n = (v: string) => (v === 'unlimited' ? Infinity : Number(v));
@@ -137,7 +140,9 @@ export function guardConnections(server: http.Server, log: RuntimeLogger, limits
     while (idle.size > limits.total && evictOne(null)) full = true;
     if (full && now - lastEvictLog > LOG_EVERY_MS) {
       lastEvictLog = now;
-      log.warn(`too many idle HTTP connections (${address} has ${idleByAddress.get(address) ?? 0}, ${idle.size} in all, limits ${limits.perAddress}/${limits.total}): ${evictedSinceLog} oldest idle closed`);
+      log.warn(
+        `too many idle HTTP connections (${address} has ${idleByAddress.get(address) ?? 0}, ${idle.size} in all, limits ${limits.perAddress}/${limits.total}): ${evictedSinceLog} oldest idle closed`,
+      );
       evictedSinceLog = 0;
     }
     // Node's headersTimeout starts with the first byte: a connection that sends nothing is ours

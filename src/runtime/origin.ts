@@ -16,7 +16,10 @@ import type { Duplex } from 'stream';
 export function parseAllowedOrigins(raw: string): { origins: string[]; errors: string[] } {
   const origins: string[] = [];
   const errors: string[] = [];
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     try {
       const u = new URL(item);
       if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.pathname !== '/' || u.search || u.hash || u.username) throw new Error('not an origin');

@@ -56,9 +56,7 @@ function format(salt: Buffer, key: Buffer): string {
 }
 
 function scryptAsync(password: string, salt: Buffer, N: number, r: number, p: number, keylen: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    crypto.scrypt(password, salt, keylen, { N, r, p, maxmem: maxmem(N, r) }, (err, key) => (err ? reject(err) : resolve(key))),
-  );
+  return new Promise((resolve, reject) => crypto.scrypt(password, salt, keylen, { N, r, p, maxmem: maxmem(N, r) }, (err, key) => (err ? reject(err) : resolve(key))));
 }
 
 // ---- at most MAX_CONCURRENT checks at once

@@ -310,7 +310,17 @@ export class EposelokService implements Service {
     if (pending) this.hub.logger.warn(`e-poselok: ${error}`);
     else this.hub.logger.error(`e-poselok sync failed (${kind}), the last good list is kept: ${error}`);
     try {
-      await store?.recordRun({ ts: now, ok: false, error, durationMs: report.durationMs, pendingConfirm: pending, added: report.added, removed: report.removed, unchanged: report.unchanged, total: report.total });
+      await store?.recordRun({
+        ts: now,
+        ok: false,
+        error,
+        durationMs: report.durationMs,
+        pendingConfirm: pending,
+        added: report.added,
+        removed: report.removed,
+        unchanged: report.unchanged,
+        total: report.total,
+      });
     } catch (err) {
       this.hub.logger.error(`e-poselok: sync run not recorded: ${(err as Error).message}`);
     }

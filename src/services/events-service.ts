@@ -65,8 +65,31 @@ export interface EventView {
 }
 
 export const EVENT_VIEW_COLUMNS: (keyof EventView)[] = [
-  'id', 'time', 'ts', 'camera', 'gate', 'direction', 'plate', 'display', 'raw', 'digits', 'confidence', 'decision', 'source',
-  'reason', 'policy', 'passRef', 'house', 'latencyMs', 'image', 'requestId', 'input', 'kind', 'personId', 'personName', 'credential',
+  'id',
+  'time',
+  'ts',
+  'camera',
+  'gate',
+  'direction',
+  'plate',
+  'display',
+  'raw',
+  'digits',
+  'confidence',
+  'decision',
+  'source',
+  'reason',
+  'policy',
+  'passRef',
+  'house',
+  'latencyMs',
+  'image',
+  'requestId',
+  'input',
+  'kind',
+  'personId',
+  'personName',
+  'credential',
 ];
 
 export function viewOfRow(r: EventRow): EventView {

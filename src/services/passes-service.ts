@@ -68,9 +68,7 @@ export interface TempPassView extends TempPass {
 const SWEEP_MS = 60000;
 
 /** The 'passes-changed' bus payload. */
-export type PassesChanged =
-  | { source: 'mirror'; added: number; removed: number; updated: number }
-  | { source: 'temporary'; action: 'add' | 'cancel' | 'extend'; pass: TempPass };
+export type PassesChanged = { source: 'mirror'; added: number; removed: number; updated: number } | { source: 'temporary'; action: 'add' | 'cancel' | 'extend'; pass: TempPass };
 
 export class PassesService implements Service {
   readonly index = new PassIndex();

@@ -335,6 +335,14 @@ export class PlateChecker {
     this.hub.logger.info(`plate-check: fallback passage recorded: ${plate.canonical} ${f.decision} at ${gate} (${new Date(v.ts).toISOString()})`);
     r.recorded.catch(() => undefined); // logged by the events service
     const { input: _input, ...decision } = rec;
-    return { decision, output: 3, recorded: r.recorded, settled: r.recorded.then(() => undefined, () => undefined) };
+    return {
+      decision,
+      output: 3,
+      recorded: r.recorded,
+      settled: r.recorded.then(
+        () => undefined,
+        () => undefined,
+      ),
+    };
   }
 }

@@ -57,8 +57,29 @@ export interface EventRow {
 }
 
 export const EVENT_COLUMNS = [
-  'id', 'ts', 'camera', 'gate', 'direction', 'plate_raw', 'canonical', 'digits', 'confidence', 'decision', 'source',
-  'reason', 'policy', 'pass_ref', 'house', 'latency_ms', 'image', 'request_id', 'input', 'kind', 'person_id', 'person_name', 'credential',
+  'id',
+  'ts',
+  'camera',
+  'gate',
+  'direction',
+  'plate_raw',
+  'canonical',
+  'digits',
+  'confidence',
+  'decision',
+  'source',
+  'reason',
+  'policy',
+  'pass_ref',
+  'house',
+  'latency_ms',
+  'image',
+  'request_id',
+  'input',
+  'kind',
+  'person_id',
+  'person_name',
+  'credential',
 ] as const;
 /** written, never read back */
 const WRITE_ONLY_COLUMNS = ['person_key'] as const;
@@ -84,10 +105,29 @@ export function kindOf(e: EventRecord): CredentialKind {
 export function rowOfRecord(e: EventRecord): unknown[] {
   const passRef = e.pass?.ref ?? (e.source === 'online' && e.decision === 'allowed' ? 'online' : null);
   return [
-    e.eventId, e.ts, e.camera ?? null, e.gate ?? null, e.direction ?? null, e.raw ?? null, e.plate || null, e.digits ?? null,
-    e.confidence ?? null, e.decision, e.source, e.reason ?? '', e.policy ?? null, passRef, e.house ?? null,
-    Number.isFinite(e.latencyMs) ? e.latencyMs : null, e.image ?? null, e.requestId ?? null, e.input ?? null,
-    kindOf(e), e.personId ?? null, e.personName ?? null, e.credential ?? null,
+    e.eventId,
+    e.ts,
+    e.camera ?? null,
+    e.gate ?? null,
+    e.direction ?? null,
+    e.raw ?? null,
+    e.plate || null,
+    e.digits ?? null,
+    e.confidence ?? null,
+    e.decision,
+    e.source,
+    e.reason ?? '',
+    e.policy ?? null,
+    passRef,
+    e.house ?? null,
+    Number.isFinite(e.latencyMs) ? e.latencyMs : null,
+    e.image ?? null,
+    e.requestId ?? null,
+    e.input ?? null,
+    kindOf(e),
+    e.personId ?? null,
+    e.personName ?? null,
+    e.credential ?? null,
     e.personName ? e.personName.toLowerCase() : null,
   ];
 }
@@ -189,10 +229,7 @@ export class EventsStore {
    * statement left open by get() would keep the reader on an old snapshot.
    */
   async findByRequestId(requestId: string, reasonPrefix = ''): Promise<number | undefined> {
-    const rows = await this.db.all<{ id: number }>(
-      'SELECT id FROM events WHERE request_id = ? AND substr(reason, 1, ?) = ? ORDER BY id LIMIT 1',
-      [requestId, reasonPrefix.length, reasonPrefix],
-    );
+    const rows = await this.db.all<{ id: number }>('SELECT id FROM events WHERE request_id = ? AND substr(reason, 1, ?) = ? ORDER BY id LIMIT 1', [requestId, reasonPrefix.length, reasonPrefix]);
     return rows[0]?.id;
   }
 

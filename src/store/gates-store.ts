@@ -60,10 +60,16 @@ export class GatesStore {
   }
 
   async recordAction(a: GateActionRecord): Promise<GateActionRow> {
-    const r = await this.db.run(
-      'INSERT INTO gate_actions (ts, gate, command, source, actor, result, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      [a.ts, a.gate, a.command, a.source, a.actor, a.result, a.latencyMs, a.error],
-    );
+    const r = await this.db.run('INSERT INTO gate_actions (ts, gate, command, source, actor, result, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', [
+      a.ts,
+      a.gate,
+      a.command,
+      a.source,
+      a.actor,
+      a.result,
+      a.latencyMs,
+      a.error,
+    ]);
     return { id: r.lastID, ...a };
   }
 

@@ -109,7 +109,10 @@ export class MirrorStore {
   applyList(entries: ListEntry[], opts: ApplyOptions): Promise<ApplyResult> {
     const prev = applyChains.get(this.db) ?? Promise.resolve();
     const run = prev.then(() => this.applyNow(entries, opts));
-    applyChains.set(this.db, run.catch(() => undefined));
+    applyChains.set(
+      this.db,
+      run.catch(() => undefined),
+    );
     return run;
   }
 
@@ -138,10 +141,14 @@ export class MirrorStore {
       }
       const added = await insertEntries(tx, diff.added, now);
       const durationMs = opts.startedPerf !== undefined ? performance.now() - opts.startedPerf : null;
-      const run = await tx.run(
-        'INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, 1, ?, ?, ?, ?, ?, NULL, 0)',
-        [now, added.length, removedIds.length, diff.unchanged + updated.length, diff.total, durationMs],
-      );
+      const run = await tx.run('INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, 1, ?, ?, ?, ?, ?, NULL, 0)', [
+        now,
+        added.length,
+        removedIds.length,
+        diff.unchanged + updated.length,
+        diff.total,
+        durationMs,
+      ]);
       // the mirror after this commit (for the cache)
       const gone = new Set(removedIds);
       const changed = new Map(updated.map((u) => [u.id, u]));
@@ -156,11 +163,28 @@ export class MirrorStore {
   }
 
   /** Records a run that changed nothing (failed, or waiting for confirmation). */
-  async recordRun(r: { ts: number; ok: boolean; error: string | null; durationMs: number | null; pendingConfirm?: boolean; added?: number; removed?: number; unchanged?: number; total?: number }): Promise<number> {
-    const res = await this.db.run(
-      'INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [r.ts, r.ok ? 1 : 0, r.added ?? 0, r.removed ?? 0, r.unchanged ?? 0, r.total ?? 0, r.durationMs, r.error, r.pendingConfirm ? 1 : 0],
-    );
+  async recordRun(r: {
+    ts: number;
+    ok: boolean;
+    error: string | null;
+    durationMs: number | null;
+    pendingConfirm?: boolean;
+    added?: number;
+    removed?: number;
+    unchanged?: number;
+    total?: number;
+  }): Promise<number> {
+    const res = await this.db.run('INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', [
+      r.ts,
+      r.ok ? 1 : 0,
+      r.added ?? 0,
+      r.removed ?? 0,
+      r.unchanged ?? 0,
+      r.total ?? 0,
+      r.durationMs,
+      r.error,
+      r.pendingConfirm ? 1 : 0,
+    ]);
     if (res.lastID % 100 === 0) await this.db.run('DELETE FROM sync_runs WHERE ts < ?', [r.ts - RUN_RETENTION_MS]);
     return res.lastID;
   }

@@ -114,10 +114,12 @@ export class PassesStore {
     const offset = Math.max(f.offset ?? 0, 0);
     const rows = f.all
       ? await this.db.all<TempRow>('SELECT * FROM temp_passes ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?', [limit, offset])
-      : await this.db.all<TempRow>(
-          'SELECT * FROM temp_passes WHERE valid_to >= ? AND valid_from <= ? AND cancelled_at IS NULL ORDER BY valid_to ASC, id ASC LIMIT ? OFFSET ?',
-          [f.now, f.now, limit, offset],
-        );
+      : await this.db.all<TempRow>('SELECT * FROM temp_passes WHERE valid_to >= ? AND valid_from <= ? AND cancelled_at IS NULL ORDER BY valid_to ASC, id ASC LIMIT ? OFFSET ?', [
+          f.now,
+          f.now,
+          limit,
+          offset,
+        ]);
     return rows.map(tempOfRow);
   }
 

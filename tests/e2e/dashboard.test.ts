@@ -80,7 +80,7 @@ async function relayStates(): Promise<Record<string, number>> {
 async function relayRequests(): Promise<Array<{ url: string }>> {
   const res = await fetch(`${await relayBase()}/__emulator/requests`);
   const body: any = await res.json();
-  return Array.isArray(body) ? body : body.requests ?? [];
+  return Array.isArray(body) ? body : (body.requests ?? []);
 }
 
 /** The barrier the guard-post flow drives through the CL-Gate relay, and its channel. */
@@ -159,7 +159,7 @@ describe('guard dashboard', () => {
     await expect(page.inputValue('[data-testid=gp-pass-plate]')).resolves.toBe('');
     const mine = await until('the pass in /api/passes/temporary', async () => {
       const list: any = await api('/api/passes/temporary');
-      const passes: any[] = Array.isArray(list) ? list : list.passes ?? list.results;
+      const passes: any[] = Array.isArray(list) ? list : (list.passes ?? list.results);
       return passes.find((p) => p.digits === DIGITS);
     });
     expect(mine).toMatchObject({ kind: 'digits', house: '15А', note: 'e2e: гости', author: 'admin' });
@@ -204,10 +204,14 @@ describe('guard dashboard', () => {
     for (const s of sources) expect(['mirror', 'temporary']).toContain(s);
 
     // the E-Poselok mirror (the demo list has О971УА18, house 21) once the first sync is in
-    await until('the E-Poselok mirror', async () => {
-      const r: any = await api('/api/passes/search?q=971');
-      return r.results.some((x: any) => x.source === 'mirror');
-    }, 30_000);
+    await until(
+      'the E-Poselok mirror',
+      async () => {
+        const r: any = await api('/api/passes/search?q=971');
+        return r.results.some((x: any) => x.source === 'mirror');
+      },
+      30_000,
+    );
     await page.fill('[data-testid=gp-search-input]', '971');
     const mirror = page.locator('[data-testid=gp-search-result][data-source=mirror][data-plate="O971YA18"]');
     await mirror.waitFor();

@@ -137,7 +137,16 @@ beforeAll(async () => {
   rt = await boot();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
   });
   ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'America/New_York', hasTouch: true });
   page = await ctx.newPage();
@@ -317,7 +326,12 @@ describe('guard screen at 1280×800 (a 10" tablet)', () => {
     const emoji = await page.evaluate(() => /[\u2190-\u2BFF\u{1F300}-\u{1FAFF}]/u.exec(document.body.innerText)?.[0] ?? null);
     expect(emoji).toBeNull();
     // the mdi font is loaded and draws the icons
-    await expect(page.locator('[data-testid=gp-gate-state] .mdi').first().evaluate((el) => getComputedStyle(el, '::before').fontFamily)).resolves.toMatch(/Material Design Icons/);
+    await expect(
+      page
+        .locator('[data-testid=gp-gate-state] .mdi')
+        .first()
+        .evaluate((el) => getComputedStyle(el, '::before').fontFamily),
+    ).resolves.toMatch(/Material Design Icons/);
   });
 });
 
@@ -386,7 +400,13 @@ describe('portrait and phone', () => {
       if (wrap.scrollWidth > wrap.clientWidth + 1) clipped.push(`the table scrolls sideways by ${wrap.scrollWidth - wrap.clientWidth} px`);
       const r = reason.getBoundingClientRect();
       if (r.right > window.innerWidth + 0.5) clipped.push(`the reason column ends at ${Math.round(r.right)} px`);
-      return { heads: ths.map((t) => t.textContent!.trim()), reasonWidth: reason.getBoundingClientRect().width, reasonWrap: getComputedStyle(reason).whiteSpace, clipped, overflow: document.documentElement.scrollWidth - window.innerWidth };
+      return {
+        heads: ths.map((t) => t.textContent!.trim()),
+        reasonWidth: reason.getBoundingClientRect().width,
+        reasonWrap: getComputedStyle(reason).whiteSpace,
+        clipped,
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+      };
     });
     expect(layout.heads).toContain('Причина');
     expect(layout.reasonWidth).toBeGreaterThan(60);
@@ -410,6 +430,10 @@ describe('a guard at /admin', () => {
       await g.click('[data-testid=gp-admin-to-dashboard]');
       await g.waitForURL('**/dashboard/**');
       await g.waitForSelector('[data-testid=gp-gate]');
+      // the admin-only system log is not offered to a guard
+      await g.waitForSelector('[data-testid=gp-nav-history]');
+      await expect(g.locator('[data-testid=gp-nav-syslog]').count()).resolves.toBe(0);
+      await expect(g.evaluate(() => fetch('/api/me').then((r) => r.json()))).resolves.toEqual({ username: GUARD.user, admin: false });
     } finally {
       await gctx.close();
     }

@@ -184,7 +184,7 @@ describe('plates over MQTT through the shipped guard-post flow', () => {
 });
 
 describe('a deploy in the middle of a plate stream', () => {
-  test('a full redeploy of the flows mid-stream: the broker keeps the plates for the flows\' persistent session', async () => {
+  test("a full redeploy of the flows mid-stream: the broker keeps the plates for the flows' persistent session", async () => {
     const h = { ...rt.basicAuth(), 'Node-RED-API-Version': 'v2' };
     const current = await (await fetch(`${rt.url}/admin/flows`, { headers: h })).json();
     const ids = Array.from({ length: 100 }, (_, i) => `e2e-deploy-${i}`);
@@ -193,7 +193,11 @@ describe('a deploy in the middle of a plate stream', () => {
     for (let i = 0; i < ids.length; i++) {
       await publish('gatepost/lpr/cam2', JSON.stringify({ plate: `У${String(100 + i)}УУ${10 + (i % 80)}`, requestId: ids[i] }));
       if (i === 10) {
-        deployed = fetch(`${rt.url}/admin/flows`, { method: 'POST', headers: { ...h, 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify({ rev: current.rev, flows: current.flows }) });
+        deployed = fetch(`${rt.url}/admin/flows`, {
+          method: 'POST',
+          headers: { ...h, 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+          body: JSON.stringify({ rev: current.rev, flows: current.flows }),
+        });
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -324,13 +328,27 @@ describe('Frigate plate reads through the flow\u2019s Frigate group (enabled)', 
     await pub('frigate/tracked_object_update', { type: 'lpr', id: `${now}-aaa111`, name: null, plate: MIRROR_PLATE, score: 0.92, camera: 'gate_cam', timestamp: now });
     await new Promise((r) => setTimeout(r, 300));
     expect(col.messages.filter((m) => m.topic.startsWith('gatepost/decision/'))).toEqual([]);
-    await pub('frigate/events', { type: 'update', before: {}, after: { id: `${now}-aaa111`, camera: 'gate_cam', label: 'car', frame_time: now, start_time: now, current_zones: ['gate_zone'], entered_zones: ['gate_zone'] } });
+    await pub('frigate/events', {
+      type: 'update',
+      before: {},
+      after: { id: `${now}-aaa111`, camera: 'gate_cam', label: 'car', frame_time: now, start_time: now, current_zones: ['gate_zone'], entered_zones: ['gate_zone'] },
+    });
     const a = JSON.parse((await col.wait((m) => m.topic === 'gatepost/decision/main' && m.payload.includes('O971YA18'))).payload);
     expect(a).toMatchObject({ decision: 'allowed', source: 'mirror', gate: 'main', direction: 'entry' });
     const ev = (zones: string[], id: string, plate: string) => ({
       type: 'update',
       before: {},
-      after: { id, camera: 'gate_cam', label: 'car', frame_time: now, start_time: now, current_zones: zones, entered_zones: zones, recognized_license_plate: plate, recognized_license_plate_score: 0.88 },
+      after: {
+        id,
+        camera: 'gate_cam',
+        label: 'car',
+        frame_time: now,
+        start_time: now,
+        current_zones: zones,
+        entered_zones: zones,
+        recognized_license_plate: plate,
+        recognized_license_plate_score: 0.88,
+      },
     });
     await pub('frigate/events', ev(['street'], `${now}-bbb222`, 'С222СС22'));
     await pub('frigate/events', ev(['gate_zone'], `${now}-ccc333`, 'Е333ЕЕ33'));
@@ -348,7 +366,17 @@ describe('Frigate plate reads through the flow\u2019s Frigate group (enabled)', 
     await pub('frigate/events', {
       type: 'update',
       before: {},
-      after: { id: `${then}-old999`, camera: 'gate_cam', label: 'car', frame_time: then, start_time: then, current_zones: ['gate_zone'], entered_zones: ['gate_zone'], recognized_license_plate: MIRROR_PLATE, recognized_license_plate_score: 0.9 },
+      after: {
+        id: `${then}-old999`,
+        camera: 'gate_cam',
+        label: 'car',
+        frame_time: then,
+        start_time: then,
+        current_zones: ['gate_zone'],
+        entered_zones: ['gate_zone'],
+        recognized_license_plate: MIRROR_PLATE,
+        recognized_license_plate_score: 0.9,
+      },
     });
     const d = JSON.parse((await col.wait((m) => m.topic === 'gatepost/decision/main' && m.payload.includes('O971YA18'))).payload);
     expect(d).toMatchObject({ decision: 'denied', gate: 'main' });

@@ -47,7 +47,10 @@ beforeAll(async () => {
   const res = await fetch(`${rt.url}/admin/nodes`, { headers: { ...rt.basicAuth('admin', PASSWORD), Accept: 'application/json' } });
   expect(res.status).toBe(200);
   const sets = (await res.json()) as Array<{ module: string; types: string[] }>;
-  types = sets.filter((s) => s.module === MODULE).flatMap((s) => s.types).sort();
+  types = sets
+    .filter((s) => s.module === MODULE)
+    .flatMap((s) => s.types)
+    .sort();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -148,7 +151,11 @@ describe.each(Object.keys(LANGS) as Lang[])('help in %s', (lang) => {
               return rows > (p.textContent ?? '').replace(/\n$/, '').split('\n').length;
             })
             .map((p) => (p.textContent ?? '').split('\n').reduce((a, b) => (b.length > a.length ? b : a), ''));
-          const dls = Array.from(help.querySelectorAll('dl.message-properties')).map((dl) => Array.from(dl.children).map((c) => c.tagName.toLowerCase()).join(' '));
+          const dls = Array.from(help.querySelectorAll('dl.message-properties')).map((dl) =>
+            Array.from(dl.children)
+              .map((c) => c.tagName.toLowerCase())
+              .join(' '),
+          );
           return {
             outputs: Number(def?.outputs ?? 0),
             h3: Array.from(help.querySelectorAll('h3')).map((h) => (h.textContent ?? '').trim()),

@@ -139,7 +139,12 @@ describe('system log', () => {
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=gp-syslog-download]')]);
       const text = fs.readFileSync((await download.path())!, 'utf8');
       expect(text).toContain(marker);
-      expect(text.trim().split('\n').every((l) => / (WARN|ERROR) +\[auth/.test(l))).toBe(true);
+      expect(
+        text
+          .trim()
+          .split('\n')
+          .every((l) => / (WARN|ERROR) +\[auth/.test(l)),
+      ).toBe(true);
       // period: nothing in the future
       await page.fill('[data-testid=gp-syslog-from]', '2099-01-01T00:00');
       await page.dispatchEvent('[data-testid=gp-syslog-from]', 'change');
@@ -222,7 +227,10 @@ describe('doctor, backup and restore against the running gatepost', () => {
     fs.writeFileSync(dbFile, bytes);
 
     const refused = spawnSync(process.execPath, [MAIN], { cwd: path.dirname(rt.dataDir), env: rt.env, encoding: 'utf8', timeout: 60_000 });
-    expect({ code: refused.status, out: `${refused.stdout}${refused.stderr}`.slice(-1500) }).toEqual({ code: 4, out: expect.stringMatching(/the database .*gatepost\.db is damaged \(PRAGMA quick_check: .*gatepost restore/) });
+    expect({ code: refused.status, out: `${refused.stdout}${refused.stderr}`.slice(-1500) }).toEqual({
+      code: 4,
+      out: expect.stringMatching(/the database .*gatepost\.db is damaged \(PRAGMA quick_check: .*gatepost restore/),
+    });
 
     const anyway = await startGatepost({ dataDir: rt.dataDir, known, env: { ...pick(rt.env), GATEPOST_ALLOW_CORRUPT_DB: '1' } });
     try {

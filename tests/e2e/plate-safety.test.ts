@@ -188,11 +188,42 @@ describe('shipped flows + every example: plates decided exactly as configured', 
     const current = await (await fetch(`${rt.url}/admin/flows`, { headers: h })).json();
     const intruder = [
       { id: 'dup_tab', type: 'tab', label: 'duplicate main', disabled: false, info: '' },
-      { id: 'dup_gate', type: 'gatepost-gate', name: 'Copied barrier', gateId: 'main', kind: 'barrier', driver: 'sarapul-relay', url: 'http://127.0.0.1:9', channel: '1', relay: '1', pulse: '6', timeout: '1' },
-      { id: 'dup_open', type: 'inject', z: 'dup_tab', name: 'open', props: [{ p: 'payload' }], payload: 'open', payloadType: 'str', repeat: '', crontab: '', once: false, topic: '', x: 100, y: 40, wires: [['dup_relay']] },
+      {
+        id: 'dup_gate',
+        type: 'gatepost-gate',
+        name: 'Copied barrier',
+        gateId: 'main',
+        kind: 'barrier',
+        driver: 'sarapul-relay',
+        url: 'http://127.0.0.1:9',
+        channel: '1',
+        relay: '1',
+        pulse: '6',
+        timeout: '1',
+      },
+      {
+        id: 'dup_open',
+        type: 'inject',
+        z: 'dup_tab',
+        name: 'open',
+        props: [{ p: 'payload' }],
+        payload: 'open',
+        payloadType: 'str',
+        repeat: '',
+        crontab: '',
+        once: false,
+        topic: '',
+        x: 100,
+        y: 40,
+        wires: [['dup_relay']],
+      },
       { id: 'dup_relay', type: 'sarapul-relay', z: 'dup_tab', name: '', gate: 'dup_gate', x: 300, y: 40, wires: [[]] },
     ];
-    const dep = await fetch(`${rt.url}/admin/flows`, { method: 'POST', headers: { ...h, 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify({ rev: current.rev, flows: [...current.flows, ...intruder] }) });
+    const dep = await fetch(`${rt.url}/admin/flows`, {
+      method: 'POST',
+      headers: { ...h, 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify({ rev: current.rev, flows: [...current.flows, ...intruder] }),
+    });
     expect(dep.status).toBe(200);
     await rt.waitForOutput(/gate id "main" is already defined by gatepost-gate "Шлагбаум" \(gp_gate_main\)/, 20_000);
     await untilFlowTakesPlates(lpr);

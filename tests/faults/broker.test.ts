@@ -143,7 +143,7 @@ describe('broker attacks (one runtime, shipped flows)', () => {
     rt?.cleanup();
   });
 
-  test('1. no account but the internal one may use the flows\' client id: CONNECT refused, no plate lost', async () => {
+  test("1. no account but the internal one may use the flows' client id: CONNECT refused, no plate lost", async () => {
     const ids = ['gatepost-flows', 'gatepost-bridge-x'];
     const tries: Array<{ as: typeof CAM; id: string }> = [];
     for (let i = 0; i < 6; i++) tries.push({ as: i % 2 ? CAM : { username: 'lpr', password: rt.lprPassword }, id: ids[i % 3 === 2 ? 1 : 0] });
@@ -163,7 +163,13 @@ describe('broker attacks (one runtime, shipped flows)', () => {
     const decided = decisionsOf(seen);
     const lost = sent.filter((id) => !decided.has(id)).length;
     const refused = answers.filter((a) => /identifier rejected/i.test(a)).length;
-    reportFault({ attack: 'CONNECT as cam1/lpr with an internal client id (gatepost-flows, gatepost-bridge-*)', tried: tries.length, survived: refused, lost, note: `${sent.length} QoS 0 plates sent between the attempts` });
+    reportFault({
+      attack: 'CONNECT as cam1/lpr with an internal client id (gatepost-flows, gatepost-bridge-*)',
+      tried: tries.length,
+      survived: refused,
+      lost,
+      note: `${sent.length} QoS 0 plates sent between the attempts`,
+    });
     expect(answers.every((a) => /identifier rejected/i.test(a))).toBe(true);
     expect(decided.has('takeover-sentinel')).toBe(true);
     expect(lost).toBe(0);
@@ -246,9 +252,7 @@ describe('broker attacks (one runtime, shipped flows)', () => {
     await new Promise((r) => q1.subscribe('gatepost/lpr/+', { qos: 1 }, r));
 
     const before = await eventsTotal(rt);
-    const senders = await Promise.all(
-      Array.from({ length: SENDERS }, (_, k) => connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: `fault-q2-sender-${k}` }).then(track)),
-    );
+    const senders = await Promise.all(Array.from({ length: SENDERS }, (_, k) => connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: `fault-q2-sender-${k}` }).then(track)));
     let acked = 0;
     await Promise.all(
       senders.map(async (s, k) => {
@@ -302,9 +306,19 @@ describe('broker attacks (one runtime, shipped flows)', () => {
     const replayed = lateGot.messages.filter((m) => m.retain).length;
 
     // last wills
-    const willRetained = await tryConnect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'fault-will-1', will: { topic: 'gatepost/lpr/cam1', payload: Buffer.from(plate('will')), qos: 1, retain: true } });
+    const willRetained = await tryConnect(rt.mqttUrl, {
+      username: 'lpr',
+      password: rt.lprPassword,
+      clientId: 'fault-will-1',
+      will: { topic: 'gatepost/lpr/cam1', payload: Buffer.from(plate('will')), qos: 1, retain: true },
+    });
     const willCamRetained = await tryConnect(rt.mqttUrl, { ...CAM, clientId: 'fault-will-2', will: { topic: 'gatepost/lpr/cam1', payload: Buffer.from('А123ВС77'), qos: 0, retain: true } });
-    const willPlain = await tryConnect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'fault-will-3', will: { topic: 'gatepost/lpr/cam1', payload: Buffer.from(plate('will-plain')), qos: 1, retain: false } });
+    const willPlain = await tryConnect(rt.mqttUrl, {
+      username: 'lpr',
+      password: rt.lprPassword,
+      clientId: 'fault-will-3',
+      will: { topic: 'gatepost/lpr/cam1', payload: Buffer.from(plate('will-plain')), qos: 1, retain: false },
+    });
 
     const decided = decisionsOf(seen);
     const retainedDecided = ['retained-lpr', 'retained-cam'].filter((id) => decided.has(id)).length;

@@ -15,7 +15,7 @@ jest.setTimeout(180_000);
 /** Deterministic junk (a tiny LCG), none of it a plausible plate read. */
 function junk(n: number): Array<string | Buffer> {
   let seed = 42;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)];
   const fixed: Array<string | Buffer> = [
     "' OR 1=1--",
@@ -45,7 +45,7 @@ function junk(n: number): Array<string | Buffer> {
     Buffer.from([0xc3, 0x28]),
   ];
   const out = [...fixed];
-  const symbols = "'\";=<>()*%$#@!?{}[]\\`~^&";
+  const symbols = '\'";=<>()*%$#@!?{}[]\\`~^&';
   while (out.length < n) {
     const kind = Math.floor(rnd() * 5);
     if (kind === 0) out.push(Array.from({ length: 3 + Math.floor(rnd() * 10) }, () => pick(symbols.split(''))).join(''));
@@ -92,7 +92,14 @@ describe('junk on gatepost/lpr/<camera>', () => {
       survived: rejected,
       lost: missing,
       crashes: rt.proc.exitCode === null ? 0 : 1,
-      note: `decided as plates ${asPlates.length}${asPlates.length ? ` (${asPlates.slice(0, 3).map((d) => JSON.stringify(d.raw)).join(', ')})` : ''}; health ${health}`,
+      note: `decided as plates ${asPlates.length}${
+        asPlates.length
+          ? ` (${asPlates
+              .slice(0, 3)
+              .map((d) => JSON.stringify(d.raw))
+              .join(', ')})`
+          : ''
+      }; health ${health}`,
     });
     expect(asPlates.map((d) => d.raw)).toEqual([]);
     expect(missing).toBe(0);
@@ -109,10 +116,22 @@ describe('junk on gatepost/lpr/<camera>', () => {
     for (const [i, b] of bad.entries()) {
       await new Promise<void>((r, j) => lpr.publish('gatepost/lpr/cam1', JSON.stringify({ plate: 'А123ВС77', requestId: `badgate-${i}`, ...b }), { qos: 1 }, (e) => (e ? j(e) : r())));
     }
-    const got = await waitFor('the decisions of the bad gates', () => {
-      const ds = seen.messages.filter((m) => m.topic === 'gatepost/decision/main').map((m) => JSON.parse(m.payload)).filter((d) => String(d.requestId ?? '').startsWith('badgate-'));
-      return ds.length >= bad.length ? ds : null;
-    }, 20_000).catch(() => seen.messages.filter((m) => m.topic === 'gatepost/decision/main').map((m) => JSON.parse(m.payload)).filter((d) => String(d.requestId ?? '').startsWith('badgate-')));
+    const got = await waitFor(
+      'the decisions of the bad gates',
+      () => {
+        const ds = seen.messages
+          .filter((m) => m.topic === 'gatepost/decision/main')
+          .map((m) => JSON.parse(m.payload))
+          .filter((d) => String(d.requestId ?? '').startsWith('badgate-'));
+        return ds.length >= bad.length ? ds : null;
+      },
+      20_000,
+    ).catch(() =>
+      seen.messages
+        .filter((m) => m.topic === 'gatepost/decision/main')
+        .map((m) => JSON.parse(m.payload))
+        .filter((d) => String(d.requestId ?? '').startsWith('badgate-')),
+    );
     const rejected = got.filter((d: any) => d.decision === 'rejected' && /must be one MQTT topic level/.test(d.reason));
     reportFault({ attack: 'plates with gate/camera "+", "a/#", "#", NUL, "c/1"', tried: bad.length, survived: rejected.length, lost: bad.length - got.length });
     expect(got).toHaveLength(bad.length);

@@ -138,10 +138,14 @@ describe('disk faults (item 7): decisions go on, nothing recorded is lost', () =
       // the log dir is back: the next lines go to the file again and the alarm clears
       fs.rmSync(logs);
       fs.renameSync(`${logs}.away`, logs);
-      await until('disk:log cleared', async () => {
-        await sendPlates(rt, lpr, seen, 1);
-        return !(await health(rt)).body.degraded.some((d: any) => d.what === 'disk:log');
-      }, 30_000);
+      await until(
+        'disk:log cleared',
+        async () => {
+          await sendPlates(rt, lpr, seen, 1);
+          return !(await health(rt)).body.degraded.some((d: any) => d.what === 'disk:log');
+        },
+        30_000,
+      );
       reportFault({
         attack: 'log dir unwritable during a due rotation (ENOTDIR)',
         tried: N,
@@ -168,19 +172,27 @@ describe('disk faults (item 7): decisions go on, nothing recorded is lost', () =
       const r = await sendPlates(rt, lpr, seen, N);
       const stillAlive = alive(rt);
       expect(stillAlive).toBe(true);
-      const h = await until('the disk alarm', async () => {
-        const x = await health(rt);
-        return x.body.degraded?.some((d: any) => d.what === 'disk') ? x : null;
-      }, 10_000);
+      const h = await until(
+        'the disk alarm',
+        async () => {
+          const x = await health(rt);
+          return x.body.degraded?.some((d: any) => d.what === 'disk') ? x : null;
+        },
+        10_000,
+      );
       expect(h.status).toBe(200);
       const during = (await eventTotal(rt)) - before;
       prlimitFsize(rt.proc.pid!, 'unlimited');
       // the backlog is written by its retry timer or right after the next write that works
       await sendPlates(rt, lpr, seen, 1);
-      const recorded = await until('the kept events', async () => {
-        const n = (await eventTotal(rt)) - before - 1;
-        return n >= N ? n : 0;
-      }, 30_000).catch(async () => (await eventTotal(rt)) - before - 1);
+      const recorded = await until(
+        'the kept events',
+        async () => {
+          const n = (await eventTotal(rt)) - before - 1;
+          return n >= N ? n : 0;
+        },
+        30_000,
+      ).catch(async () => (await eventTotal(rt)) - before - 1);
       const cleared = await until('disk cleared', async () => !(await health(rt)).body.degraded.some((d: any) => d.what === 'disk'), 15_000).catch(() => false);
       reportFault({
         attack: 'full disk: every write fails (EFBIG) while plates arrive',
@@ -235,13 +247,26 @@ describe('restart (item 8): a dead gatepost never blocks the next one; two never
           break;
         }
       }
-      reportFault({ attack: 'kill -9, pid file names a live process, restart', tried: tries, survived, lost: 0, crashes: tries - survived, note: notes.join('; ') || 'every restart came up (last one with an uncreatable log dir)' });
+      reportFault({
+        attack: 'kill -9, pid file names a live process, restart',
+        tried: tries,
+        survived,
+        lost: 0,
+        crashes: tries - survived,
+        note: notes.join('; ') || 'every restart came up (last one with an uncreatable log dir)',
+      });
       expect(survived).toBe(tries);
 
       // a second gatepost on the same data dir is refused: clear message, its own exit code
       const second = spawnSync(process.execPath, [MAIN], { cwd: path.dirname(dataDir), env: { ...rt.env, GATEPOST_HTTP_PORT: '0', GATEPOST_MQTT_PORT: '0' }, encoding: 'utf8', timeout: 60_000 });
       const refused = second.status === 3 && /another gatepost \(pid \d+\) runs on/.test(second.stderr);
-      reportFault({ attack: 'second gatepost on the same data dir', tried: 1, survived: refused && alive(rt) ? 1 : 0, lost: 0, note: `exit ${second.status}: ${(second.stderr.match(/another gatepost[^\n]*/) ?? [''])[0].slice(0, 90)}` });
+      reportFault({
+        attack: 'second gatepost on the same data dir',
+        tried: 1,
+        survived: refused && alive(rt) ? 1 : 0,
+        lost: 0,
+        note: `exit ${second.status}: ${(second.stderr.match(/another gatepost[^\n]*/) ?? [''])[0].slice(0, 90)}`,
+      });
       expect(second.status).toBe(3);
       expect(second.stderr).toMatch(new RegExp(`another gatepost \\(pid ${rt.proc.pid}\\) runs on`));
       expect(alive(rt)).toBe(true);
@@ -262,10 +287,14 @@ describe('device probes (item 19)', () => {
     const rt = await startGatepost({ env: deviceEnv({ GATEPOST_PROBE_INTERVAL_MS: '300', GATEPOST_PROBE_TIMEOUT_MS: '1000' }) });
     try {
       const opens0 = relayOpens();
-      const gate = await until('the wicket unreachable', async () => {
-        const g = (await api(rt, '/api/gates')).find((x: any) => x.gate === 'wicket');
-        return g && g.reachable === false ? g : null;
-      }, 15_000);
+      const gate = await until(
+        'the wicket unreachable',
+        async () => {
+          const g = (await api(rt, '/api/gates')).find((x: any) => x.gate === 'wicket');
+          return g && g.reachable === false ? g : null;
+        },
+        15_000,
+      );
       expect(gate.reachable).toBe(false);
       const h = await health(rt);
       expect(h.status).toBe(200);

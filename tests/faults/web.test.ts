@@ -37,7 +37,6 @@ let rt: GatepostHandle;
 let origin: string;
 const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
 
-
 /** One HTTP request on a fresh connection (no pooled keep-alive socket), body as text. */
 function request(
   method: string,
@@ -59,7 +58,9 @@ function request(
 
 /** POST /login (JSON) → the cookies set, by name */
 async function login(username: string, password: string, cookies: Record<string, string> = {}): Promise<{ status: number; cookies: Record<string, string>; retryAfter: number }> {
-  const cookieHeader = Object.entries(cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+  const cookieHeader = Object.entries(cookies)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('; ');
   const r = await request('POST', '/login', {
     headers: { 'Content-Type': 'application/json', ...(cookieHeader ? { Cookie: cookieHeader } : {}) },
     body: JSON.stringify({ username, password }),
@@ -108,10 +109,19 @@ async function seedEvents(n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     // ids far above the runtime's own (it counts from MAX(id) at start, i.e. from 1 here)
     const raw = i === 7 ? '=HYPERLINK("x")' : `А${String(100 + (i % 900))}ВС77`;
-    await run(
-      'INSERT INTO events (id, ts, camera, gate, plate_raw, canonical, digits, confidence, decision, source, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)',
-      [1_000_000 + i, t0 + i * 1000, 'cam1', 'main', raw, `A${String(100 + (i % 900))}BC77`, String(100 + (i % 900)), 0.9, i % 3 ? 'denied' : 'allowed', i % 3 ? 'none' : 'mirror', 'seeded; with, "quotes"'],
-    );
+    await run('INSERT INTO events (id, ts, camera, gate, plate_raw, canonical, digits, confidence, decision, source, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)', [
+      1_000_000 + i,
+      t0 + i * 1000,
+      'cam1',
+      'main',
+      raw,
+      `A${String(100 + (i % 900))}BC77`,
+      String(100 + (i % 900)),
+      0.9,
+      i % 3 ? 'denied' : 'allowed',
+      i % 3 ? 'none' : 'mirror',
+      'seeded; with, "quotes"',
+    ]);
   }
   await run('COMMIT');
   await new Promise<void>((res) => db.close(() => res()));
@@ -148,7 +158,13 @@ describe('web faults (issue 19)', () => {
       if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
     };
     walk(rt.dataDir);
-    reportFault({ attack: 'data dir existed (0755, a 0644 file) before first start', tried: checked, survived: checked - loose.length, lost: loose.length, note: loose.slice(0, 3).join(', ') || 'all 0600/0700' });
+    reportFault({
+      attack: 'data dir existed (0755, a 0644 file) before first start',
+      tried: checked,
+      survived: checked - loose.length,
+      lost: loose.length,
+      note: loose.slice(0, 3).join(', ') || 'all 0600/0700',
+    });
     expect(fs.existsSync(path.join(rt.dataDir, 'gatepost.db'))).toBe(true);
     expect(loose).toEqual([]);
   });
@@ -166,7 +182,10 @@ describe('web faults (issue 19)', () => {
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toContain('text/csv');
     expect(r.headers['content-disposition']).toContain('attachment');
-    const lines = r.text.replace(/^\uFEFF/, '').trim().split('\r\n');
+    const lines = r.text
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
     expect(lines[0].split(',')[0]).toBe('id');
     expect(lines).toHaveLength(EVENTS + 1);
     expect(r.text).toContain(`"'=HYPERLINK(""x"")"`); // formula injection still defused
@@ -248,10 +267,12 @@ describe('web faults (issue 19)', () => {
     const sys = await system();
     const plateAt = Date.now();
     lpr.publish('gatepost/lpr/cam1', 'А123ВС77', { qos: 1 });
-    const decided = await decisions.wait((m) => m.topic.startsWith('gatepost/decision/'), 10_000).then(
-      () => true,
-      () => false,
-    );
+    const decided = await decisions
+      .wait((m) => m.topic.startsWith('gatepost/decision/'), 10_000)
+      .then(
+        () => true,
+        () => false,
+      );
     const openOurs = sockets.filter((s) => !s.destroyed).length;
     // both must be closed by the server's own timeouts (10 s); 30 s is only the give-up point
     let giveUp: NodeJS.Timeout | undefined;
@@ -326,7 +347,13 @@ describe('web faults (issue 19)', () => {
     const before = await request('GET', '/api/me', { headers: sessionHeader(s.cookies) });
     const out = await request('POST', '/logout', { headers: { ...sessionHeader(s.cookies), Origin: origin } });
     const after = await request('GET', '/api/me', { headers: sessionHeader(s.cookies) });
-    reportFault({ attack: 'reuse of a session cookie after logout', tried: 1, survived: after.status === 401 ? 1 : 0, lost: after.status === 401 ? 0 : 1, note: `before ${before.status}, logout ${out.status}, after ${after.status}` });
+    reportFault({
+      attack: 'reuse of a session cookie after logout',
+      tried: 1,
+      survived: after.status === 401 ? 1 : 0,
+      lost: after.status === 401 ? 0 : 1,
+      note: `before ${before.status}, logout ${out.status}, after ${after.status}`,
+    });
     expect(before.status).toBe(200);
     expect(out.status).toBe(303);
     expect(after.status).toBe(401);
@@ -377,7 +404,13 @@ describe('web faults (issue 19)', () => {
       await new Promise((res) => setTimeout(res, ra * 1000 + 100));
     }
     // survived: no wrong password let in, and the right one still works afterwards
-    reportFault({ attack: '30 wrong HTTP Basic passwords from one address, then the right one', tried: 30, survived: status === 200 && !codes[200] ? 30 : 0, lost: codes[200] ?? 0, note: `checked (401) ${codes[401] ?? 0}, slowed (429) ${codes[429] ?? 0}; right password after ${waitedS} s: ${status}` });
+    reportFault({
+      attack: '30 wrong HTTP Basic passwords from one address, then the right one',
+      tried: 30,
+      survived: status === 200 && !codes[200] ? 30 : 0,
+      lost: codes[200] ?? 0,
+      note: `checked (401) ${codes[401] ?? 0}, slowed (429) ${codes[429] ?? 0}; right password after ${waitedS} s: ${status}`,
+    });
     expect(codes[429]).toBeGreaterThan(0); // the flood was slowed down
     expect(status).toBe(200);
   });
@@ -461,7 +494,13 @@ describe('web faults (issue 19)', () => {
     } finally {
       await browser.close();
     }
-    reportFault({ attack: 'CSP: login → dashboard (3 pages) → editor (node dialog) in Chromium', tried: 3, survived: steps.length, lost: violations.length, note: `${violations.length} CSP violations, ${errors.length} page errors${violations[0] ? `; ${violations[0].slice(0, 120)}` : ''}` });
+    reportFault({
+      attack: 'CSP: login → dashboard (3 pages) → editor (node dialog) in Chromium',
+      tried: 3,
+      survived: steps.length,
+      lost: violations.length,
+      note: `${violations.length} CSP violations, ${errors.length} page errors${violations[0] ? `; ${violations[0].slice(0, 120)}` : ''}`,
+    });
     expect(steps).toEqual(['dashboard', 'dashboard pages', 'editor']);
     expect(violations).toEqual([]);
   });

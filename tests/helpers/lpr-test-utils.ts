@@ -21,7 +21,10 @@ export interface ChildBroker {
 export async function startChildBroker(env: Record<string, string> = {}): Promise<ChildBroker> {
   const user = env.LPR_USER ?? 'lpr';
   const password = env.LPR_PASSWORD ?? 'lpr-secret';
-  const proc = spawn(process.execPath, [path.join(__dirname, '..', '..', 'harness', 'lpr-broker.js')], { env: { ...process.env, ...env, LPR_USER: user, LPR_PASSWORD: password }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [path.join(__dirname, '..', '..', 'harness', 'lpr-broker.js')], {
+    env: { ...process.env, ...env, LPR_USER: user, LPR_PASSWORD: password },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const published: Array<{ topic: string; payload: string }> = [];
   const waiters: Array<() => void> = [];
   const port = await new Promise<number>((resolve, reject) => {

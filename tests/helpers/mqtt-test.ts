@@ -37,7 +37,10 @@ export function subscribe(c: MqttClient, topic: string): Promise<number> {
 }
 
 /** Collects messages of a client. */
-export function collector(c: MqttClient): { messages: Array<{ topic: string; payload: string; retain: boolean }>; wait(pred: (m: { topic: string; payload: string; retain: boolean }) => boolean, timeoutMs?: number): Promise<{ topic: string; payload: string; retain: boolean }> } {
+export function collector(c: MqttClient): {
+  messages: Array<{ topic: string; payload: string; retain: boolean }>;
+  wait(pred: (m: { topic: string; payload: string; retain: boolean }) => boolean, timeoutMs?: number): Promise<{ topic: string; payload: string; retain: boolean }>;
+} {
   const messages: Array<{ topic: string; payload: string; retain: boolean }> = [];
   const waiters = new Set<() => void>();
   c.on('message', (topic, payload, packet) => {

@@ -31,7 +31,10 @@ describe('access events', () => {
 
   test('the v4 migration keeps every v3 row: plates become kind plate, fallback passages kind fallback', async () => {
     const file = path.join(dir, 'old.db');
-    const v3 = await Db.open(file, MIGRATIONS.filter((m) => m.version <= 3));
+    const v3 = await Db.open(
+      file,
+      MIGRATIONS.filter((m) => m.version <= 3),
+    );
     const cols = 'id, ts, camera, gate, plate_raw, canonical, digits, decision, source, reason, request_id';
     await v3.run(`INSERT INTO events (${cols}) VALUES (1, ?, 'cam1', 'main', 'А123ВС77', 'A123BC77', '123', 'allowed', 'mirror', 'mirror pass', NULL)`, [T0]);
     await v3.run(`INSERT INTO events (${cols}) VALUES (2, ?, 'cam1', 'main', 'В663КТ777', 'B663KT777', '663', 'allowed', 'online', 'fallback: E-Poselok allowed (relay ok)', 'r-1')`, [T0 + 1]);
@@ -67,10 +70,44 @@ describe('access events', () => {
       await hub.ready();
       const seen: AccessEventPayload[] = [];
       hub.on('event', (e) => seen.push(e));
-      await events.record({ eventId: 0, ts: T0, camera: 'cam1', gate: 'main', plate: 'A123BC77', raw: 'А123ВС77', digits: '123', decision: 'allowed', source: 'mirror', reason: 'mirror pass', latencyMs: 0.2 });
-      await events.recordAccess({ kind: 'card', ts: T0 + 1000, accessPoint: 'wicket', device: 'reader-1', direction: 'entry', decision: 'allowed', source: 'device', reason: 'card valid', personId: 'p-17', personName: 'Иванов Иван', credential: '0012345678' });
+      await events.record({
+        eventId: 0,
+        ts: T0,
+        camera: 'cam1',
+        gate: 'main',
+        plate: 'A123BC77',
+        raw: 'А123ВС77',
+        digits: '123',
+        decision: 'allowed',
+        source: 'mirror',
+        reason: 'mirror pass',
+        latencyMs: 0.2,
+      });
+      await events.recordAccess({
+        kind: 'card',
+        ts: T0 + 1000,
+        accessPoint: 'wicket',
+        device: 'reader-1',
+        direction: 'entry',
+        decision: 'allowed',
+        source: 'device',
+        reason: 'card valid',
+        personId: 'p-17',
+        personName: 'Иванов Иван',
+        credential: '0012345678',
+      });
       await events.recordAccess({ kind: 'face', ts: T0 + 2000, accessPoint: 'door-2', device: 'face-1', decision: 'denied', source: 'device', reason: 'unknown face' });
-      await events.recordAccess({ kind: 'card', ts: T0 + 3000, accessPoint: 'main', decision: 'denied', source: 'device', reason: 'card blocked', personId: 'p-9', personName: 'Петров Пётр', credential: '0099' });
+      await events.recordAccess({
+        kind: 'card',
+        ts: T0 + 3000,
+        accessPoint: 'main',
+        decision: 'denied',
+        source: 'device',
+        reason: 'card blocked',
+        personId: 'p-9',
+        personName: 'Петров Пётр',
+        credential: '0099',
+      });
       // the live stream gets every kind, plates too
       expect(seen.map((e) => e.kind)).toEqual(['plate', 'card', 'face', 'card']);
       const app = express();
@@ -88,7 +125,16 @@ describe('access events', () => {
       expect(r.json.total).toBe(4);
       expect(r.json.rows.map((e: any) => e.kind)).toEqual(['card', 'face', 'card', 'plate']);
       expect(r.json.rows[3]).toMatchObject({ kind: 'plate', plate: 'A123BC77', display: 'А123ВС77', gate: 'main', personId: null });
-      expect(r.json.rows[2]).toMatchObject({ kind: 'card', gate: 'wicket', camera: 'reader-1', direction: 'entry', personId: 'p-17', personName: 'Иванов Иван', credential: '0012345678', source: 'device' });
+      expect(r.json.rows[2]).toMatchObject({
+        kind: 'card',
+        gate: 'wicket',
+        camera: 'reader-1',
+        direction: 'entry',
+        personId: 'p-17',
+        personName: 'Иванов Иван',
+        credential: '0012345678',
+        source: 'device',
+      });
     });
 
     test('filters: kind, person (id or part of the name), access point; bad kind refused; the kinds list', async () => {

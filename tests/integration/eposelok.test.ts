@@ -53,7 +53,10 @@ describe('E-Poselok sync and online check', () => {
     await passesOf(hub).ready();
     await eposelokOf(hub).ready();
     emu = await startEposelokEmulator({ name: 'sosnovka', token: TOKEN, camId: CAM, passes: demoPasses() });
-    client = new EposelokClient({ name: 'sosnovka', token: TOKEN, camId: CAM, listBase: emu.url, checkBase: emu.url, listTimeoutMs: 1000, checkTimeoutMs: 300, breakerFailures: 3, breakerResetMs: 400 }, log);
+    client = new EposelokClient(
+      { name: 'sosnovka', token: TOKEN, camId: CAM, listBase: emu.url, checkBase: emu.url, listTimeoutMs: 1000, checkTimeoutMs: 300, breakerFailures: 3, breakerResetMs: 400 },
+      log,
+    );
   });
   afterEach(async () => {
     await emu.close();
@@ -237,7 +240,12 @@ describe('E-Poselok sync and online check', () => {
 
   describe('online check client', () => {
     test('allowed / denied, URL-encoded plate, Cyrillic form, camId and name checked', async () => {
-      emu.setPasses(lists([['А 123 ВС 77', '1'], ['1234 AB-7', '2']]));
+      emu.setPasses(
+        lists([
+          ['А 123 ВС 77', '1'],
+          ['1234 AB-7', '2'],
+        ]),
+      );
       expect((await client.check(normalizePlate('a123bc77')!)).status).toBe('allowed');
       expect((await client.check(normalizePlate('A124BC77')!)).status).toBe('denied');
       expect((await client.check(normalizePlate('1234 AB-7')!)).status).toBe('allowed');
@@ -358,7 +366,7 @@ describe('E-Poselok sync and online check', () => {
     let base: string;
     beforeEach(async () => {
       const app = express();
-      app.use((req, _res, next) => ((req as any).user = { username: 'guard1' }, next()));
+      app.use((req, _res, next) => (((req as any).user = { username: 'guard1' }), next()));
       app.use('/api', eposelokRouter(hub));
       server = await new Promise<http.Server>((resolve) => {
         const s = app.listen(0, '127.0.0.1', () => resolve(s));

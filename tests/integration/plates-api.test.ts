@@ -42,8 +42,20 @@ describe('passes and events API', () => {
     await hub.ready();
     const db = await hub.db();
     const added = [];
-    for (const [canonical, raw, digits, house] of [['A123BC77', 'А123ВС77', '123', '10'], ['K555MM799', 'К555ММ799', '555', '20'], ['B663KT777', 'в663кт777', '663', '21']]) {
-      const r = await db.run('INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)', ['AllowedList1', canonical, raw, digits, house, NOW, NOW]);
+    for (const [canonical, raw, digits, house] of [
+      ['A123BC77', 'А123ВС77', '123', '10'],
+      ['K555MM799', 'К555ММ799', '555', '20'],
+      ['B663KT777', 'в663кт777', '663', '21'],
+    ]) {
+      const r = await db.run('INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)', [
+        'AllowedList1',
+        canonical,
+        raw,
+        digits,
+        house,
+        NOW,
+        NOW,
+      ]);
       added.push({ id: r.lastID, list: 'AllowedList1', canonical, raw, digits, house, firstSeen: NOW, lastSeen: NOW });
     }
     passesOf(hub).mirrorChanged(added, [], []);
@@ -72,7 +84,13 @@ describe('passes and events API', () => {
     expect(b.status).toBe(201);
     expect(b.json.pass).toMatchObject({ kind: 'plate', canonical: 'E777EE77', display: 'Е777ЕЕ77' });
 
-    for (const bad of [{ digits: '12a' }, { digits: '' }, { digits: '12' }, { plate: 'A123BC77', preset: 'range', from: '2024-06-12', to: '2024-06-11' }, { digits: '123', preset: 'days', days: 'x' }]) {
+    for (const bad of [
+      { digits: '12a' },
+      { digits: '' },
+      { digits: '12' },
+      { plate: 'A123BC77', preset: 'range', from: '2024-06-12', to: '2024-06-11' },
+      { digits: '123', preset: 'days', days: 'x' },
+    ]) {
       const r = await call('POST', '/api/passes/temporary', bad);
       expect(r.status).toBe(400);
       expect(typeof r.json.error).toBe('string');
@@ -173,7 +191,10 @@ describe('passes and events API', () => {
     expect(csv.status).toBe(200);
     expect(csv.headers.get('content-type')).toContain('text/csv');
     expect(csv.headers.get('content-disposition')).toContain('attachment');
-    const lines = csv.text.replace(/^\uFEFF/, '').trim().split('\r\n');
+    const lines = csv.text
+      .replace(/^\uFEFF/, '')
+      .trim()
+      .split('\r\n');
     expect(lines[0].split(',').slice(0, 4)).toEqual(['id', 'time', 'ts', 'camera']);
     expect(lines).toHaveLength(3);
     expect(csv.text).toContain('K555MM799');

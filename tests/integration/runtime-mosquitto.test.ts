@@ -72,9 +72,19 @@ d('gatepost runtime with an external Mosquitto', () => {
     );
     fs.writeFileSync(
       path.join(dir, 'mosquitto.conf'),
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous false', `password_file ${pwFile}`, `acl_file ${path.join(dir, 'acl')}`, 'persistence false',
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${pwFile}`,
+        `acl_file ${path.join(dir, 'acl')}`,
+        'persistence false',
         // as root, mosquitto would switch to the `mosquitto` user, which cannot read this private temp dir
-        ...(process.getuid?.() === 0 ? ['user root'] : []), 'log_dest stderr', 'log_type error', 'log_type warning', ''].join('\n'),
+        ...(process.getuid?.() === 0 ? ['user root'] : []),
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        '',
+      ].join('\n'),
     );
     mosq = spawn(MOSQUITTO!, ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
     mosq.stderr!.on('data', (b) => (mosqLog += b));
@@ -172,7 +182,13 @@ d('gatepost runtime with an external Mosquitto', () => {
 
   test('the shipped flows over Mosquitto: a plate published while gatepost was down is not decided after the restart (stale), a fresh one is', async () => {
     const shippedDir = path.join(dir, 'data-shipped');
-    const env = { GATEPOST_MQTT_URL: `mqtt://127.0.0.1:${port}`, GATEPOST_MQTT_USERNAME: 'gatepost', GATEPOST_MQTT_PASSWORD: USERS.gatepost, GATEPOST_RELAY_URL: relay.url, GATEPOST_RELAY_TOKEN: relay.token };
+    const env = {
+      GATEPOST_MQTT_URL: `mqtt://127.0.0.1:${port}`,
+      GATEPOST_MQTT_USERNAME: 'gatepost',
+      GATEPOST_MQTT_PASSWORD: USERS.gatepost,
+      GATEPOST_RELAY_URL: relay.url,
+      GATEPOST_RELAY_TOKEN: relay.token,
+    };
     let g = await startGatepost({ dataDir: shippedDir, env });
     const known = { adminPassword: g.adminPassword, lprPassword: g.lprPassword };
     const lpr = track(await connect(rt.mqttUrl, { username: 'lpr', password: USERS.lpr, clientId: 'mosq-lpr-stale' }));

@@ -114,7 +114,7 @@ describe('gatepost runtime (embedded broker)', () => {
   test('the admin gets in with HTTP Basic', async () => {
     const me = await get(`${rt.url}/api/me`, rt.basicAuth());
     expect(me.status).toBe(200);
-    expect(me.json).toEqual({ username: 'admin' });
+    expect(me.json).toEqual({ username: 'admin', admin: true });
     const flows = await get(`${rt.url}/admin/flows`, rt.basicAuth());
     expect(flows.status).toBe(200);
     expect(Array.isArray(flows.json)).toBe(true);
@@ -131,7 +131,7 @@ describe('gatepost runtime (embedded broker)', () => {
   test('the admin gets in with the login cookie; logout and cross-origin posts are refused', async () => {
     const cookie = await login(rt.adminPassword);
     const me = await get(`${rt.url}/api/me`, { cookie });
-    expect(me.json).toEqual({ username: 'admin' });
+    expect(me.json).toEqual({ username: 'admin', admin: true });
     expect((await get(`${rt.url}/admin/flows`, { cookie })).status).toBe(200);
     // dashboard passes auth (no dashboard page is configured in this fixture: Node-RED answers, not /login)
     const dash = await get(`${rt.url}/dashboard`, { cookie, accept: 'text/html' });
@@ -285,7 +285,11 @@ describe('gatepost runtime (embedded broker)', () => {
     // the operator edits the flows in the editor (deploy through the admin API)
     const current = (await get(`${rt.url}/admin/flows`, rt.basicAuth())).json as any[];
     const edited = [...current, { id: 'op_comment', type: 'comment', z: 'rt_tab', name: 'operator note', info: '', x: 300, y: 20, wires: [] }];
-    const dep = await fetch(`${rt.url}/admin/flows`, { method: 'POST', headers: { ...rt.basicAuth(), 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(edited) });
+    const dep = await fetch(`${rt.url}/admin/flows`, {
+      method: 'POST',
+      headers: { ...rt.basicAuth(), 'content-type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(edited),
+    });
     expect(dep.status).toBeLessThan(300);
     // a new version of the shipped flows arrives
     writeTestFlows(flowsDir, 'shipped v2');

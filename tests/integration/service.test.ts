@@ -17,7 +17,8 @@ import { loadConfig } from '../../src/runtime/config';
 import { Db } from '../../src/store/db';
 
 const BIN = path.join(ROOT, 'bin', 'gatepost.js');
-const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p)) ?? (spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim() || null);
+const analyze =
+  ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p)) ?? (spawnSync('sh', ['-c', 'command -v systemd-analyze'], { encoding: 'utf8' }).stdout.trim() || null);
 const inCi = !!process.env.CI;
 
 function cli(args: string[], env: Record<string, string> = {}): { code: number | null; out: string } {
@@ -57,7 +58,8 @@ describe('gatepost service', () => {
       'Environment=GATEPOST_DATA_DIR=/var/lib/gatepost',
       `ExecStart=${process.execPath} ${BIN}`,
       'RestartPreventExitStatus=3 4',
-    ]) expect(unit.split('\n')).toContain(line);
+    ])
+      expect(unit.split('\n')).toContain(line);
     expect(fs.statSync(path.join(root, 'var/lib/gatepost')).mode & 0o777).toBe(0o700);
     const envFile = path.join(root, 'etc/gatepost/gatepost.env');
     expect(fs.statSync(envFile).mode & 0o777).toBe(0o640);

@@ -13,7 +13,6 @@ helper.init(require.resolve('node-red'));
 const eposelokNodes = require('../../nodes/e-poselok-sync/e-poselok-sync');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
-
 describe('e-poselok nodes', () => {
   let dir: string;
   let emu: EposelokEmulator;

@@ -200,7 +200,11 @@ describe('gate command nodes', () => {
 
     // the config node is edited and deployed: re-created with removed = false
     const before = relay.requests.length;
-    await helper.setFlows(flow.map((n) => (n.id === 'g' ? { ...n, name: 'Въезд 2' } : n)), 'full', { g: { token: 'tok-77' } } as any);
+    await helper.setFlows(
+      flow.map((n) => (n.id === 'g' ? { ...n, name: 'Въезд 2' } : n)),
+      'full',
+      { g: { token: 'tok-77' } } as any,
+    );
     expect(gatesOf(hub).get('main')).toMatchObject({ state: 'open', name: 'Въезд 2', closesAt: opened.closesAt });
     expect(relay.requests.length).toBe(before);
     expect(relay.channelState(2)).toBe(1);

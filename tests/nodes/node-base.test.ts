@@ -58,7 +58,15 @@ describe('nodes on the base', () => {
   ];
 
   test('plate-check: an out-of-range repeat window is a configuration error (red status, done(err)), not clamped', async () => {
-    await helper.load([plateCheck, catchNode], tab([{ id: 'pc', z: 'tab', type: 'plate-check', gate: 'main', repeatWindow: '99999', wires: [['o1'], ['o2'], ['o3']] }, { id: 'o1', z: 'tab', type: 'helper' }, { id: 'o2', z: 'tab', type: 'helper' }, { id: 'o3', z: 'tab', type: 'helper' }]));
+    await helper.load(
+      [plateCheck, catchNode],
+      tab([
+        { id: 'pc', z: 'tab', type: 'plate-check', gate: 'main', repeatWindow: '99999', wires: [['o1'], ['o2'], ['o3']] },
+        { id: 'o1', z: 'tab', type: 'helper' },
+        { id: 'o2', z: 'tab', type: 'helper' },
+        { id: 'o3', z: 'tab', type: 'helper' },
+      ]),
+    );
     const pc = helper.getNode('pc') as any;
     const caught = sink('caught');
     const outs = [sink('o1'), sink('o2'), sink('o3')];
@@ -69,7 +77,15 @@ describe('nodes on the base', () => {
   });
 
   test('plate-check: empty and unset ${VAR} values take the defaults', async () => {
-    await helper.load([plateCheck, catchNode], tab([{ id: 'pc', z: 'tab', type: 'plate-check', gate: 'main', repeatWindow: '', maxAge: '${GATEPOST_NOT_SET_X}', wires: [['o1'], ['o2'], ['o3']] }, { id: 'o1', z: 'tab', type: 'helper' }, { id: 'o2', z: 'tab', type: 'helper' }, { id: 'o3', z: 'tab', type: 'helper' }]));
+    await helper.load(
+      [plateCheck, catchNode],
+      tab([
+        { id: 'pc', z: 'tab', type: 'plate-check', gate: 'main', repeatWindow: '', maxAge: '${GATEPOST_NOT_SET_X}', wires: [['o1'], ['o2'], ['o3']] },
+        { id: 'o1', z: 'tab', type: 'helper' },
+        { id: 'o2', z: 'tab', type: 'helper' },
+        { id: 'o3', z: 'tab', type: 'helper' },
+      ]),
+    );
     const denied = sink('o2');
     (helper.getNode('pc') as any).receive({ topic: 'gatepost/lpr/cam1', payload: 'А123ВС77' });
     await until(() => denied.length === 1);
@@ -77,7 +93,13 @@ describe('nodes on the base', () => {
   });
 
   test('temp-pass-store: a refused pass goes to the output with payload.error AND to Catch nodes', async () => {
-    await helper.load([tempStore, catchNode], tab([{ id: 'tp', z: 'tab', type: 'temp-pass-store', preset: 'today', days: '1', wires: [['out']] }, { id: 'out', z: 'tab', type: 'helper' }]));
+    await helper.load(
+      [tempStore, catchNode],
+      tab([
+        { id: 'tp', z: 'tab', type: 'temp-pass-store', preset: 'today', days: '1', wires: [['out']] },
+        { id: 'out', z: 'tab', type: 'helper' },
+      ]),
+    );
     const out = sink('out');
     const caught = sink('caught');
     (helper.getNode('tp') as any).receive({ topic: 'add', payload: { digits: '12a' } });
@@ -87,10 +109,13 @@ describe('nodes on the base', () => {
   });
 
   test('temp-pass-store and frigate-lpr: invalid config → red status and every message fails', async () => {
-    await helper.load([tempStore, frigate, catchNode], tab([
-      { id: 'tp', z: 'tab', type: 'temp-pass-store', preset: 'tomorrow', days: '1', wires: [[]] },
-      { id: 'f', z: 'tab', type: 'frigate-lpr', minScore: '60', ttl: '600', cameraMap: '', wires: [[], []] },
-    ]));
+    await helper.load(
+      [tempStore, frigate, catchNode],
+      tab([
+        { id: 'tp', z: 'tab', type: 'temp-pass-store', preset: 'tomorrow', days: '1', wires: [[]] },
+        { id: 'f', z: 'tab', type: 'frigate-lpr', minScore: '60', ttl: '600', cameraMap: '', wires: [[], []] },
+      ]),
+    );
     const caught = sink('caught');
     const tp = helper.getNode('tp') as any;
     const f = helper.getNode('f') as any;
@@ -121,7 +146,9 @@ describe('gatepost-gate editor', () => {
   });
 
   test('GET /gatepost/drivers lists the registry: every relay driver with its labels and form rows', async () => {
-    await helper.load(require('../../nodes/gatepost-gate/gatepost-gate'), [{ id: 'g', type: 'gatepost-gate', gateId: 'garage', driver: 'shelly-relay', url: 'http://127.0.0.1:9', channel: '0' } as any]);
+    await helper.load(require('../../nodes/gatepost-gate/gatepost-gate'), [
+      { id: 'g', type: 'gatepost-gate', gateId: 'garage', driver: 'shelly-relay', url: 'http://127.0.0.1:9', channel: '0' } as any,
+    ]);
     const res = await helper.request().get('/gatepost/drivers').expect(200);
     expect(res.body.map((d: any) => d.name)).toEqual(['sarapul-relay', 'sokol-door', 'rest-relay', 'shelly-relay']);
     expect(res.body[3]).toEqual({ name: 'shelly-relay', label: { en: 'Shelly Gen2 relay (HTTP RPC)', ru: 'Реле Shelly Gen2 (HTTP RPC)' }, fields: ['url', 'channel'] });

@@ -13,8 +13,6 @@ const plateCheck = require('../../nodes/plate-check/plate-check');
 const tempStore = require('../../nodes/temp-pass-store/temp-pass-store');
 const catchNode = require('@node-red/nodes/core/common/25-catch.js');
 
-
-
 describe('plate nodes', () => {
   let dir: string;
   let dbPath: string;
@@ -76,7 +74,10 @@ describe('plate nodes', () => {
   });
 
   test('temp-pass-store: invalid input is refused on the output and the status, nothing stored; list / extend / search', async () => {
-    await helper.load([tempStore, catchNode], flow().filter((n) => n.type !== 'plate-check'));
+    await helper.load(
+      [tempStore, catchNode],
+      flow().filter((n) => n.type !== 'plate-check'),
+    );
     const tpOut = sink('tpOut');
     const tp = helper.getNode('tp');
     const bad: Msg[] = [
@@ -155,16 +156,24 @@ describe('plate nodes', () => {
     const pc = helper.getNode('pc');
     const ts = Date.now() - 3 * 86400000;
     // what gatepost-lpr's deliverQueue publishes (mqtt in hands over a Buffer)
-    const payload = Buffer.from(JSON.stringify({
-      plate: 'А123ВС77', ts, requestId: 'node-fb-1', gate: 'north', direction: 'entry', confidence: 0.9,
-      fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok', latencyMs: 41.2 },
-    }));
+    const payload = Buffer.from(
+      JSON.stringify({
+        plate: 'А123ВС77',
+        ts,
+        requestId: 'node-fb-1',
+        gate: 'north',
+        direction: 'entry',
+        confidence: 0.9,
+        fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok', latencyMs: 41.2 },
+      }),
+    );
     pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload } as any);
     await until(() => other.length === 1);
     pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload } as any); // delivered again after a crash
     await until(() => other.length === 2);
     expect(other[0]).toMatchObject({
-      topic: 'gatepost/decision/north', gate: 'north',
+      topic: 'gatepost/decision/north',
+      gate: 'north',
       payload: { decision: 'allowed', source: 'online', ts, requestId: 'node-fb-1', camera: 'cam1', plate: 'A123BC77', reason: 'fallback: E-Poselok allowed (relay ok)', fallback: { relay: 'ok' } },
     });
     expect(other[1].payload).toMatchObject({ eventId: other[0].payload.eventId, fallback: { duplicate: true } });
@@ -172,8 +181,14 @@ describe('plate nodes', () => {
 
     // a fallback from an unknown camera is still recorded, so is one gatepost-lpr itself rejected;
     // a malformed one is rejected (and warned about) on output 3
-    pc.receive({ topic: 'gatepost/lpr/cam7/fallback', payload: { plate: 'К001КК01', ts, requestId: 'node-fb-2', fallback: { decision: 'denied', source: 'online', reason: 'fallback: E-Poselok denied' } } } as any);
-    pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload: { plate: 'К002КК01', ts, requestId: 'node-fb-3', fallback: { decision: 'rejected', source: 'none', reason: 'fallback not configured: no E-Poselok' } } } as any);
+    pc.receive({
+      topic: 'gatepost/lpr/cam7/fallback',
+      payload: { plate: 'К001КК01', ts, requestId: 'node-fb-2', fallback: { decision: 'denied', source: 'online', reason: 'fallback: E-Poselok denied' } },
+    } as any);
+    pc.receive({
+      topic: 'gatepost/lpr/cam1/fallback',
+      payload: { plate: 'К002КК01', ts, requestId: 'node-fb-3', fallback: { decision: 'rejected', source: 'none', reason: 'fallback not configured: no E-Poselok' } },
+    } as any);
     pc.receive({ topic: 'gatepost/lpr/cam1/fallback', payload: { plate: 'К001КК01', ts, fallback: { decision: 'denied', source: 'online' } } } as any);
     await until(() => other.length === 5);
     // (a fallback waits for the requestId look-up, so they may come out in any order)

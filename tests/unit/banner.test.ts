@@ -12,11 +12,19 @@ const ifaces: any = {
 };
 
 describe('console banner', () => {
-  test('bound to every interface: the machine\'s own addresses, then 127.0.0.1; never <host>', () => {
+  test("bound to every interface: the machine's own addresses, then 127.0.0.1; never <host>", () => {
     expect(reachableAddresses('0.0.0.0', ifaces)).toEqual(['192.168.1.20', '127.0.0.1']);
     expect(reachableAddresses('::', ifaces)).toEqual(['192.168.1.20', '[2001:db8::20]', '127.0.0.1']);
     expect(reachableAddresses('127.0.0.1', ifaces)).toEqual(['127.0.0.1']);
-    const text = consoleBanner({ version: '1.2.3', bind: '0.0.0.0', httpPort: 1880, mqtt: 'port 1883', demo: null, firstStart: { adminPassword: 'pw-1', lprPassword: 'lpr-1' }, addresses: reachableAddresses('0.0.0.0', ifaces) });
+    const text = consoleBanner({
+      version: '1.2.3',
+      bind: '0.0.0.0',
+      httpPort: 1880,
+      mqtt: 'port 1883',
+      demo: null,
+      firstStart: { adminPassword: 'pw-1', lprPassword: 'lpr-1' },
+      addresses: reachableAddresses('0.0.0.0', ifaces),
+    });
     expect(text).not.toContain('<host>');
     expect(text).toContain('http://192.168.1.20:1880/dashboard');
     expect(text).toContain('http://127.0.0.1:1880/dashboard');

@@ -69,13 +69,7 @@ describe('flows/dashboard.json', () => {
     }
     const postGroups = flow.filter((n) => n.type === 'ui-group' && n.page === pages[0].id).sort((a, b) => a.order - b.order);
     // the old screen's shape: search on the left, temporary passes on the right, gates below
-    expect(postGroups.map((g) => g.className)).toEqual([
-      'gp-group-post-search',
-      'gp-group-post-feed',
-      'gp-group-post-passes',
-      'gp-group-post-gates',
-      'gp-group-post-eposelok',
-    ]);
+    expect(postGroups.map((g) => g.className)).toEqual(['gp-group-post-search', 'gp-group-post-feed', 'gp-group-post-passes', 'gp-group-post-gates', 'gp-group-post-eposelok']);
     expect(postGroups.slice(0, 3).reduce((s, g) => s + Number(g.width), 0)).toBe(12);
   });
 

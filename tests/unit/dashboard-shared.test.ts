@@ -207,7 +207,7 @@ describe('decision reasons in the screen language', () => {
   });
 });
 
-describe('errors and dates in the guard\'s words', () => {
+describe("errors and dates in the guard's words", () => {
   const gp = createGatepost(makeWindow().win, GATEPOST_STRINGS);
 
   test.each([
@@ -224,7 +224,7 @@ describe('errors and dates in the guard\'s words', () => {
     expect(gp.deviceError('ru', 'something odd')).toEqual({ text: 'something odd', tech: 'something odd', known: false });
   });
 
-  test('the pass API\'s validation messages in Russian; English unchanged', () => {
+  test("the pass API's validation messages in Russian; English unchanged", () => {
     const digits = 'digits must be exactly 3 digits (got "45")';
     expect(gp.errorText('ru', digits)).toBe('по цифрам выдаётся только на три цифры (например 123)');
     expect(gp.errorText('en', digits)).toBe(digits);

@@ -80,7 +80,17 @@ describe('list body decoding and parsing', () => {
   test('invalid items are counted and skipped, duplicates merged, the rest kept', () => {
     const r = parseAllowedList(
       JSON.stringify({
-        AllowedList1: [null, 5, ['x'], { Number: '1' }, { Number: '2', Plate: '' }, { Number: '3', Plate: '---' }, { Number: '4', Plate: { a: 1 } }, { Number: '5', Plate: 'Е001КХ18' }, { Number: '5', Plate: 'E001KX18' }],
+        AllowedList1: [
+          null,
+          5,
+          ['x'],
+          { Number: '1' },
+          { Number: '2', Plate: '' },
+          { Number: '3', Plate: '---' },
+          { Number: '4', Plate: { a: 1 } },
+          { Number: '5', Plate: 'Е001КХ18' },
+          { Number: '5', Plate: 'E001KX18' },
+        ],
       }),
     );
     expect(r.ok).toBe(true);
@@ -154,7 +164,11 @@ describe('mirror diff and shrink rule', () => {
 
   test('more than the allowed share removed is suspicious; at the limit it is not; an empty mirror never is', () => {
     const cur = Array.from({ length: 10 }, (_, i) => pass(i + 1, `A${100 + i}AA18`));
-    const keep = (n: number) => diffMirror(cur, cur.slice(0, n).map((p) => entry(p.canonical)));
+    const keep = (n: number) =>
+      diffMirror(
+        cur,
+        cur.slice(0, n).map((p) => entry(p.canonical)),
+      );
     expect(suspiciousShrink(10, keep(5), 0.5)).toBeNull();
     expect(suspiciousShrink(10, keep(4), 0.5)).toMatch(/6 of 10 passes \(60 %\)/);
     expect(suspiciousShrink(10, keep(0), 0.5)).toMatch(/10 of 10/);

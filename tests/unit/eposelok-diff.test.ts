@@ -52,7 +52,16 @@ describe('diffMirror', () => {
   });
 
   test('the removed passes keep the mirror order; same pass objects', () => {
-    const cur: MirrorPass[] = ['A001AA77', 'A002AA77', 'A001AA77', 'A003AA77'].map((c, i) => ({ id: i + 1, list: 'AllowedList1', canonical: c, raw: c, digits: null, house: String(i), firstSeen: 1, lastSeen: 1 }));
+    const cur: MirrorPass[] = ['A001AA77', 'A002AA77', 'A001AA77', 'A003AA77'].map((c, i) => ({
+      id: i + 1,
+      list: 'AllowedList1',
+      canonical: c,
+      raw: c,
+      digits: null,
+      house: String(i),
+      firstSeen: 1,
+      lastSeen: 1,
+    }));
     const d = diffMirror(cur, [{ list: 'AllowedList1', canonical: 'A001AA77', raw: 'A001AA77', digits: null, house: '2' }]);
     expect(d.removed).toEqual([cur[0], cur[1], cur[3]]);
     expect(d.removed[0]).toBe(cur[0]);

@@ -13,7 +13,17 @@ const injectNode = require('@node-red/nodes/core/common/20-inject.js');
 const debugNode = require('@node-red/nodes/core/common/21-debug.js');
 const commentNode = require('@node-red/nodes/core/common/90-comment.js');
 
-const lpr = (over: Record<string, unknown> = {}) => ({ type: 'lpr', id: 'obj-1', name: null, plate: 'А123ВС77', score: 0.91, camera: 'gate_cam', timestamp: 1718987129.3, plate_box: [1, 2, 3, 4], ...over });
+const lpr = (over: Record<string, unknown> = {}) => ({
+  type: 'lpr',
+  id: 'obj-1',
+  name: null,
+  plate: 'А123ВС77',
+  score: 0.91,
+  camera: 'gate_cam',
+  timestamp: 1718987129.3,
+  plate_box: [1, 2, 3, 4],
+  ...over,
+});
 const ev = (after: Record<string, unknown>) => ({ type: 'update', before: {}, after: { id: 'obj-2', camera: 'gate_cam', label: 'car', current_zones: [], entered_zones: [], ...after } });
 
 /** Messages a helper node receives; next() gives them in order, also those that came before the call. */
@@ -103,9 +113,7 @@ describe('frigate-lpr node', () => {
     await tick(150);
     expect(refused.msgs.length).toBe(bad.length);
     expect(caught.msgs.length).toBe(bad.length);
-    expect(refused.msgs.map((m) => m.error.message)).toEqual(
-      expect.arrayContaining(['empty payload', 'payload is not JSON', 'lpr update: plate is not a string', expect.stringMatching(/too large/)]),
-    );
+    expect(refused.msgs.map((m) => m.error.message)).toEqual(expect.arrayContaining(['empty payload', 'payload is not JSON', 'lpr update: plate is not a string', expect.stringMatching(/too large/)]));
     expect(f.status.lastCall.args[0]).toMatchObject({ fill: 'red', shape: 'ring' });
     f.receive({ topic: 'frigate/tracked_object_update', payload: lpr({ id: 'after-bad' }) });
     const m = await plates.next();
@@ -135,9 +143,20 @@ describe('frigate-lpr node', () => {
     test('Frigate publishes on frigate/# → one plate message', async () => {
       await helper.load(
         [frigateNode, catchNode, mqttNodes],
-        ([
+        [
           { id: 'tab', type: 'tab' },
-          { id: 'b', type: 'mqtt-broker', broker: '127.0.0.1', port: String(broker.port), clientid: 'open-nodered-test', autoConnect: true, usetls: false, protocolVersion: '4', keepalive: '60', cleansession: true },
+          {
+            id: 'b',
+            type: 'mqtt-broker',
+            broker: '127.0.0.1',
+            port: String(broker.port),
+            clientid: 'open-nodered-test',
+            autoConnect: true,
+            usetls: false,
+            protocolVersion: '4',
+            keepalive: '60',
+            cleansession: true,
+          },
           { id: 'in1', z: 'tab', type: 'mqtt in', topic: 'frigate/tracked_object_update', qos: '0', datatype: 'auto-detect', broker: 'b', nl: false, rap: true, rh: 0, inputs: 0, wires: [['f']] },
           { id: 'in2', z: 'tab', type: 'mqtt in', topic: 'frigate/events', qos: '0', datatype: 'auto-detect', broker: 'b', nl: false, rap: true, rh: 0, inputs: 0, wires: [['f']] },
           { id: 'f', z: 'tab', type: 'frigate-lpr', cameraMap: 'gate_cam=main', zones: 'gate_zone', cameras: '', minScore: '0.5', ttl: '600', wires: [['plates'], ['refused']] },
@@ -146,7 +165,7 @@ describe('frigate-lpr node', () => {
           // subscribed after in1 and in2 on the same connection: once a probe arrives, they are subscribed too
           { id: 'in3', z: 'tab', type: 'mqtt in', topic: 'probe/#', qos: '0', datatype: 'utf8', broker: 'b', nl: false, rap: true, rh: 0, inputs: 0, wires: [['probe']] },
           { id: 'probe', z: 'tab', type: 'helper' },
-        ] as any[]),
+        ] as any[],
         { b: { user: broker.user, password: broker.password } } as any,
       );
       const plates = collector('plates');
@@ -162,7 +181,9 @@ describe('frigate-lpr node', () => {
         }
         expect(probe.msgs.length).toBeGreaterThan(0);
         await frigate.publish('frigate/tracked_object_update', JSON.stringify(lpr({ id: 'car-9', score: 0.4, plate: 'A12BC77' })), { qos: 1 });
-        await frigate.publish('frigate/events', JSON.stringify(ev({ id: 'car-9', current_zones: ['gate_zone'], recognized_license_plate: 'A123BC77', recognized_license_plate_score: 0.9 })), { qos: 1 });
+        await frigate.publish('frigate/events', JSON.stringify(ev({ id: 'car-9', current_zones: ['gate_zone'], recognized_license_plate: 'A123BC77', recognized_license_plate_score: 0.9 })), {
+          qos: 1,
+        });
         await frigate.publish('frigate/tracked_object_update', JSON.stringify(lpr({ id: 'car-9', score: 0.97, plate: 'A123BC77' })), { qos: 1 });
         await frigate.publish('frigate/events', '{broken', { qos: 1 });
         const m = await plates.next();
@@ -177,7 +198,14 @@ describe('frigate-lpr node', () => {
     });
 
     test('examples/frigate-lpr.json: the sample read goes out to gatepost/lpr/<camera> on the gatepost broker', async () => {
-      const env = { FRIGATE_MQTT_HOST: '127.0.0.1', FRIGATE_MQTT_PORT: String(broker.port), GATEPOST_MQTT_BROKER_HOST: '127.0.0.1', GATEPOST_MQTT_BROKER_PORT: String(broker.port), GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry', GATEPOST_FRIGATE_ZONES: '' };
+      const env = {
+        FRIGATE_MQTT_HOST: '127.0.0.1',
+        FRIGATE_MQTT_PORT: String(broker.port),
+        GATEPOST_MQTT_BROKER_HOST: '127.0.0.1',
+        GATEPOST_MQTT_BROKER_PORT: String(broker.port),
+        GATEPOST_FRIGATE_CAMERAS: 'gate_cam=main:entry',
+        GATEPOST_FRIGATE_ZONES: '',
+      };
       const saved: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(env)) {
         saved[k] = process.env[k];

@@ -58,11 +58,18 @@ function setup(initial?: Partial<GateSnapshot>) {
   const states: GateSnapshot[] = [];
   const actions: GateActionRecord[] = [];
   const alarms: string[] = [];
-  const ctl = new GateController('g', relay, { pulseMs: 6000, closeRetryBaseMs: 1000, closeRetryMaxMs: 30000 }, clock, {
-    state: (s) => states.push(s),
-    action: (a) => actions.push(a),
-    alarm: (m) => alarms.push(m),
-  }, initial);
+  const ctl = new GateController(
+    'g',
+    relay,
+    { pulseMs: 6000, closeRetryBaseMs: 1000, closeRetryMaxMs: 30000 },
+    clock,
+    {
+      state: (s) => states.push(s),
+      action: (a) => actions.push(a),
+      alarm: (m) => alarms.push(m),
+    },
+    initial,
+  );
   return { clock, relay, states, actions, alarms, ctl };
 }
 

@@ -121,7 +121,18 @@ describe('exit codes', () => {
 });
 
 describe('fallback queue', () => {
-  const entry = (id: string, plate = 'A123BC77'): FallbackEntry => ({ v: 1, id, ts: 1_700_000_000_000, camera: 'cam1', gate: 'main', plate, decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok' });
+  const entry = (id: string, plate = 'A123BC77'): FallbackEntry => ({
+    v: 1,
+    id,
+    ts: 1_700_000_000_000,
+    camera: 'cam1',
+    gate: 'main',
+    plate,
+    decision: 'allowed',
+    source: 'online',
+    reason: 'fallback: E-Poselok allowed',
+    relay: 'ok',
+  });
 
   test('append is durable, read skips a torn line, remove keeps later appends', async () => {
     const q = new FallbackQueue(path.join(dir, 'sub', 'q.jsonl'));
@@ -153,7 +164,13 @@ describe('fallback queue', () => {
     const r = await deliverQueue(cfg, { stderr: () => undefined });
     expect(r).toEqual({ delivered: 2, left: 0 });
     const m1 = await broker.waitPublished((p) => p.topic === 'gatepost/lpr/cam1/fallback' && p.payload.includes('B111BB11'));
-    expect(JSON.parse(m1.payload)).toEqual({ plate: 'B111BB11', ts: 1_700_000_000_000, requestId: 'f1', gate: 'main', fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok' } });
+    expect(JSON.parse(m1.payload)).toEqual({
+      plate: 'B111BB11',
+      ts: 1_700_000_000_000,
+      requestId: 'f1',
+      gate: 'main',
+      fallback: { decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed', relay: 'ok' },
+    });
     await broker.waitPublished((p) => p.payload.includes('B222BB22') && p.payload.includes('"denied"'));
     expect(q.hasEntries()).toBe(false);
   });
@@ -196,7 +213,6 @@ describe('mqtt-lite', () => {
 });
 
 describe('gatepost-lpr with gatepost down (direct path)', () => {
-
   test('without E-Poselok settings nothing opens; the passage is queued as rejected and the exit is 2', async () => {
     const { startClGateEmulator } = await import('../../src/emulators/clgate');
     const relay = await startClGateEmulator({ token: 'relay-tok' });

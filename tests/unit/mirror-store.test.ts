@@ -32,7 +32,8 @@ describe('MirrorStore apply', () => {
 
   test('a first list: rows and ids as sqlite assigns them, odd texts stored as bound strings', async () => {
     const entries: ListEntry[] = [];
-    for (let i = 0; i < 23_456; i++) entries.push(entry(`A${String(i % 1000).padStart(3, '0')}BC${100 + Math.floor(i / 1000)}`, String(i % 7), `а ${i}`, String(i % 1000).padStart(3, '0'), i % 2 ? 'AllowedList2' : 'AllowedList1'));
+    for (let i = 0; i < 23_456; i++)
+      entries.push(entry(`A${String(i % 1000).padStart(3, '0')}BC${100 + Math.floor(i / 1000)}`, String(i % 7), `а ${i}`, String(i % 1000).padStart(3, '0'), i % 2 ? 'AllowedList2' : 'AllowedList1'));
     entries.push(entry('X1Y2', '', 'x1y2 \u{1F600}'), entry('X1Y3', 'дом "5" \\ \n', 'cut \ud83d'), entry('X1Y4', '', 'lone \ude00 low', '000'));
     const db = await Db.open(path.join(dir, 'a.db'));
     const store = new MirrorStore(db);
@@ -42,7 +43,16 @@ describe('MirrorStore apply', () => {
     expect(rows).toEqual(await plainRows(entries, 1000));
     // the returned passes are the rows, in list order (the JS strings as given)
     expect(r.added.map((p) => p.id)).toEqual(rows.map((x) => x.id));
-    expect(r.added[1]).toEqual({ id: rows[1].id, list: 'AllowedList2', canonical: entries[1].canonical, raw: entries[1].raw, digits: entries[1].digits, house: entries[1].house, firstSeen: 1000, lastSeen: 1000 });
+    expect(r.added[1]).toEqual({
+      id: rows[1].id,
+      list: 'AllowedList2',
+      canonical: entries[1].canonical,
+      raw: entries[1].raw,
+      digits: entries[1].digits,
+      house: entries[1].house,
+      firstSeen: 1000,
+      lastSeen: 1000,
+    });
     expect(r.added[r.added.length - 2].raw).toBe('cut \ud83d');
     await db.close();
   });

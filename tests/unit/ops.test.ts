@@ -28,7 +28,18 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const ev = (ts: number, i: number): EventRecord => ({ eventId: 0, ts, plate: `A${String(i % 1000).padStart(3, '0')}AA77`, raw: 'x', digits: '000', decision: 'allowed', source: 'mirror', reason: 'test', gate: 'main', latencyMs: 1 });
+const ev = (ts: number, i: number): EventRecord => ({
+  eventId: 0,
+  ts,
+  plate: `A${String(i % 1000).padStart(3, '0')}AA77`,
+  raw: 'x',
+  digits: '000',
+  decision: 'allowed',
+  source: 'mirror',
+  reason: 'test',
+  gate: 'main',
+  latencyMs: 1,
+});
 
 async function fillOld(db: Db, n: number, ts: number): Promise<void> {
   await db.transaction(async (tx) => {
@@ -190,7 +201,14 @@ describe('doctor', () => {
       });
     });
     try {
-      const env = { GATEPOST_DATA_DIR: path.join(dir, 'data'), GATEPOST_HTTP_PORT: '0', GATEPOST_MQTT_PORT: '0', GATEPOST_BIND: '127.0.0.1', GATEPOST_RELAY_URL: relay.url, GATEPOST_SOKOL_URL: `http://127.0.0.1:${closed}` };
+      const env = {
+        GATEPOST_DATA_DIR: path.join(dir, 'data'),
+        GATEPOST_HTTP_PORT: '0',
+        GATEPOST_MQTT_PORT: '0',
+        GATEPOST_BIND: '127.0.0.1',
+        GATEPOST_RELAY_URL: relay.url,
+        GATEPOST_SOKOL_URL: `http://127.0.0.1:${closed}`,
+      };
       const cfg = loadConfig(env);
       fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
       const checks = await runDoctor({ cfg, env, mode: 'cli', timeoutMs: 2000 });

@@ -72,7 +72,17 @@ describe('pass index bulk paths', () => {
     b.upsertMirrors(passes);
     expect(snapshot(b)).toEqual(snapshot(a));
     expect(b.mirrorSize).toBe(3000);
-    expect(queries(b, passes.map((p) => p.canonical))).toEqual(queries(a, passes.map((p) => p.canonical)));
+    expect(
+      queries(
+        b,
+        passes.map((p) => p.canonical),
+      ),
+    ).toEqual(
+      queries(
+        a,
+        passes.map((p) => p.canonical),
+      ),
+    );
   });
 
   test('upsertMirrors over existing entries, repeated refs and texts with a repeated trigram', () => {
@@ -98,7 +108,17 @@ describe('pass index bulk paths', () => {
     const postings = [...((b as any).trigrams as Map<string, unknown[]>).values()];
     expect(postings.every((l) => new Set(l).size === l.length)).toBe(true);
     expect(((b as any).trigrams as Map<string, unknown[]>).get('777')!.filter((e: any) => e.ref === 'mirror:5001')).toHaveLength(1);
-    expect(queries(b, batch.map((p) => p.canonical))).toEqual(queries(a, batch.map((p) => p.canonical)));
+    expect(
+      queries(
+        b,
+        batch.map((p) => p.canonical),
+      ),
+    ).toEqual(
+      queries(
+        a,
+        batch.map((p) => p.canonical),
+      ),
+    );
   });
 
   test('removeRefs = removeRef of each (mirror and temporary refs, unknown refs ignored)', () => {
@@ -115,7 +135,17 @@ describe('pass index bulk paths', () => {
     for (const r of refs) if (a.removeRef(r)) n++;
     expect(b.removeRefs(refs)).toBe(n);
     expect(snapshot(b)).toEqual(snapshot(a));
-    expect(queries(b, passes.map((p) => p.canonical))).toEqual(queries(a, passes.map((p) => p.canonical)));
+    expect(
+      queries(
+        b,
+        passes.map((p) => p.canonical),
+      ),
+    ).toEqual(
+      queries(
+        a,
+        passes.map((p) => p.canonical),
+      ),
+    );
     // everything gone: no empty postings left behind
     a.removeRefs([...passes.map((p) => `mirror:${p.id}`), 'temp:1']);
     expect(a.mirrorSize + a.tempSize).toBe(0);

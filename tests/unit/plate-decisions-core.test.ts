@@ -61,7 +61,19 @@ describe('validity windows', () => {
     expect(p3.ok && p3.value.kind).toBe('digits');
     const p = validateTempPass({ plate: 'а123вс77', note: 'гости' }, now, tz);
     expect(p.ok && p.value).toMatchObject({ kind: 'plate', canonical: 'A123BC77', digits: '123', note: 'гости' });
-    for (const bad of [{ digits: '12a' }, { digits: '' }, {}, { digits: '12' }, { digits: '1234' }, { plate: '12a' }, { plate: 'hello' }, { plate: 'A123BC77', digits: '123' }, { digits: '123', preset: 'range', from: '2024-06-12', to: '2024-06-11' }, { digits: 123.5 }, { plate: 'A123BC77', house: 'x'.repeat(300) }]) {
+    for (const bad of [
+      { digits: '12a' },
+      { digits: '' },
+      {},
+      { digits: '12' },
+      { digits: '1234' },
+      { plate: '12a' },
+      { plate: 'hello' },
+      { plate: 'A123BC77', digits: '123' },
+      { digits: '123', preset: 'range', from: '2024-06-12', to: '2024-06-11' },
+      { digits: 123.5 },
+      { plate: 'A123BC77', house: 'x'.repeat(300) },
+    ]) {
       const v = validateTempPass(bad as any, now, tz);
       expect(v.ok).toBe(false);
       expect(!v.ok && v.error.length).toBeGreaterThan(5);
@@ -166,8 +178,18 @@ describe('pass index and the local decision', () => {
 
   test('search: digits, partial plate in either alphabet, active only, SQL-ish input harmless', () => {
     expect(idx.search('321', 50, now).map((e) => e.ref)).toEqual(['temp:1']);
-    expect(idx.search('123', 50, now).map((e) => e.ref).sort()).toEqual(['mirror:1', 'temp:2']);
-    expect(idx.search('вс7', 50, now).map((e) => e.ref).sort()).toEqual(['mirror:1', 'temp:2']);
+    expect(
+      idx
+        .search('123', 50, now)
+        .map((e) => e.ref)
+        .sort(),
+    ).toEqual(['mirror:1', 'temp:2']);
+    expect(
+      idx
+        .search('вс7', 50, now)
+        .map((e) => e.ref)
+        .sort(),
+    ).toEqual(['mirror:1', 'temp:2']);
     expect(idx.search('к5', 50, now).map((e) => e.ref)).toEqual(['mirror:2']);
     expect(idx.search('Е777', 50, now)).toEqual([]); // not valid yet
     expect(idx.search("' OR 1=1 --", 50, now)).toEqual([]);

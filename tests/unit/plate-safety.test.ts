@@ -92,7 +92,15 @@ describe('plate decisions as configured (services, sqlite, E-Poselok emulator)',
       ['K456MH99', 'К456МН99', '456', '11'],
       ['K457MH99', 'К457МН99', '457', '12'],
     ]) {
-      const r = await db.run('INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)', ['AllowedList1', canonical, raw, digits, house, NOW, NOW]);
+      const r = await db.run('INSERT INTO mirror_passes (list, canonical, raw, digits, house, first_seen, last_seen) VALUES (?,?,?,?,?,?,?)', [
+        'AllowedList1',
+        canonical,
+        raw,
+        digits,
+        house,
+        NOW,
+        NOW,
+      ]);
       added.push({ id: r.lastID, list: 'AllowedList1', canonical, raw, digits, house, firstSeen: NOW, lastSeen: NOW });
     }
     passesOf(hub).mirrorChanged(added, [], []);

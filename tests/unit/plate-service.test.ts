@@ -254,8 +254,18 @@ describe('fallback passages (gatepost-lpr queue) through the services', () => {
     const f = await checker.check({ payload: JSON.stringify(passage('req-1')), topic: TOPIC });
     expect(f.output).toBe(3);
     expect(f.decision).toMatchObject({
-      ts: NOW - 30 * HOUR, requestId: 'req-1', camera: 'cam1', gate: 'main', plate: 'A123BC77', raw: 'А123ВС77', confidence: 0.9,
-      decision: 'allowed', source: 'online', reason: 'fallback: E-Poselok allowed (relay ok)', latencyMs: 41.2, fallback: { relay: 'ok' },
+      ts: NOW - 30 * HOUR,
+      requestId: 'req-1',
+      camera: 'cam1',
+      gate: 'main',
+      plate: 'A123BC77',
+      raw: 'А123ВС77',
+      confidence: 0.9,
+      decision: 'allowed',
+      source: 'online',
+      reason: 'fallback: E-Poselok allowed (relay ok)',
+      latencyMs: 41.2,
+      fallback: { relay: 'ok' },
     });
     expect(f.decision.pass).toBeUndefined(); // not matched against the mirror: it was not decided here
     expect(f.decision.eventId).toBeGreaterThan(0);
@@ -273,8 +283,19 @@ describe('fallback passages (gatepost-lpr queue) through the services', () => {
     const { rows, total } = await eventsOf(hub).query({});
     expect(total).toBe(2);
     expect(rows[1]).toMatchObject({
-      id: f.decision.eventId, ts: NOW - 30 * HOUR, time: new Date(NOW - 30 * HOUR).toISOString(), plate: 'A123BC77', gate: 'main', camera: 'cam1',
-      decision: 'allowed', source: 'online', passRef: 'online', reason: 'fallback: E-Poselok allowed (relay ok)', requestId: 'req-1', latencyMs: 41.2, input: null,
+      id: f.decision.eventId,
+      ts: NOW - 30 * HOUR,
+      time: new Date(NOW - 30 * HOUR).toISOString(),
+      plate: 'A123BC77',
+      gate: 'main',
+      camera: 'cam1',
+      decision: 'allowed',
+      source: 'online',
+      passRef: 'online',
+      reason: 'fallback: E-Poselok allowed (relay ok)',
+      requestId: 'req-1',
+      latencyMs: 41.2,
+      input: null,
     });
     // history filters see it at the time it happened
     expect((await eventsOf(hub).query({ from: NOW - 31 * HOUR, to: NOW - 29 * HOUR })).rows.map((r) => r.id)).toEqual([f.decision.eventId]);
@@ -356,15 +377,17 @@ describe('fallback passages (gatepost-lpr queue) through the services', () => {
     const rejected = await eventsOf(hub).query({ decision: 'rejected' });
     expect(rejected.total).toBe(bad.length);
     expect(rejected.rows.every((r) => r.input !== null && r.input.length <= 300 && r.requestId === null)).toBe(true);
-    expect(rejected.rows.map((r) => r.reason)).toEqual(expect.arrayContaining([
-      'fallback refused: no "requestId"',
-      'fallback refused: "fallback.decision" must be allowed, denied or rejected',
-      'fallback refused: "fallback" must be an object',
-      'fallback refused: "ts" is older than 30 days',
-      'fallback refused: "ts" is in the future',
-      'fallback refused: not a plate: "---"',
-      'fallback refused: payload must be a JSON object',
-    ]));
+    expect(rejected.rows.map((r) => r.reason)).toEqual(
+      expect.arrayContaining([
+        'fallback refused: no "requestId"',
+        'fallback refused: "fallback.decision" must be allowed, denied or rejected',
+        'fallback refused: "fallback" must be an object',
+        'fallback refused: "ts" is older than 30 days',
+        'fallback refused: "ts" is in the future',
+        'fallback refused: not a plate: "---"',
+        'fallback refused: payload must be a JSON object',
+      ]),
+    );
 
     const good = await checker.check({ payload: passage('req-bad'), topic: TOPIC });
     expect(good.decision).toMatchObject({ decision: 'allowed', requestId: 'req-bad', fallback: { relay: 'ok' } });
@@ -401,14 +424,17 @@ describe('migrations', () => {
 
   test('from schema v1 with data: v2 adds the indices and keeps the rows', async () => {
     const file = path.join(dir, 'v1.db');
-    const v1 = await Db.open(file, MIGRATIONS.filter((m) => m.version === 1));
+    const v1 = await Db.open(
+      file,
+      MIGRATIONS.filter((m) => m.version === 1),
+    );
     expect(await v1.version()).toBe(1);
     await v1.run("INSERT INTO events (ts, camera, decision, source) VALUES (1, 'cam1', 'allowed', 'mirror')");
     await v1.close();
     const db = await Db.open(file);
     expect(await db.version()).toBeGreaterThanOrEqual(2);
     expect(await indexNames(db)).toEqual(expect.arrayContaining(['events_camera_ts', 'events_source_ts']));
-    expect(await db.get("SELECT camera FROM events WHERE ts = 1")).toEqual({ camera: 'cam1' });
+    expect(await db.get('SELECT camera FROM events WHERE ts = 1')).toEqual({ camera: 'cam1' });
     const plan = await db.all("EXPLAIN QUERY PLAN SELECT id FROM events WHERE camera = 'cam1' ORDER BY ts DESC");
     expect(JSON.stringify(plan)).toContain('events_camera_ts');
     await db.close();
@@ -416,7 +442,10 @@ describe('migrations', () => {
 
   test('from schema v2 with data: v3 indexes events by requestId and keeps the rows', async () => {
     const file = path.join(dir, 'v2.db');
-    const v2 = await Db.open(file, MIGRATIONS.filter((m) => m.version <= 2));
+    const v2 = await Db.open(
+      file,
+      MIGRATIONS.filter((m) => m.version <= 2),
+    );
     expect(await v2.version()).toBe(2);
     await v2.run("INSERT INTO events (ts, decision, source, reason, request_id) VALUES (1, 'allowed', 'online', 'fallback: E-Poselok allowed', 'r-1')");
     await v2.close();

@@ -152,7 +152,17 @@ describe('match policies', () => {
   });
 
   test('one-edit fast path agrees with the bounded distance', () => {
-    const pairs = [['A123BC77', 'A128BC77'], ['A123BC77', 'A123BC777'], ['A123BC77', 'A12BC77'], ['A123BC77', 'X128BC77'], ['A123BC77', 'A123BC77'], ['A123BC77', '123BC77'], ['A123BC77', 'A123BC7'], ['AB', 'BA'], ['A123BC77', 'A123CB77']];
+    const pairs = [
+      ['A123BC77', 'A128BC77'],
+      ['A123BC77', 'A123BC777'],
+      ['A123BC77', 'A12BC77'],
+      ['A123BC77', 'X128BC77'],
+      ['A123BC77', 'A123BC77'],
+      ['A123BC77', '123BC77'],
+      ['A123BC77', 'A123BC7'],
+      ['AB', 'BA'],
+      ['A123BC77', 'A123CB77'],
+    ];
     for (const [a, b] of pairs) {
       expect(withinOneEdit(a, b)).toBe(editDistance(a, b, 1) <= 1);
       expect(withinOneEdit(b, a)).toBe(editDistance(b, a, 1) <= 1);

@@ -10,7 +10,14 @@ import type { Logger } from '../../src/core/log';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const topicMatches = (filter: string, topic: string) =>
-  new RegExp('^' + filter.split('/').map((l) => (l === '+' ? '[^/]+' : l.replace(/[.*?^${}()|[\]\\]/g, '\\$&'))).join('/') + '$').test(topic);
+  new RegExp(
+    '^' +
+      filter
+        .split('/')
+        .map((l) => (l === '+' ? '[^/]+' : l.replace(/[.*?^${}()|[\]\\]/g, '\\$&')))
+        .join('/') +
+      '$',
+  ).test(topic);
 
 test('no shipped flow or example publishes on a topic the MQTT bridge owns (gatepost/eposelok/state had two publishers)', () => {
   expect(BRIDGE_TOPICS).toContain('gatepost/eposelok/state');
@@ -52,7 +59,12 @@ test('the live-stream event list exists once: the dashboard gets it from src/cor
 
 describe('hub', () => {
   afterEach(() => Hub.closeAll());
-  const logger = (lines: string[], tag: string): Logger => ({ debug: () => undefined, info: (m) => lines.push(`${tag} ${m}`), warn: (m) => lines.push(`${tag} ${m}`), error: (m) => lines.push(`${tag} ${m}`) });
+  const logger = (lines: string[], tag: string): Logger => ({
+    debug: () => undefined,
+    info: (m) => lines.push(`${tag} ${m}`),
+    warn: (m) => lines.push(`${tag} ${m}`),
+    error: (m) => lines.push(`${tag} ${m}`),
+  });
 
   test("the first opener's logger is kept: a later hubFor() does not take the runtime's log", async () => {
     const lines: string[] = [];

@@ -81,11 +81,15 @@ export const sokolDoor = defineRelayDriver<SokolDoorConfig>({
   editorFields: ['url', 'relay', 'login'],
   configOf,
   create: (cfg, timeoutMs) => new SokolDoor(cfg, timeoutMs),
-  ...relayEnv({ prefix: 'GATEPOST_SOKOL', id: 'sokol', kind: 'intercom', gate: 'wicket', gateVar: 'GATEPOST_LPR_SOKOL_GATE', vars: { url: 'URL', relay: 'RELAY', username: 'USER', password: 'PASSWORD' } }, configOf),
+  ...relayEnv(
+    { prefix: 'GATEPOST_SOKOL', id: 'sokol', kind: 'intercom', gate: 'wicket', gateVar: 'GATEPOST_LPR_SOKOL_GATE', vars: { url: 'URL', relay: 'RELAY', username: 'USER', password: 'PASSWORD' } },
+    configOf,
+  ),
   emulator: {
     name: 'sokol',
     description: 'Sokol intercom panel (Basic auth: $GATEPOST_SOKOL_USER / $GATEPOST_SOKOL_PASSWORD, default root / 123456)',
-    start: async (o) => (await import('../../emulators/sokol')).startSokolEmulator({ port: o.port, username: process.env.GATEPOST_SOKOL_USER || undefined, password: process.env.GATEPOST_SOKOL_PASSWORD || undefined }),
+    start: async (o) =>
+      (await import('../../emulators/sokol')).startSokolEmulator({ port: o.port, username: process.env.GATEPOST_SOKOL_USER || undefined, password: process.env.GATEPOST_SOKOL_PASSWORD || undefined }),
     // the examples (examples/sokol-door.json) get relay 2 of the same emulated panel
     async demo() {
       const password = demoSecret();
