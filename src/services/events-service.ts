@@ -64,32 +64,11 @@ export interface EventView {
   credential: string | null;
 }
 
+// prettier-ignore
 export const EVENT_VIEW_COLUMNS: (keyof EventView)[] = [
-  'id',
-  'time',
-  'ts',
-  'camera',
-  'gate',
-  'direction',
-  'plate',
-  'display',
-  'raw',
-  'digits',
-  'confidence',
-  'decision',
-  'source',
-  'reason',
-  'policy',
-  'passRef',
-  'house',
-  'latencyMs',
-  'image',
-  'requestId',
-  'input',
-  'kind',
-  'personId',
-  'personName',
-  'credential',
+  'id', 'time', 'ts', 'camera', 'gate', 'direction', 'plate', 'display', 'raw', 'digits',
+  'confidence', 'decision', 'source', 'reason', 'policy', 'passRef', 'house', 'latencyMs', 'image', 'requestId',
+  'input', 'kind', 'personId', 'personName', 'credential',
 ];
 
 export function viewOfRow(r: EventRow): EventView {

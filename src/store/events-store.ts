@@ -56,30 +56,11 @@ export interface EventRow {
   credential: string | null;
 }
 
+// prettier-ignore
 export const EVENT_COLUMNS = [
-  'id',
-  'ts',
-  'camera',
-  'gate',
-  'direction',
-  'plate_raw',
-  'canonical',
-  'digits',
-  'confidence',
-  'decision',
-  'source',
-  'reason',
-  'policy',
-  'pass_ref',
-  'house',
-  'latency_ms',
-  'image',
-  'request_id',
-  'input',
-  'kind',
-  'person_id',
-  'person_name',
-  'credential',
+  'id', 'ts', 'camera', 'gate', 'direction', 'plate_raw', 'canonical', 'digits', 'confidence', 'decision',
+  'source', 'reason', 'policy', 'pass_ref', 'house', 'latency_ms', 'image', 'request_id', 'input', 'kind',
+  'person_id', 'person_name', 'credential',
 ] as const;
 /** written, never read back */
 const WRITE_ONLY_COLUMNS = ['person_key'] as const;
