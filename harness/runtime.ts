@@ -244,13 +244,22 @@ export async function apiOf<T = any>(rt: Pick<GatepostHandle, 'url' | 'basicAuth
   return (text ? JSON.parse(text) : null) as T;
 }
 
-/** Polls fn until it returns something truthy (returned); throws `timed out waiting for <what>` after timeoutMs. */
+/**
+ * Polls fn until it returns something truthy (returned). A poll that throws (the server not up yet,
+ * a page in the middle of a reload) is tried again; after timeoutMs it throws `timed out waiting for
+ * <what>` with the last error.
+ */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000, stepMs = 50): Promise<T> {
   const t0 = Date.now();
+  let last: unknown;
   for (;;) {
-    const v = await fn();
-    if (v) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    try {
+      const v = await fn();
+      if (v) return v as T;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }

@@ -13,7 +13,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
-import { startGatepost, GatepostHandle, ROOT } from '../helpers/runtime';
+import { startGatepost, GatepostHandle, ROOT, apiOf, waitFor } from '../helpers/runtime';
 import { connect } from '../helpers/mqtt-test';
 
 jest.setTimeout(120_000);
@@ -44,27 +44,9 @@ const ALLOWED_PLATE = `А${DIGITS}ВС77`; // Cyrillic, as a camera may send it
 const ALLOWED_CANON = `A${DIGITS}BC77`;
 const REFUSED_PLATE = 'E987KX199';
 
-async function api<T = any>(p: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(rt.url + p, { ...init, headers: { ...rt.basicAuth(), 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T = any>(p: string, init: RequestInit = {}): Promise<T> => apiOf<T>(rt, p, init);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> => waitFor(what, fn, timeoutMs, 100);
 
 /** The emulated CL-Gate relay the demo started (its control API is on the same server). */
 async function relayBase(): Promise<string> {

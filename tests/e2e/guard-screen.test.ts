@@ -17,7 +17,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { chromium, Browser, BrowserContext, Page } from 'playwright-core';
 import type { MqttClient } from 'mqtt';
-import { startGatepost, GatepostHandle, ROOT, freePort } from '../helpers/runtime';
+import { startGatepost, GatepostHandle, ROOT, freePort, apiOf, waitFor } from '../helpers/runtime';
 import { connect } from '../helpers/mqtt-test';
 
 jest.setTimeout(180_000);
@@ -40,27 +40,9 @@ const figures: Record<string, number> = {};
 const ALLOWED = ['О971УА18', 'В841НТ16', 'К932АВ16', 'В148ТМ16'];
 const REFUSED = ['Е501КХ199', 'М502ОР77', 'Т503СХ50', 'Х504МК99', 'А505ЕЕ33', 'Н506РО43', 'У507АА11', 'С508ВВ22'];
 
-async function api<T = any>(p: string, init: RequestInit = {}): Promise<T> {
-  const res = await fetch(rt.url + p, { ...init, headers: { ...rt.basicAuth(), 'Content-Type': 'application/json', ...(init.headers ?? {}) } });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${init.method ?? 'GET'} ${p}: ${res.status} ${text}`);
-  return (text ? JSON.parse(text) : null) as T;
-}
+const api = <T = any>(p: string, init: RequestInit = {}): Promise<T> => apiOf<T>(rt, p, init);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const t0 = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> => waitFor(what, fn, timeoutMs, 50);
 
 async function gateIds(): Promise<string[]> {
   return ((await api('/api/gates')) as any[]).map((g) => g.gate);
