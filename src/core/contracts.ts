@@ -180,3 +180,126 @@ export interface GateStatePayload {
   /** null: not known yet (no probe or command has reached the device) */
   reachable?: boolean | null;
 }
+
+// ───────────────────────── Feature contracts (iVMS, cameras, uploads, alarms) ─────────────────────────
+// Agreed once here so the features can be built side by side; each feature owns its services and
+// may add fields, never rename these.
+
+/** The attlog columns gatepost reads (the site maps them to its own column names). */
+export const IVMS_COLUMNS = [
+  'serialNo',
+  'authDateTime',
+  'authDate',
+  'authTime',
+  'direction',
+  'deviceName',
+  'deviceSN',
+  'personName',
+  'cardNo',
+  'doorName',
+  'readerName',
+  'employeeID',
+  'verifyMode',
+] as const;
+export type IvmsColumn = (typeof IVMS_COLUMNS)[number];
+
+/** One iVMS attlog row as read from SQL Server: column-mapped, text exactly as stored (it may be mojibake). */
+export interface IvmsRow {
+  serialNo: number;
+  /** authDateTime as the wall-clock time iVMS stored, 'YYYY-MM-DDTHH:MM:SS.mmm' with no zone (the site's time zone applies), or null */
+  authLocal: string | null;
+  authDate: string | null;
+  authTime: string | null;
+  direction: string | null;
+  deviceName: string | null;
+  deviceSN: string | null;
+  personName: string | null;
+  cardNo: string | null;
+  doorName: string | null;
+  readerName: string | null;
+  employeeID: string | null;
+  /** how the person was verified when the table has such a column (card / face / fingerprint …), else null */
+  verifyMode: string | null;
+}
+
+/** The iVMS reader's state (`gatepost/ivms/state`, retained). */
+export interface IvmsState {
+  /** the ivms-sql config node's id (one per SQL Server source) */
+  source: string;
+  connected: boolean;
+  lastSerial: number | null;
+  /** ms between the newest row's time and when gatepost stored it (null before the first row) */
+  lagMs: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  ts: number;
+}
+
+export type CameraPipeline = 'detect' | 'record' | 'live';
+/** A camera's state (`gatepost/camera/<name>/status` carries online/offline + reason). */
+export interface CameraState {
+  camera: string;
+  online: boolean;
+  reason: string | null;
+  recording: boolean;
+  motion: boolean;
+  pipelines: Partial<Record<CameraPipeline, { running: boolean; restarts: number; lastError: string | null }>>;
+  ts: number;
+}
+/** Motion started or ended on a camera; `snapshot` is a JPEG at motion start. */
+export interface CameraMotion {
+  camera: string;
+  on: boolean;
+  ts: number;
+  snapshot?: Buffer;
+}
+/** A full-resolution JPEG frame: at motion start and then about once a second while motion lasts (QR reading uses these). */
+export interface CameraFrame {
+  camera: string;
+  ts: number;
+  jpeg: Buffer;
+}
+/** A finished recording, to be uploaded to the camera's FTP target (`target`: the ftp-target config node id, or null). */
+export interface ClipReady {
+  clipId: number;
+  camera: string;
+  file: string;
+  start: number;
+  end: number;
+  size: number;
+  target: string | null;
+}
+export type UploadStateName = 'queued' | 'uploading' | 'done' | 'failed' | 'dropped';
+/** An upload queue item changed state (`clipId` links it to the camera's clip). */
+export interface UploadState {
+  uploadId: number;
+  clipId: number | null;
+  state: UploadStateName;
+  remotePath: string | null;
+  error: string | null;
+  ts: number;
+}
+/** An FTP target's queue (`gatepost/ftp/state`, retained). */
+export interface FtpState {
+  target: string;
+  connected: boolean;
+  queued: number;
+  /** epoch ms of the oldest queued item, or null */
+  oldest: number | null;
+  lastError: string | null;
+  ts: number;
+}
+
+export type AlarmSeverity = 'info' | 'warning' | 'critical';
+/** An alarm raised by a feature (camera motion, iVMS after hours, FTP, people, flows); the alarm service also turns gate, E-Poselok and degraded alarms into its model. */
+export interface FeatureAlarm {
+  source: 'camera' | 'ivms' | 'ftp' | 'people' | 'flow';
+  kind: string;
+  severity: AlarmSeverity;
+  /** what it is about: a camera, a person, a door … */
+  subject: string;
+  ts: number;
+  message: string;
+  /** a JPEG, e.g. a motion snapshot */
+  image?: Buffer;
+}

@@ -13,7 +13,7 @@ import { Db } from '../store/db';
 import { Clock, systemClock } from '../core/clock';
 import { Logger, consoleLogger } from '../core/log';
 import { degradedOf } from './degraded';
-import type { AccessEventPayload, GateStatePayload } from '../core/contracts';
+import type { AccessEventPayload, CameraFrame, CameraMotion, CameraState, ClipReady, FeatureAlarm, FtpState, GateStatePayload, IvmsState, UploadState } from '../core/contracts';
 import type { GateActionRow } from '../store/gates-store';
 import type { EposelokState } from './eposelok-service';
 import type { GateAlarm } from './gate-service';
@@ -46,7 +46,7 @@ export interface EposelokAlarm {
   message: string;
 }
 /** Something a guard must see (the dashboard shows it, the stream carries it). */
-export type Alarm = GateAlarm | DegradedAlarm | EposelokAlarm;
+export type Alarm = GateAlarm | DegradedAlarm | EposelokAlarm | FeatureAlarm;
 
 /**
  * THE map of bus events: name → payload. `hub.emit` and `hub.on` are checked against it, so a
@@ -64,6 +64,20 @@ export interface HubEvents {
   /** temporary passes or the mirror changed */
   'passes-changed': PassesChanged;
   alarm: Alarm;
+  /** the iVMS reader's state changed (issue 13) */
+  'ivms-state': IvmsState;
+  /** a camera's state changed (issue 14) */
+  'camera-state': CameraState;
+  /** motion started or ended */
+  'camera-motion': CameraMotion;
+  /** a full-resolution frame while motion lasts (for QR reading) */
+  'camera-frame': CameraFrame;
+  /** a clip is finished and should be uploaded */
+  'clip-ready': ClipReady;
+  /** an upload queue item changed state */
+  'upload-state': UploadState;
+  /** an FTP target's queue changed */
+  'ftp-state': FtpState;
 }
 export type HubEvent = keyof HubEvents;
 
