@@ -1,0 +1,2 @@
+export { TdsEmulator } from './server';
+export type { TdsFault, TdsLogged, TdsEmulatorOptions, AttlogInsert } from './server';
