@@ -17,6 +17,7 @@ import type { AccessInput, CredentialKind } from '../core/contracts';
 import { FALLBACK_REASON_PREFIX } from '../core/lpr-input';
 import { localParts } from '../core/validity';
 import { isDiskError, WriteBacklog } from './write-backlog';
+import type { Tx } from '../store/db';
 import { degradedOf } from './degraded';
 
 const BATCH_DELAY_MS = 5;
@@ -218,6 +219,31 @@ export class EventsService implements Service {
       credential: a.credential,
     };
     return this.record(rec, image);
+  }
+
+  /**
+   * Records a batch of access events in ONE transaction together with the caller's own rows
+   * (`alongside`, given the records with their ids assigned): both are committed or neither is.
+   * For bulk imports (the iVMS access log): no backlog — a failed write rejects and nothing of
+   * the batch is stored, so the importer can read the rows again. Emits 'event' for each after
+   * the commit and resolves with the records.
+   */
+  async recordBatch(recs: EventRecord[], alongside?: (tx: Tx, recs: EventRecord[]) => Promise<void>): Promise<EventRecord[]> {
+    await this.started;
+    if (this.closed || !this.store) throw new Error('events service is not open');
+    for (const r of recs) if (!r.eventId) r.eventId = this.nextId++;
+    const db = await this.hub.db();
+    await db.transaction(async (tx) => {
+      await EventsStore.insertRows(tx, recs);
+      if (alongside) await alongside(tx, recs);
+    });
+    this.written += recs.length;
+    for (const rec of recs) {
+      const { input: _input, ...decision } = rec;
+      decision.kind = kindOf(rec);
+      this.hub.emit('event', decision);
+    }
+    return recs;
   }
 
   /**

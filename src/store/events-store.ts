@@ -2,7 +2,7 @@
  * Repository of recognition events (`events`): batched inserts with ids assigned by the events
  * service, filtered history queries (newest first) and the retention prune.
  */
-import type { Db } from './db';
+import type { Db, Tx } from './db';
 import type { AccessEventPayload, CredentialKind, DecisionOutcome, DecisionSource } from '../core/contracts';
 import { normalizeQuery } from '../core/plate';
 
@@ -153,14 +153,17 @@ export class EventsStore {
    */
   async insertMany(records: EventRecord[]): Promise<void> {
     if (!records.length) return;
-    await this.db.transaction(async (tx) => {
-      for (let i = 0; i < records.length; i += INSERT_ROWS) {
-        const chunk = records.slice(i, i + INSERT_ROWS);
-        const params: unknown[] = [];
-        for (const r of chunk) params.push(...rowOfRecord(r));
-        await tx.run(chunk.length === 1 ? INSERT : insertOf(chunk.length), params);
-      }
-    });
+    await this.db.transaction((tx) => EventsStore.insertRows(tx, records));
+  }
+
+  /** The inserts of insertMany inside a caller's transaction (a batch written together with rows of its own). */
+  static async insertRows(tx: Tx, records: EventRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += INSERT_ROWS) {
+      const chunk = records.slice(i, i + INSERT_ROWS);
+      const params: unknown[] = [];
+      for (const r of chunk) params.push(...rowOfRecord(r));
+      await tx.run(chunk.length === 1 ? INSERT : insertOf(chunk.length), params);
+    }
   }
 
   async query(f: EventFilter): Promise<{ rows: EventRow[]; total: number }> {

@@ -151,4 +151,62 @@ CREATE INDEX events_kind_ts ON events (kind, ts) WHERE kind <> 'plate';
 CREATE INDEX events_person_ts ON events (person_id, ts) WHERE person_id IS NOT NULL;
 `,
   },
+  {
+    version: 5,
+    name: "iVMS-4200 access log: the rows as read (clean and raw text), each person's last passage, the doors",
+    up: `
+-- One row per iVMS attlog row (source = the ivms-sql config node, serial_no = attlog.serialNo);
+-- id = the id of its access event in events. Text columns hold the repaired text, *_raw what iVMS stored.
+CREATE TABLE ivms_rows (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  serial_no INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  auth_local TEXT,                 -- authDateTime as stored (site wall clock), NULL when the row had none
+  time_missing INTEGER NOT NULL DEFAULT 0,
+  direction TEXT,                  -- 'in' | 'out' | NULL (label not mapped)
+  direction_raw TEXT,
+  kind TEXT NOT NULL,              -- 'card' | 'face' | 'fingerprint'
+  person_key TEXT,                 -- id:<employeeID> | name:<lower-case name> | card:<cardNo>
+  person_name TEXT,
+  person_name_raw TEXT,
+  employee_id TEXT,
+  card_no TEXT,
+  door TEXT,
+  door_raw TEXT,
+  reader TEXT,
+  reader_raw TEXT,
+  device TEXT,
+  device_raw TEXT,
+  device_sn TEXT,
+  verify_mode TEXT,
+  search_key TEXT NOT NULL DEFAULT '', -- lower-case clean and raw name, card, employee ID
+  ingested_at INTEGER NOT NULL,
+  UNIQUE (source, serial_no)
+);
+CREATE INDEX ivms_rows_ts ON ivms_rows (ts);
+CREATE INDEX ivms_rows_door_ts ON ivms_rows (door, ts);
+CREATE INDEX ivms_rows_person_ts ON ivms_rows (person_key, ts);
+
+-- Each person's last passage (the who-is-inside summary reads this, not the whole log).
+CREATE TABLE ivms_last (
+  person_key TEXT PRIMARY KEY,
+  id INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  direction TEXT,
+  door TEXT,
+  person_name TEXT,
+  employee_id TEXT,
+  card_no TEXT
+);
+
+-- The doors seen, with the spelling iVMS stored.
+CREATE TABLE ivms_doors (
+  door TEXT PRIMARY KEY,
+  door_raw TEXT,
+  first_ts INTEGER NOT NULL,
+  last_ts INTEGER NOT NULL
+);
+`,
+  },
 ];
