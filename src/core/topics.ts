@@ -6,3 +6,6 @@ export const fallbackTopic = (camera: string): string => `gatepost/lpr/${camera}
 export const decisionTopic = (gate: string): string => `gatepost/decision/${gate}`;
 export const gateStateTopic = (gate: string): string => `gatepost/gate/${gate}/state`;
 export const gateSetTopic = (gate: string): string => `gatepost/gate/${gate}/set`;
+export const TOPIC_IVMS_STATE = 'gatepost/ivms/state';
+/** `gatepost/access/<door>`: the door name as one topic level (`/`, `+`, `#` and control characters → `_`, at most 64 characters; empty → `unknown`). */
+export const accessTopic = (door: string): string => `gatepost/access/${door.replace(/[/+#\u0000-\u001f]/g, '_').slice(0, 64) || 'unknown'}`;
