@@ -6,6 +6,9 @@
  *  - every hub 'gate-state' → `gatepost/gate/<id>/state` (retained JSON GateStatePayload), every
  *    'eposelok-state' → `gatepost/eposelok/state` (retained); current states re-published on
  *    every (re)connect;
+ *  - every hub 'ivms-state' → `gatepost/ivms/state` (retained, re-published on reconnect), and every
+ *    iVMS access event (hub 'event' whose requestId starts with `ivms:`) → `gatepost/access/<door>`
+ *    (not retained);
  *  - `gatepost/gate/<id>/set` with `open` | `hold` | `release` | `close` → gatesOf(hub).command(id, cmd,
  *    { kind: 'mqtt', actor }); retained set messages are ignored (a retained command must never
  *    open a barrier after a restart). With the embedded broker the commands come from the
@@ -18,6 +21,7 @@ import type { Hub } from '../services/hub';
 import { gatesOf } from '../services/gate-service';
 import { isGateCommand } from '../core/gate';
 import { gateStateTopic, TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE } from '../core/topics';
+import { accessTopic, TOPIC_IVMS_STATE } from '../core/topics';
 import type { GateCommand, GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
@@ -28,7 +32,7 @@ export { TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE };
  * The topics the bridge owns (docs/MQTT.md names one owner per topic): nobody else — no shipped
  * flow, no example — publishes on them. `+` = one topic level.
  */
-export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE];
+export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE, TOPIC_IVMS_STATE, 'gatepost/access/+'];
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
 
 /** What the bridge needs of the gate service. */
@@ -109,6 +113,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   const gates = (): BridgeGates | null => (opts.gates ? opts.gates() : gatesOf(hub));
   const stats = { commands: 0, refused: 0, published: 0 };
   let lastEposelok: unknown = undefined;
+  let lastIvms: unknown = undefined;
   let stopping = false;
 
   const client: MqttClient = mqtt.connect(opts.url, {
@@ -141,12 +146,22 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
       log.warn(`could not list gates: ${(err as Error).message}`);
     }
     if (lastEposelok !== undefined) publish(TOPIC_EPOSELOK_STATE, JSON.stringify(lastEposelok), true);
+    if (lastIvms !== undefined) publish(TOPIC_IVMS_STATE, JSON.stringify(lastIvms), true);
   };
 
   const offGate = hub.on('gate-state', (s: GateStatePayload) => publishGate(s));
   const offEpo = hub.on('eposelok-state', (s: unknown) => {
     lastEposelok = s;
     publish(TOPIC_EPOSELOK_STATE, JSON.stringify(s), true);
+  });
+
+  const offIvms = hub.on('ivms-state', (s) => {
+    lastIvms = s;
+    publish(TOPIC_IVMS_STATE, JSON.stringify(s), true);
+  });
+  const offAccess = hub.on('event', (e) => {
+    if (typeof e?.requestId !== 'string' || !e.requestId.startsWith('ivms:')) return;
+    publish(accessTopic(e.gate ?? ''), JSON.stringify(e), false);
   });
 
   const handleSet = (p: PublishInfo | { topic: string; payload: Buffer; retain: boolean; clientId: string; username: string | null }, actorFromBroker: boolean) => {
@@ -212,6 +227,8 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     async stop() {
       offGate();
       offEpo();
+      offIvms();
+      offAccess();
       offPublish?.();
       if (client.connected) {
         await new Promise<void>((resolve) => {

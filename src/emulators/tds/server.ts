@@ -512,7 +512,7 @@ class Connection {
   loggedIn = false;
   closed = false;
   cancelRequested = false;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private parts: Buffer[] = [];
   private partType = 0;
   private queue: Promise<void> = Promise.resolve();
@@ -548,7 +548,9 @@ class Connection {
         const payload = Buffer.concat(this.parts);
         this.parts = [];
         const t = this.partType;
-        this.queue = this.queue.then(() => this.handle(t, payload)).catch(() => this.socket.destroy());
+        this.queue = this.queue.then(() => this.handle(t, payload)).catch(() => {
+            this.socket.destroy();
+          });
       }
     }
   }
