@@ -46,8 +46,6 @@ export const IVMS_DEFAULTS: Omit<IvmsSqlConfig, 'host' | 'user' | 'password'> = 
   columns: {},
 };
 
-/** The columns every attlog has (employeeID and verifyMode are optional: many tables lack them). */
-export const IVMS_OPTIONAL_COLUMNS: readonly IvmsColumn[] = ['employeeID', 'verifyMode'];
 
 export type IvmsErrorKind = 'config' | 'login' | 'network' | 'timeout' | 'sql';
 
@@ -78,19 +76,24 @@ export function quoteTable(table: string): string {
   return parts.map((p) => quoteIdent(p, 'table')).join('.');
 }
 
-/** The configured column names (iVMS defaults for unset ones), validated. */
-export function columnNames(map: Partial<Record<IvmsColumn, string>>): Partial<Record<IvmsColumn, string>> {
-  const out: Partial<Record<IvmsColumn, string>> = {};
+/**
+ * The configured column names (iVMS defaults for unset ones), validated. `explicit`: the columns the
+ * configuration names (these must exist); the others are read when the table has them.
+ */
+export function columnNames(map: Partial<Record<IvmsColumn, string>>): { names: Partial<Record<IvmsColumn, string>>; explicit: Set<IvmsColumn> } {
+  const names: Partial<Record<IvmsColumn, string>> = {};
+  const explicit = new Set<IvmsColumn>();
   for (const c of IVMS_COLUMNS) {
     const given = map[c];
-    if (given === '') continue; // absent from this table
-    const name = given === undefined ? (IVMS_OPTIONAL_COLUMNS.includes(c) ? null : c) : given.trim();
-    if (name === null) continue;
+    if (given !== undefined && given.trim() === '') continue; // absent from this table
+    const name = given === undefined ? c : given.trim();
+    if (given !== undefined) explicit.add(c);
     quoteIdent(name, `column ${c}`);
-    out[c] = name;
+    names[c] = name;
   }
-  if (!out.serialNo) throw new IvmsError('config', 'the serialNo column is required');
-  return out;
+  if (!names.serialNo) throw new IvmsError('config', 'the serialNo column is required');
+  explicit.add('serialNo');
+  return { names, explicit };
 }
 
 /** Full config from partial settings: defaults applied, names validated. */
@@ -147,8 +150,10 @@ function text(v: unknown): string | null {
 export class IvmsSource {
   readonly config: IvmsSqlConfig;
   private readonly tableSql: string;
-  private readonly cols: Partial<Record<IvmsColumn, string>>;
-  private readonly selectList: string;
+  private readonly wanted: { names: Partial<Record<IvmsColumn, string>>; explicit: Set<IvmsColumn> };
+  /** the columns found in the table (after the first query), and their select list */
+  private cols: Partial<Record<IvmsColumn, string>> = {};
+  private selectList: string | null = null;
   private pool: sql.ConnectionPool | null = null;
   private connecting: Promise<sql.ConnectionPool> | null = null;
   private closed = false;
@@ -156,10 +161,8 @@ export class IvmsSource {
   constructor(config: Partial<IvmsSqlConfig> & Pick<IvmsSqlConfig, 'host' | 'user' | 'password'>) {
     this.config = ivmsConfig(config);
     this.tableSql = quoteTable(this.config.table);
-    this.cols = columnNames(this.config.columns);
-    this.selectList = Object.values(this.cols)
-      .map((n) => quoteIdent(n!, 'column'))
-      .join(', ');
+    this.wanted = columnNames(this.config.columns);
+    this.cols = { ...this.wanted.names };
   }
 
   /** Where it reads, without secrets: 'host:port/database table'. */
@@ -212,6 +215,7 @@ export class IvmsSource {
     } catch (err) {
       const e = classifyError(err, this.config);
       if (e.kind === 'network' || e.kind === 'timeout') await this.reset();
+      if (e.kind === 'sql') this.selectList = null; // the table may have changed: learn its columns again
       throw e;
     }
   }
@@ -221,6 +225,37 @@ export class IvmsSource {
     const p = this.pool;
     this.pool = null;
     if (p) await p.close().catch(() => undefined);
+  }
+
+  /**
+   * The table's columns, learnt once (`SELECT TOP 0 *`): an unconfigured column the table lacks is
+   * left out (tables differ: employeeID, verifyMode …); a configured one that is missing is a
+   * configuration error.
+   */
+  private async columns(): Promise<string> {
+    if (this.selectList) return this.selectList;
+    const pool = await this.connect();
+    let present: string[];
+    try {
+      const res = await pool.request().query(`SELECT TOP 0 * FROM ${this.tableSql}`);
+      present = Object.keys(res.recordset?.columns ?? {});
+    } catch (err) {
+      throw classifyError(err, this.config);
+    }
+    const lower = new Map(present.map((p) => [p.toLowerCase(), p]));
+    const cols: Partial<Record<IvmsColumn, string>> = {};
+    const missing: string[] = [];
+    for (const [c, name] of Object.entries(this.wanted.names) as Array<[IvmsColumn, string]>) {
+      const actual = lower.get(name.toLowerCase());
+      if (actual) cols[c] = actual;
+      else if (this.wanted.explicit.has(c)) missing.push(`${c} → "${name}"`);
+    }
+    if (missing.length) throw new IvmsError('config', `${this.config.table} has no column ${missing.join(', ')} (columns: ${present.join(', ')})`);
+    this.cols = cols;
+    this.selectList = Object.values(cols)
+      .map((n) => quoteIdent(n!, 'column'))
+      .join(', ');
+    return this.selectList;
   }
 
   private mapRow(r: Record<string, unknown>): IvmsRow {
@@ -255,8 +290,9 @@ export class IvmsSource {
 
   /** Rows with serialNo > `serial`, in serialNo order, at most `limit` (default: the batch size). */
   async readAfter(serial: number, limit?: number): Promise<IvmsRow[]> {
+    const list = await this.columns();
     const s = quoteIdent(this.cols.serialNo!, 'column');
-    const rows = await this.query(`SELECT TOP (@limit) ${this.selectList} FROM ${this.tableSql} WHERE ${s} > @after ORDER BY ${s}`, [
+    const rows = await this.query(`SELECT TOP (@limit) ${list} FROM ${this.tableSql} WHERE ${s} > @after ORDER BY ${s}`, [
       ['limit', sql.Int, this.limit(limit)],
       ['after', sql.BigInt, Math.floor(serial)],
     ]);
@@ -265,8 +301,9 @@ export class IvmsSource {
 
   /** Rows with fromSerial ≤ serialNo ≤ toSerial, in serialNo order, at most `limit`. */
   async readRange(fromSerial: number, toSerial: number, limit?: number): Promise<IvmsRow[]> {
+    const list = await this.columns();
     const s = quoteIdent(this.cols.serialNo!, 'column');
-    const rows = await this.query(`SELECT TOP (@limit) ${this.selectList} FROM ${this.tableSql} WHERE ${s} >= @from AND ${s} <= @to ORDER BY ${s}`, [
+    const rows = await this.query(`SELECT TOP (@limit) ${list} FROM ${this.tableSql} WHERE ${s} >= @from AND ${s} <= @to ORDER BY ${s}`, [
       ['limit', sql.Int, this.limit(limit)],
       ['from', sql.BigInt, Math.floor(fromSerial)],
       ['to', sql.BigInt, Math.floor(toSerial)],
@@ -290,6 +327,7 @@ export class IvmsSource {
    * 'YYYY-MM-DDTHH:MM:SS'), or null: where the rescan window starts.
    */
   async minSerialSince(sinceLocal: string): Promise<number | null> {
+    await this.columns();
     const dt = this.cols.authDateTime;
     if (!dt) return null;
     const ms = Date.parse(`${sinceLocal.slice(0, 19)}Z`);

@@ -214,6 +214,20 @@ describe('iVMS reader against the TDS server', () => {
     expect(emu.log).toHaveLength(0);
   });
 
+  test('a configured column the table lacks is a clear configuration error; unconfigured missing columns are left out', async () => {
+    await emu.createAttlog('attlog', { employeeID: null, verifyMode: null, readerName: null });
+    await emu.insertRows([{ serialNo: 1, personName: 'A', doorName: 'D' }], 'attlog', { employeeID: null, verifyMode: null, readerName: null });
+    const ok = new IvmsSource({ host: '127.0.0.1', port: emu.port, user: USER, password: PASSWORD });
+    const bad = new IvmsSource({ host: '127.0.0.1', port: emu.port, user: USER, password: PASSWORD, columns: { employeeID: 'EmpNo' } });
+    try {
+      expect(await ok.readAfter(0)).toEqual([expect.objectContaining({ serialNo: 1, personName: 'A', doorName: 'D', employeeID: null, readerName: null })]);
+      await expect(bad.readAfter(0)).rejects.toMatchObject({ kind: 'config', message: expect.stringContaining('has no column employeeID → "EmpNo"') });
+    } finally {
+      await ok.close();
+      await bad.close();
+    }
+  });
+
   test('the poller stores every row once, finds back-filled rows with the rescan window, emits events and a truthful state', async () => {
     await emu.createAttlog();
     const fmt = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
