@@ -11,7 +11,7 @@ import * as crypto from 'crypto';
 import type { GateActuator } from '../core/gate';
 import { configOrThrow, Parsed, Schema } from '../core/schema';
 
-export type DeviceKind = 'relay' | 'intercom' | 'eposelok';
+export type DeviceKind = 'relay' | 'intercom' | 'eposelok' | 'ivms';
 
 export interface RunningEmulator {
   url: string;

@@ -11,11 +11,12 @@ import { sarapulRelay } from './drivers/sarapul-relay';
 import { sokolDoor } from './drivers/sokol-door';
 import { restRelay } from './drivers/rest-relay';
 import { shellyRelay } from './drivers/shelly-relay';
+import { ivms } from './drivers/ivms';
 
 /** The relay drivers, in the editor's order (the first is the default). */
 export const RELAY_DRIVERS = [sarapulRelay, sokolDoor, restRelay, shellyRelay] as const;
 /** Every device module; demo mode starts their emulators in this order. */
-export const DEVICES: readonly DeviceModule[] = [eposelok, ...RELAY_DRIVERS];
+export const DEVICES: readonly DeviceModule[] = [eposelok, ...RELAY_DRIVERS, ivms];
 
 type AnyRelayDriver = (typeof RELAY_DRIVERS)[number];
 /** The config of any relay driver (a union derived from the list: adding a driver adds its config). */

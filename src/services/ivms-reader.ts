@@ -49,7 +49,7 @@ export interface IvmsReaderOptions {
 
 export const IVMS_POLL_MS = 1000;
 export const IVMS_RESCAN_WINDOW_MS = 2 * 3600 * 1000;
-export const IVMS_RESCAN_EVERY_MS = 60 * 1000;
+export const IVMS_RESCAN_EVERY_MS = 10 * 1000;
 const MAX_RESCAN_SERIALS = 50000;
 
 /** The site's wall clock `ms` ago ('YYYY-MM-DDTHH:MM:SS') in `tz`. */
