@@ -5,7 +5,7 @@
  * map, direction map, time zone. Exposes `source` (IvmsSource, null when not configured: the host
  * is unset) and `reader` settings for `ivms-attlog`. Nothing secret is logged.
  */
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import { textProp, credentialProp } from '../common/env';
 import { nodeConfig } from '../common/node-base';
 import type { Schema } from '../../src/core/schema';

@@ -13,4 +13,3 @@ export interface IvmsSqlNode extends Node {
   directionMap: Record<string, 'in' | 'out'>;
   timezone: string | undefined;
 }
-

@@ -8,4 +8,10 @@ export const gateStateTopic = (gate: string): string => `gatepost/gate/${gate}/s
 export const gateSetTopic = (gate: string): string => `gatepost/gate/${gate}/set`;
 export const TOPIC_IVMS_STATE = 'gatepost/ivms/state';
 /** `gatepost/access/<door>`: the door name as one topic level (`/`, `+`, `#` and control characters → `_`, at most 64 characters; empty → `unknown`). */
-export const accessTopic = (door: string): string => `gatepost/access/${door.replace(/[/+#\u0000-\u001f]/g, '_').slice(0, 64) || 'unknown'}`;
+export const accessTopic = (door: string): string =>
+  `gatepost/access/${
+    [...door]
+      .map((ch) => (ch === '/' || ch === '+' || ch === '#' || ch.charCodeAt(0) < 0x20 ? '_' : ch))
+      .join('')
+      .slice(0, 64) || 'unknown'
+  }`;

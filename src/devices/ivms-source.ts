@@ -46,7 +46,6 @@ export const IVMS_DEFAULTS: Omit<IvmsSqlConfig, 'host' | 'user' | 'password'> = 
   columns: {},
 };
 
-
 export type IvmsErrorKind = 'config' | 'login' | 'network' | 'timeout' | 'sql';
 
 export class IvmsError extends Error {
@@ -118,7 +117,14 @@ export function classifyError(err: unknown, cfg?: Pick<IvmsSqlConfig, 'host' | '
   const where = cfg ? `${cfg.host}:${cfg.port}` : 'SQL Server';
   if (code === 'ELOGIN' || e.number === 18456) return new IvmsError('login', `login refused by ${where}: ${msg}`, e.number);
   if (code === 'ETIMEOUT') return new IvmsError('timeout', `${where} did not answer in time: ${msg}`, e.number);
-  if (code === 'ESOCKET' || code === 'ECONNCLOSED' || code === 'ENOTOPEN' || code === 'ECONNRESET' || code === 'EINSTLOOKUP' || /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|socket|Connection lost/i.test(msg))
+  if (
+    code === 'ESOCKET' ||
+    code === 'ECONNCLOSED' ||
+    code === 'ENOTOPEN' ||
+    code === 'ECONNRESET' ||
+    code === 'EINSTLOOKUP' ||
+    /ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENOTFOUND|socket|Connection lost/i.test(msg)
+  )
     return new IvmsError('network', `${where} unreachable: ${msg}`, e.number);
   if (code === 'EREQUEST' || typeof e.number === 'number') return new IvmsError('sql', `SQL error${e.number ? ` ${e.number}` : ''}: ${msg}`, e.number);
   if (code === 'ECONNCLOSED' || code === 'EINVALIDSTATE' || code === 'ECANCEL') return new IvmsError('network', `${where}: ${msg}`);
@@ -332,7 +338,9 @@ export class IvmsSource {
     if (!dt) return null;
     const ms = Date.parse(`${sinceLocal.slice(0, 19)}Z`);
     if (!Number.isFinite(ms)) throw new IvmsError('config', `bad time ${sinceLocal}`);
-    const rows = await this.query(`SELECT MIN(${quoteIdent(this.cols.serialNo!, 'column')}) AS m FROM ${this.tableSql} WHERE ${quoteIdent(dt, 'column')} >= @since`, [['since', sql.DateTime2(3), new Date(ms)]]);
+    const rows = await this.query(`SELECT MIN(${quoteIdent(this.cols.serialNo!, 'column')}) AS m FROM ${this.tableSql} WHERE ${quoteIdent(dt, 'column')} >= @since`, [
+      ['since', sql.DateTime2(3), new Date(ms)],
+    ]);
     const m = rows[0]?.m;
     return m === null || m === undefined ? null : Number(m);
   }

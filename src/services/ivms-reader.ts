@@ -121,6 +121,7 @@ export class IvmsReader {
     const prev = this.state;
     const next = { ...prev, ...patch, ts: this.hub.clock.now() };
     this.state = next;
+    if (next.connected && !next.lastError) degradedOf(this.hub).clear(this.degradedKey);
     if (prev.connected !== next.connected || prev.lastSerial !== next.lastSerial || prev.lastError !== next.lastError || prev.lagMs !== next.lagMs) {
       this.hub.emit('ivms-state', next);
       this.opts.onState?.(next);
@@ -155,7 +156,6 @@ export class IvmsReader {
         this.lastRescan = now;
       }
       this.failures = 0;
-      degradedOf(this.hub).clear(this.degradedKey);
       this.setState({ connected: true, lastSerial: this.highWater, lastError: null });
     } catch (err) {
       this.stats.errors++;
@@ -184,7 +184,7 @@ export class IvmsReader {
     if (res.events.length) {
       const now = this.hub.clock.now();
       const newest = Math.max(...res.events.map((e) => e.ts));
-      this.setState({ lagMs: Math.max(0, now - newest), lastSerial: this.highWater });
+      this.setState({ lagMs: Math.max(0, now - newest), lastSerial: this.highWater, connected: true, lastError: null });
       this.opts.onEvents?.(res.events, rows);
     }
     return res.inserted;

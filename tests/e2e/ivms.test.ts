@@ -83,10 +83,14 @@ afterAll(async () => {
 });
 
 test('the shipped flow ingests the table: clean names, kinds, the door as the access point; the example reads its own mapped table', async () => {
-  const all = await waitFor('the 4 rows in /api/events', async () => {
-    const r = await api<{ rows: any[]; total: number }>('/api/events?limit=100');
-    return r.total >= 4 ? r : null;
-  }, 20_000);
+  const all = await waitFor(
+    'the 4 rows in /api/events',
+    async () => {
+      const r = await api<{ rows: any[]; total: number }>('/api/events?limit=100');
+      return r.total >= 4 ? r : null;
+    },
+    20_000,
+  );
   const byName = Object.fromEntries(all.rows.map((e) => [e.personName, e]));
   expect(byName['Иванов Иван']).toMatchObject({ kind: 'card', gate: 'Проходная', credential: '0001' });
   expect(byName['Петров Пётр']).toMatchObject({ kind: 'card', gate: 'Склад' });

@@ -55,7 +55,12 @@ describe('TDS server with the real clients', () => {
       { authDateTime: '2026-01-02 08:01:02.345', personName: 'Иванов Иван', doorName: 'Проходная', direction: 'vhod', cardNo: '0001' },
       { authDateTime: '2026-01-02 18:30:00', personName: 'Петров Пётр', doorName: 'Склад', direction: 'vihod', cardNo: '0002' },
     ]);
-    const many = Array.from({ length: 5000 }, (_, i) => ({ authDateTime: `2026-01-03 09:${String(Math.floor(i / 100) % 60).padStart(2, '0')}:00`, personName: `Person ${i}`, cardNo: String(10000 + i), doorName: 'Gate' }));
+    const many = Array.from({ length: 5000 }, (_, i) => ({
+      authDateTime: `2026-01-03 09:${String(Math.floor(i / 100) % 60).padStart(2, '0')}:00`,
+      personName: `Person ${i}`,
+      cardNo: String(10000 + i),
+      doorName: 'Gate',
+    }));
     await emu.insertRows(many);
     pool = await poolFor(emu).connect();
   });
@@ -182,14 +187,54 @@ describe('iVMS reader against the TDS server', () => {
       user: USER,
       password: PASSWORD,
       table: 'thirdparty.dbo.Access Log-2',
-      columns: { serialNo: 'SerialNum', authDateTime: 'EventTime', personName: 'Person Name', doorName: 'Door', direction: 'Dir', cardNo: 'Card', authDate: '', authTime: '', deviceName: '', deviceSN: '', readerName: '' },
+      columns: {
+        serialNo: 'SerialNum',
+        authDateTime: 'EventTime',
+        personName: 'Person Name',
+        doorName: 'Door',
+        direction: 'Dir',
+        cardNo: 'Card',
+        authDate: '',
+        authTime: '',
+        deviceName: '',
+        deviceSN: '',
+        readerName: '',
+      },
     });
     try {
       expect(await src.maxSerial()).toBe(11);
       const rows = await src.readAfter(0);
       expect(rows).toEqual([
-        { serialNo: 10, authLocal: '2026-03-01T23:59:59.999', authDate: null, authTime: null, direction: 'in', deviceName: null, deviceSN: null, personName: 'Сидоров', cardNo: '77', doorName: 'Вход 1', readerName: null, employeeID: null, verifyMode: null },
-        { serialNo: 11, authLocal: '2026-03-02T00:00:00.000', authDate: null, authTime: null, direction: 'out', deviceName: null, deviceSN: null, personName: 'Smith', cardNo: '78', doorName: 'Gate', readerName: null, employeeID: null, verifyMode: null },
+        {
+          serialNo: 10,
+          authLocal: '2026-03-01T23:59:59.999',
+          authDate: null,
+          authTime: null,
+          direction: 'in',
+          deviceName: null,
+          deviceSN: null,
+          personName: 'Сидоров',
+          cardNo: '77',
+          doorName: 'Вход 1',
+          readerName: null,
+          employeeID: null,
+          verifyMode: null,
+        },
+        {
+          serialNo: 11,
+          authLocal: '2026-03-02T00:00:00.000',
+          authDate: null,
+          authTime: null,
+          direction: 'out',
+          deviceName: null,
+          deviceSN: null,
+          personName: 'Smith',
+          cardNo: '78',
+          doorName: 'Gate',
+          readerName: null,
+          employeeID: null,
+          verifyMode: null,
+        },
       ]);
       expect((await src.readRange(11, 11)).map((r) => r.serialNo)).toEqual([11]);
       expect(await src.readSerials(0, 100)).toEqual([10, 11]);
@@ -232,7 +277,16 @@ describe('iVMS reader against the TDS server', () => {
     await emu.createAttlog();
     const fmt = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
     const now = Date.now();
-    await emu.insertRows([1, 2, 3, 5, 6].map((serialNo) => ({ serialNo, authDateTime: fmt(new Date(now - (10 - serialNo) * 60000)), personName: `P${serialNo}`, doorName: 'Проходная', direction: 'vhod', cardNo: String(serialNo) })));
+    await emu.insertRows(
+      [1, 2, 3, 5, 6].map((serialNo) => ({
+        serialNo,
+        authDateTime: fmt(new Date(now - (10 - serialNo) * 60000)),
+        personName: `P${serialNo}`,
+        doorName: 'Проходная',
+        direction: 'vhod',
+        cardNo: String(serialNo),
+      })),
+    );
     const hub = Hub.open({ dbPath: path.join(dir, 'gatepost.db'), timezone: 'UTC', logger: silentLogger });
     const src = new IvmsSource({ host: '127.0.0.1', port: emu.port, user: USER, password: PASSWORD, batchSize: 2 });
     const events: AccessEventPayload[] = [];

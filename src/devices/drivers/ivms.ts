@@ -17,7 +17,9 @@ export const ivms: DeviceModule = {
     description:
       'iVMS-4200 attlog on an emulated SQL Server (TDS 7.4; user $GATEPOST_IVMS_USER or "sa", password $GATEPOST_IVMS_PASSWORD or "Passw0rd!", database thirdparty, table dbo.attlog, demo data, a live row every 20 s; control API on the next free port)',
     start: async (o) => {
-      const demo = await (await import('../../emulators/ivms-demo')).startIvmsDemo({
+      const demo = await (
+        await import('../../emulators/ivms-demo')
+      ).startIvmsDemo({
         port: o.port,
         user: process.env.GATEPOST_IVMS_USER || 'sa',
         password: process.env.GATEPOST_IVMS_PASSWORD || 'Passw0rd!',

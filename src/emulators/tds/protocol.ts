@@ -259,7 +259,8 @@ export function parseLogin7(buf: Buffer): Login7 {
     if (!len) return '';
     if (off + len * 2 > buf.length) throw new Error('LOGIN7 field out of range');
     const b = Buffer.from(buf.subarray(off, off + len * 2));
-    if (password) for (let i = 0; i < b.length; i++) {
+    if (password)
+      for (let i = 0; i < b.length; i++) {
         const x = b[i] ^ 0xa5;
         b[i] = ((x & 0x0f) << 4) | (x >> 4);
       }
@@ -290,7 +291,11 @@ export function envChangeCollation(w: Writer): void {
 }
 
 export function loginAck(w: Writer, progName: string): void {
-  const v = new Writer().u8(1).bytes(Buffer.from([0x74, 0x00, 0x00, 0x04])).bVarchar(progName).bytes(Buffer.from([16, 0, 0x10, 0x00])).buffer;
+  const v = new Writer()
+    .u8(1)
+    .bytes(Buffer.from([0x74, 0x00, 0x00, 0x04]))
+    .bVarchar(progName)
+    .bytes(Buffer.from([16, 0, 0x10, 0x00])).buffer;
   w.u8(TOKEN.LOGINACK).u16(v.length).bytes(v);
 }
 
@@ -389,7 +394,9 @@ export function row(w: Writer, cols: Column[], values: unknown[]): void {
         }
         const days = Math.floor(ms / DAY_MS);
         const inDay = ms - days * DAY_MS;
-        w.u8(7).uint(inDay, 4).uint(days + DAYS_0001_TO_1970, 3);
+        w.u8(7)
+          .uint(inDay, 4)
+          .uint(days + DAYS_0001_TO_1970, 3);
         break;
       }
       case 'nvarchar': {

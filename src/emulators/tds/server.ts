@@ -52,7 +52,12 @@ export interface TdsEmulatorOptions {
 }
 
 /** One attlog row to insert; missing serialNo → max + 1. authDateTime: 'YYYY-MM-DD HH:MM:SS[.mmm]' (site wall clock). */
-export type AttlogInsert = Partial<Record<'serialNo' | 'employeeID' | 'authDateTime' | 'authDate' | 'authTime' | 'direction' | 'deviceName' | 'deviceSN' | 'personName' | 'cardNo' | 'doorName' | 'readerName' | 'verifyMode', string | number | null>>;
+export type AttlogInsert = Partial<
+  Record<
+    'serialNo' | 'employeeID' | 'authDateTime' | 'authDate' | 'authTime' | 'direction' | 'deviceName' | 'deviceSN' | 'personName' | 'cardNo' | 'doorName' | 'readerName' | 'verifyMode',
+    string | number | null
+  >
+>;
 
 const ATTLOG_COLUMNS: Array<[string, string]> = [
   ['serialNo', 'INT PRIMARY KEY'],
@@ -548,7 +553,9 @@ class Connection {
         const payload = Buffer.concat(this.parts);
         this.parts = [];
         const t = this.partType;
-        this.queue = this.queue.then(() => this.handle(t, payload)).catch(() => {
+        this.queue = this.queue
+          .then(() => this.handle(t, payload))
+          .catch(() => {
             this.socket.destroy();
           });
       }

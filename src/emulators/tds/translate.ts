@@ -85,7 +85,10 @@ export function translate(stmt: string): Translated {
     // [ident] → "ident"
     c = c.replace(/\[((?:[^\]]|\]\])*)\]/g, (_m, id: string) => `"${id.replace(/\]\]/g, ']').replace(/"/g, '""')}"`);
     // db.schema.table / schema.table after FROM/JOIN/INTO/UPDATE → table
-    c = c.replace(/\b(from|join|into|update)(\s+)((?:(?:"[^"]*"|[\p{L}_][\p{L}\p{N}_$#@]*)?\.){1,2})("[^"]*"|[\p{L}_][\p{L}\p{N}_$#@]*)/giu, (_m, kw: string, sp: string, _pre: string, name: string) => `${kw}${sp}${name}`);
+    c = c.replace(
+      /\b(from|join|into|update)(\s+)((?:(?:"[^"]*"|[\p{L}_][\p{L}\p{N}_$#@]*)?\.){1,2})("[^"]*"|[\p{L}_][\p{L}\p{N}_$#@]*)/giu,
+      (_m, kw: string, sp: string, _pre: string, name: string) => `${kw}${sp}${name}`,
+    );
     c = c.replace(/\bwith\s*\(\s*nolock\s*\)/gi, '');
     c = c.replace(/@@version\b/gi, "'Microsoft SQL Server 2022 (gatepost TDS emulator)'");
     c = c.replace(/@@spid\b/gi, '51');
