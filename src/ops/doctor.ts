@@ -2,7 +2,8 @@
  * `gatepost doctor` and GET /api/doctor (the «Система» page): one list of checks with a plain
  * verdict each, in Russian and English — config, ports, data dir permissions, disk space, clock,
  * database, backups and every configured device (relay, intercom, E-Poselok through the device
- * monitor's own probes; SQL Server, FTP, cameras and Telegram by a connection to their address).
+ * monitor's own probes; the iVMS SQL Server by TCP, login and its table; FTP, cameras and Telegram by
+ * a connection to their address).
  * What is not configured is said so and skipped. Exit code of the command: 1 when a check fails.
  */
 import * as fs from 'fs';
@@ -238,6 +239,51 @@ async function checkDatabase(ctx: DoctorContext): Promise<Check[]> {
   return out;
 }
 
+/**
+ * The iVMS-4200 SQL Server of the shipped access-log flow (GATEPOST_IVMS_HOST / _PORT / _DATABASE /
+ * _TABLE / _USER / _PASSWORD / _ENCRYPT): TCP, then the login, then the table (its largest serialNo).
+ */
+async function checkIvms(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Check> {
+  const host = (env.GATEPOST_IVMS_HOST ?? '').trim();
+  if (!host) return c('mssql', 'skip', 'SQL Server iVMS: не настроено (GATEPOST_IVMS_HOST)', 'iVMS SQL Server: not configured (GATEPOST_IVMS_HOST)');
+  const port = Number((env.GATEPOST_IVMS_PORT ?? '').trim() || 1433);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return c('mssql', 'fail', `SQL Server iVMS: неверный порт в GATEPOST_IVMS_PORT`, `iVMS SQL Server: invalid port in GATEPOST_IVMS_PORT`);
+  const shown = `${host}:${port}`;
+  const tcp = await tcpReach(host, port, timeoutMs);
+  if (tcp) return c('mssql', 'fail', `SQL Server iVMS ${shown}: НЕ ОТВЕЧАЕТ (${tcp})`, `iVMS SQL Server ${shown}: DOES NOT ANSWER (${tcp})`);
+  const { IvmsSource } = await import('../devices/ivms-source');
+  let src: InstanceType<typeof IvmsSource> | null = null;
+  try {
+    src = new IvmsSource({
+      host,
+      port,
+      database: (env.GATEPOST_IVMS_DATABASE ?? '').trim() || undefined,
+      table: (env.GATEPOST_IVMS_TABLE ?? '').trim() || undefined,
+      user: env.GATEPOST_IVMS_USER ?? '',
+      password: env.GATEPOST_IVMS_PASSWORD ?? '',
+      encrypt: /^(1|true|yes|on)$/i.test((env.GATEPOST_IVMS_ENCRYPT ?? '').trim()),
+      connectTimeoutMs: Math.max(1000, timeoutMs),
+      requestTimeoutMs: Math.max(1000, timeoutMs),
+    });
+    await src.ping();
+    const max = await src.maxSerial();
+    const last = max === null ? 'таблица пуста' : `последний serialNo ${max}`;
+    return c(
+      'mssql',
+      'ok',
+      `SQL Server iVMS ${shown}: вход выполнен, ${src.config.table}: ${last}`,
+      `iVMS SQL Server ${shown}: logged in, ${src.config.table}: ${max === null ? 'empty' : `last serialNo ${max}`}`,
+    );
+  } catch (err) {
+    const e = err as { kind?: string; message?: string };
+    const what = e.kind === 'login' ? 'ВХОД ОТКЛОНЁН' : e.kind === 'config' ? 'ОШИБКА НАСТРОЙКИ' : e.kind === 'sql' ? 'ТАБЛИЦА НЕ ЧИТАЕТСЯ' : 'НЕ ОТВЕЧАЕТ';
+    const whatEn = e.kind === 'login' ? 'LOGIN REFUSED' : e.kind === 'config' ? 'CONFIGURATION INVALID' : e.kind === 'sql' ? 'TABLE NOT READABLE' : 'DOES NOT ANSWER';
+    return c('mssql', 'fail', `SQL Server iVMS ${shown}: ${what} (${e.message})`, `iVMS SQL Server ${shown}: ${whatEn} (${e.message})`);
+  } finally {
+    await src?.close();
+  }
+}
+
 const KIND_RU: Record<string, string> = { relay: 'реле', intercom: 'домофон (Сокол)', eposelok: 'E-Poselok' };
 const KIND_EN: Record<string, string> = { relay: 'relay', intercom: 'intercom (Sokol)', eposelok: 'E-Poselok' };
 
@@ -281,9 +327,9 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
       ),
     );
   }
+  jobs.push(checkIvms(env, timeoutMs));
   // services configured by address only: a TCP connection is the check
   const byAddress: Array<{ id: string; ru: string; en: string; v: string; port: number; hint: string }> = [
-    { id: 'mssql', ru: 'SQL Server', en: 'SQL Server', v: 'GATEPOST_MSSQL_URL', port: 1433, hint: 'GATEPOST_MSSQL_URL' },
     { id: 'ftp', ru: 'FTP камер', en: 'camera FTP', v: 'GATEPOST_FTP_URL', port: 21, hint: 'GATEPOST_FTP_URL' },
   ];
   for (const s of byAddress) {

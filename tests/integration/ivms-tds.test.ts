@@ -18,6 +18,8 @@ import { eventsOf } from '../../src/services/events-service';
 import { accessLogOf } from '../../src/services/access-log-service';
 import { silentLogger } from '../../src/core/log';
 import type { AccessEventPayload, IvmsState } from '../../src/core/contracts';
+import { runDoctor } from '../../src/ops/doctor';
+import { loadConfig } from '../../src/runtime/config';
 
 const USER = 'ivms';
 const PASSWORD = 'S3cret-pass!';
@@ -316,6 +318,34 @@ describe('iVMS reader against the TDS server', () => {
     } finally {
       await reader.stop();
       await src.close();
+    }
+  });
+});
+
+describe('gatepost doctor: the iVMS SQL Server check (TCP, login, table)', () => {
+  test('ok with the right account, LOGIN REFUSED with a wrong one (password not shown), DOES NOT ANSWER when closed, skipped when unset', async () => {
+    const emu = await new TdsEmulator({ users: { [USER]: PASSWORD } }).listen();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-ivms-doctor-'));
+    try {
+      await emu.createAttlog();
+      await emu.insertRows([{ serialNo: 41, personName: 'X' }]);
+      const base = { GATEPOST_DATA_DIR: path.join(dir, 'data'), GATEPOST_HTTP_PORT: '0', GATEPOST_MQTT_PORT: '0', GATEPOST_BIND: '127.0.0.1' };
+      const cfg = loadConfig(base);
+      fs.mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+      const check = async (env: Record<string, string>) => (await runDoctor({ cfg, env: { ...base, ...env }, mode: 'cli', timeoutMs: 2000 })).find((c) => c.id === 'mssql')!;
+      const ivms = { GATEPOST_IVMS_HOST: '127.0.0.1', GATEPOST_IVMS_PORT: String(emu.port), GATEPOST_IVMS_USER: USER, GATEPOST_IVMS_PASSWORD: PASSWORD, GATEPOST_IVMS_TABLE: 'dbo.attlog' };
+      expect(await check(ivms)).toMatchObject({ verdict: 'ok', en: expect.stringContaining('logged in, dbo.attlog: last serialNo 41') });
+      const refused = await check({ ...ivms, GATEPOST_IVMS_PASSWORD: 'Wrong-Secret-1' });
+      expect(refused).toMatchObject({ verdict: 'fail', en: expect.stringContaining('LOGIN REFUSED') });
+      expect(refused.en + refused.ru).not.toContain('Wrong-Secret-1');
+      expect(await check({ ...ivms, GATEPOST_IVMS_TABLE: 'nosuch' })).toMatchObject({ verdict: 'fail', en: expect.stringContaining('TABLE NOT READABLE') });
+      const port = emu.port;
+      await emu.down();
+      expect(await check({ ...ivms, GATEPOST_IVMS_PORT: String(port) })).toMatchObject({ verdict: 'fail', en: expect.stringContaining('DOES NOT ANSWER') });
+      expect(await check({})).toMatchObject({ verdict: 'skip' });
+    } finally {
+      await emu.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });
