@@ -17,7 +17,10 @@ export class CorruptDatabaseError extends Error {
     readonly problems: string[],
   ) {
     super(
-      `the database ${file} is damaged (PRAGMA quick_check: ${problems.slice(0, 3).join('; ')}). ` +
+      `the database ${file} is damaged (PRAGMA quick_check: ${problems
+        .slice(0, 3)
+        .map((p) => p.replace(/\s*\n\s*/g, ' '))
+        .join('; ')}). ` +
         `gatepost does not start on it. Restore the last backup with "gatepost restore <data>/backups/<newest>.tar.gz", ` +
         `or start anyway with --allow-corrupt-db (GATEPOST_ALLOW_CORRUPT_DB=1). / ` +
         `База данных повреждена; gatepost не запускается. Восстановите резервную копию (gatepost restore …) ` +

@@ -179,7 +179,7 @@ describe('doctor, backup and restore against the running gatepost', () => {
     expect(d.body.checks.find((c: any) => c.id === 'device:relay').verdict).toBe('ok'); // the demo's emulated relay
     const c = cli(['doctor', '--lang', 'ru']);
     expect(c.out).toMatch(/порт HTTP 127\.0\.0\.1:\d+: занят запущенным gatepost \(pid \d+\)/);
-    expect(c.out).toMatch(/SQL Server: не настроено/);
+    expect(c.out).toMatch(/SQL Server iVMS: не настроено/);
   });
 
   test('the nightly backup is due (hour 0) and made by the running gatepost; leftovers of a killed backup are removed at start', async () => {
