@@ -9,6 +9,10 @@
  *  GET /access/worktime?from=YYYY-MM-DD&to=YYYY-MM-DD&person=
  *                                                   → { from, to, days, totals, total } (site's days)
  *  GET /access/worktime.csv (same)                  → one line per person and day
+ *  POST /access/rows (admin only) { source, rows: IvmsRow[], directionMap?, timezone? }
+ *                                                   → { inserted, duplicates } — attlog rows pushed
+ *    by an external reader (a site where gatepost cannot reach SQL Server itself; tests), ingested
+ *    exactly like the ivms-attlog node's (dedupe, mojibake repair, access events, the stream)
  * `from`/`to` of the log: epoch ms, an ISO time, a local 'YYYY-MM-DDTHH:mm' or a date (site zone).
  * `q`: a part of a name, card number or employee ID, matched in the clean and in the garbled
  * (as iVMS stored it) spelling; a garbled query matches too. Only parameters reach SQL, and the
@@ -21,8 +25,9 @@ import { accessLogOf } from '../services/access-log-service';
 import type { AccessFilter, AccessLogRow } from '../store/access-store';
 import { parseHourMinute, type WorkDay } from '../core/attlog';
 import { garble, repairMojibake } from '../core/mojibake';
-import { parseTime } from '../core/validity';
-import { asyncHandler, HttpError } from './util';
+import { isValidTimeZone, parseTime } from '../core/validity';
+import { asyncHandler, HttpError, requireAdmin } from './util';
+import { IVMS_COLUMNS, type IvmsRow } from '../core/contracts';
 import { streamCsv } from './csv-stream';
 
 export const ACCESS_KINDS = ['card', 'face', 'fingerprint'] as const;
@@ -89,6 +94,28 @@ function filterOf(q: Query, tz: string, maxLimit: number, defLimit: number): Acc
 }
 
 const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_PUSH_ROWS = 5000;
+
+/** IvmsRow[] from a request body: serialNo an integer, the other columns text or null (numbers become text). */
+function rowsOf(body: unknown): IvmsRow[] {
+  if (!Array.isArray(body)) throw new HttpError(400, 'rows must be an array of attlog rows');
+  if (body.length > MAX_PUSH_ROWS) throw new HttpError(400, `at most ${MAX_PUSH_ROWS} rows at once`);
+  return body.map((r, i) => {
+    if (!r || typeof r !== 'object') throw new HttpError(400, `rows[${i}] is not an object`);
+    const o = r as Record<string, unknown>;
+    const serialNo = Number(o.serialNo);
+    if (!Number.isSafeInteger(serialNo)) throw new HttpError(400, `rows[${i}].serialNo must be an integer`);
+    const row: Record<string, unknown> = { serialNo };
+    for (const c of IVMS_COLUMNS) {
+      if (c === 'serialNo' || c === 'authDateTime') continue;
+      const v = o[c];
+      row[c] = v === undefined || v === null ? null : typeof v === 'string' ? v.slice(0, 256) : typeof v === 'number' ? String(v) : null;
+    }
+    const local = o.authLocal ?? o.authDateTime;
+    row.authLocal = typeof local === 'string' ? local.slice(0, 40) : null;
+    return row as unknown as IvmsRow;
+  });
+}
 
 export function accessRouter(hub: Hub): express.Router {
   const router = express.Router();
@@ -180,6 +207,23 @@ export function accessRouter(hub: Hub): express.Router {
         for (let i = 0; i < rows.length; i += 500) yield rows.slice(i, i + 500);
       }
       await streamCsv(req, res, { columns: WORKTIME_CSV_COLUMNS, filename: `gatepost-worktime-${r.from}-${r.to}.csv`, pages: pages() });
+    }),
+  );
+
+  router.post(
+    '/access/rows',
+    requireAdmin,
+    express.json({ limit: '4mb' }),
+    asyncHandler(async (req, res) => {
+      const b = (req.body ?? {}) as Record<string, unknown>;
+      const source = typeof b.source === 'string' && /^[\w.:-]{1,64}$/.test(b.source) ? b.source : null;
+      if (!source) throw new HttpError(400, 'source must be a short name (letters, digits, . : - _)');
+      const map = b.directionMap;
+      if (map !== undefined && (typeof map !== 'object' || map === null || Object.values(map).some((v) => v !== 'in' && v !== 'out'))) throw new HttpError(400, 'directionMap maps labels to in or out');
+      const timezone = typeof b.timezone === 'string' && b.timezone ? b.timezone : undefined;
+      if (timezone && !isValidTimeZone(timezone)) throw new HttpError(400, 'timezone must be an IANA time zone');
+      const r = await log().ingest(source, rowsOf(b.rows), { directionMap: map as Record<string, 'in' | 'out'> | undefined, timezone });
+      res.json({ inserted: r.inserted, duplicates: r.duplicates });
     }),
   );
 
