@@ -83,8 +83,8 @@ const PAGES = [
     icon: 'door',
     groups: [
       { key: 'access-feed', name: 'Журнал доступа', width: 12, widget: 'access-feed.vue' },
-      { key: 'access-presence', name: 'Кто где', width: 6, widget: 'access-presence.vue' },
-      { key: 'access-worktime', name: 'Рабочее время', width: 6, widget: 'access-worktime.vue' },
+      { key: 'access-presence', name: 'Кто где', width: 12, widget: 'access-presence.vue' },
+      { key: 'access-worktime', name: 'Рабочее время', width: 12, widget: 'access-worktime.vue' },
     ],
   },
 ];

@@ -219,7 +219,8 @@ export function accessRouter(hub: Hub): express.Router {
       const source = typeof b.source === 'string' && /^[\w.:-]{1,64}$/.test(b.source) ? b.source : null;
       if (!source) throw new HttpError(400, 'source must be a short name (letters, digits, . : - _)');
       const map = b.directionMap;
-      if (map !== undefined && (typeof map !== 'object' || map === null || Object.values(map).some((v) => v !== 'in' && v !== 'out'))) throw new HttpError(400, 'directionMap maps labels to in or out');
+      if (map !== undefined && (typeof map !== 'object' || map === null || Object.values(map).some((v) => v !== 'in' && v !== 'out')))
+        throw new HttpError(400, 'directionMap maps labels to in or out');
       const timezone = typeof b.timezone === 'string' && b.timezone ? b.timezone : undefined;
       if (timezone && !isValidTimeZone(timezone)) throw new HttpError(400, 'timezone must be an IANA time zone');
       const r = await log().ingest(source, rowsOf(b.rows), { directionMap: map as Record<string, 'in' | 'out'> | undefined, timezone });
