@@ -118,7 +118,12 @@ export async function run(): Promise<BenchRow[]> {
       for (let k = 0; k < again.length; k += BATCH) dup += (await log.ingest('bench', again.slice(k, k + BATCH))).duplicates;
       return dup;
     });
-    rows.push({ area: 'access', metric: `rescan of ${again.length / 1000}k rows already stored`, value: `${Math.round(again.length / (rescan.s.max / 1000))} rows/s`, note: `${rescan.last} duplicates, nothing written` });
+    rows.push({
+      area: 'access',
+      metric: `rescan of ${again.length / 1000}k rows already stored`,
+      value: `${Math.round(again.length / (rescan.s.max / 1000))} rows/s`,
+      note: `${rescan.last} duplicates, nothing written`,
+    });
 
     const from = start.toISOString().slice(0, 10);
     const to = new Date(start.getTime() + (DAYS - 1) * 86400000).toISOString().slice(0, 10);
@@ -134,7 +139,13 @@ export async function run(): Promise<BenchRow[]> {
     rows.push({ area: 'access', metric: 'work-time report, 30 days, one person', value: `p50 ${fmt(one.s.p50)} ms / max ${fmt(one.s.max)} ms`, note: `${one.last.days.length} days` });
 
     const sum = await timed(10, () => log.summary({ afterHours: 20 * 60 }));
-    rows.push({ area: 'access', metric: `who-is-inside summary (${sum.last.people.length} people)`, value: `p50 ${fmt(sum.s.p50)} ms / max ${fmt(sum.s.max)} ms`, goal: '≤ 200 ms', note: `${sum.last.inside} inside` });
+    rows.push({
+      area: 'access',
+      metric: `who-is-inside summary (${sum.last.people.length} people)`,
+      value: `p50 ${fmt(sum.s.p50)} ms / max ${fmt(sum.s.max)} ms`,
+      goal: '≤ 200 ms',
+      note: `${sum.last.inside} inside`,
+    });
 
     const dayFrom = Date.parse(`${from}T00:00:00+03:00`) + 10 * 86400000;
     const queries: Array<[string, Parameters<typeof log.query>[0]]> = [
