@@ -52,7 +52,10 @@ describe('faults: access log', () => {
   async function serve(hub: Hub): Promise<{ base: string; server: http.Server }> {
     const app = express();
     // as the runtime: the logged-in admin
-    app.use((req, _res, next) => ((req as any).user = { username: 'admin', permissions: '*' }) && next());
+    app.use((req, _res, next) => {
+      (req as any).user = { username: 'admin', permissions: '*' };
+      next();
+    });
     app.use('/api', accessRouter(hub));
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
