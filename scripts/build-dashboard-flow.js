@@ -76,6 +76,17 @@ const PAGES = [
     icon: 'text-box-search-outline',
     groups: [{ key: 'system-log', name: 'Журнал системы', width: 12, widget: 'system-log.vue' }],
   },
+  {
+    key: 'access',
+    name: 'Доступ',
+    path: '/access',
+    icon: 'door',
+    groups: [
+      { key: 'access-feed', name: 'Журнал доступа', width: 12, widget: 'access-feed.vue' },
+      { key: 'access-presence', name: 'Кто где', width: 12, widget: 'access-presence.vue' },
+      { key: 'access-worktime', name: 'Рабочее время', width: 12, widget: 'access-worktime.vue' },
+    ],
+  },
 ];
 
 function read(name) {

@@ -83,9 +83,17 @@ export class LocalTime {
     return o;
   }
 
-  /** 'YYYY-MM-DD' of ts in the zone */
+  private days = new Map<number, string>();
+  /** 'YYYY-MM-DD' of ts in the zone (cached per hour: offsets change on whole hours or half hours, never within a 30-minute slot) */
   day(ts: number): string {
-    return new Date(ts + this.offset(ts)).toISOString().slice(0, 10);
+    const slot = Math.floor(ts / 1800000);
+    let d = this.days.get(slot);
+    if (d === undefined) {
+      d = new Date(slot * 1800000 + this.offset(slot * 1800000)).toISOString().slice(0, 10);
+      if (this.days.size > 100000) this.days.clear();
+      this.days.set(slot, d);
+    }
+    return d;
   }
 
   /** minutes after local midnight */

@@ -37,6 +37,7 @@ import {
 } from '../core/attlog';
 
 const DAY_MS = 86400000;
+const COLLATOR = new Intl.Collator('ru');
 const AFTER_HOURS_CHECK_MS = 60000;
 
 export interface IngestOptions {
@@ -238,14 +239,11 @@ export class AccessLogService implements Service {
     const to = lt.dayStart(toDay, 1) + DEFAULT_MAX_SHIFT_MS;
     const now = this.hub.clock.now();
     const persons = Array.isArray(person) ? person : person ? [person] : undefined;
-    let all: Map<string, { name: string | null; passages: { ts: number; direction: AccessDirection | null }[] }>;
-    if (persons) {
-      all = new Map();
-      for (const p of persons) for (const [k, v] of await store.passagesByPerson(from, to, p)) all.set(k, v);
-    } else all = await store.passagesByPerson(from, to);
+    const all = await store.passagesByPerson(from, to, persons);
+    // people by name (one collation per person, not per day), each one's days in order
+    const people = [...all.entries()].sort((a, b) => COLLATOR.compare(a[1].name ?? a[0], b[1].name ?? b[0]));
     const days: WorkDay[] = [];
-    for (const [p, { name, passages }] of all) days.push(...workDaysOf(p, name, passages, { lt, now, fromDay, toDay }));
-    days.sort((a, b) => (a.name ?? a.person).localeCompare(b.name ?? b.person, 'ru') || (a.day < b.day ? -1 : a.day > b.day ? 1 : 0));
+    for (const [p, { name, passages }] of people) for (const d of workDaysOf(p, name, passages, { lt, now, fromDay, toDay })) days.push(d);
     const totals = workTotals(days);
     return {
       from: fromDay,

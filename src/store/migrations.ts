@@ -186,7 +186,8 @@ CREATE TABLE ivms_rows (
 );
 CREATE INDEX ivms_rows_ts ON ivms_rows (ts);
 CREATE INDEX ivms_rows_door_ts ON ivms_rows (door, ts);
-CREATE INDEX ivms_rows_person_ts ON ivms_rows (person_key, ts);
+-- covering: the work-time report reads (ts, direction) of each person's range from the index alone
+CREATE INDEX ivms_rows_person_ts ON ivms_rows (person_key, ts, direction);
 
 -- Each person's last passage (the who-is-inside summary reads this, not the whole log).
 CREATE TABLE ivms_last (
