@@ -382,6 +382,10 @@ function createGatepost(win, strings, streamEvents) {
     [/^invalid JSON/, function () { return 'неверный JSON'; }],
     [/^wrong type/, function () { return 'неверный тип данных'; }],
     [/^not a plate: (.*)$/, function (m) { return 'не номер: ' + m[1]; }],
+    // an iVMS-4200 access log row (src/services/access-log-service.ts): 'ivms <source> #<serialNo>' + notes
+    [/^ivms \S+ #(\d+)(.*)$/, function (m) {
+      return 'журнал доступа, запись ' + m[1] + (/no time in the row/.test(m[2]) ? ' (без времени: время приёма)' : '') + (/direction "(.*)" not mapped/.test(m[2]) ? ' (направление «' + /direction "(.*)" not mapped/.exec(m[2])[1] + '» не сопоставлено)' : '');
+    }],
   ];
   /** E-Poselok's list ids ('AllowedList1') as a guard says them: '1' */
   gp.listName = function (name) {
