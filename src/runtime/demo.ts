@@ -24,6 +24,11 @@ export async function startDemo(log: RuntimeLogger, env: NodeJS.ProcessEnv = pro
     const demo = d.emulator?.demo;
     if (!demo) continue;
     const name = d.emulator!.name;
+    // GATEPOST_DEMO_<NAME>=off leaves one emulator out (e.g. GATEPOST_DEMO_IVMS=off: no emulated access log)
+    if ((env[`GATEPOST_DEMO_${name.toUpperCase()}`] ?? '').trim().toLowerCase() === 'off') {
+      log.info(`demo: ${name} left out (GATEPOST_DEMO_${name.toUpperCase()}=off)`);
+      continue;
+    }
     try {
       const { emulator, env: vars } = await demo();
       for (const [k, v] of Object.entries(vars)) {

@@ -76,7 +76,7 @@ async function feedIs(want: number[], what: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  rt = await startGatepost({ env: { GATEPOST_DEMO: 'on', GATEPOST_TZ: 'Europe/Moscow', GATEPOST_ACCESS_AFTER_HOURS: '00:00' } });
+  rt = await startGatepost({ env: { GATEPOST_DEMO: 'on', GATEPOST_DEMO_IVMS: 'off', GATEPOST_TZ: 'Europe/Moscow', GATEPOST_ACCESS_AFTER_HOURS: '00:00' } });
   // the live stream as an integrator reads it
   streamAbort = new AbortController();
   const res = await fetch(`${rt.url}/api/stream`, { headers: rt.basicAuth(), signal: streamAbort.signal });
