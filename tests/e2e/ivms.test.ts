@@ -4,8 +4,9 @@
  * GATEPOST_IVMS_* / GATEPOST_EXAMPLE_IVMS_* variables) at the TDS server on 127.0.0.1 — the real
  * `mssql` driver inside the runtime. Rows inserted at the source (mojibake, back-filled serials
  * included) appear once in /api/events?kind=card with clean names, on MQTT `gatepost/access/<door>`,
- * and the reader state on `gatepost/ivms/state` (retained). A second boot with the host unset
- * shows "not configured" and reads nothing.
+ * and /api/stream (`event`), and the reader state on `gatepost/ivms/state` (retained) and /api/stream
+ * (`ivms-state`). (The host-unset "not configured" status: tests/faults/ivms.test.ts; every shipped
+ * flow and example booted with it unset: tests/e2e/plate-safety.test.ts.)
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -28,6 +29,8 @@ let rt: GatepostHandle;
 let mq: MqttClient;
 let seen: ReturnType<typeof collector>;
 let tmp: string;
+const stream: string[] = [];
+let streamAbort: AbortController;
 
 const api = <T = any>(p: string): Promise<T> => apiOf<T>(rt, p);
 const wallClock = (msAgo: number) => new Date(Date.now() - msAgo).toISOString().slice(0, 19).replace('T', ' ');
@@ -72,9 +75,20 @@ beforeAll(async () => {
   seen = collector(mq);
   await subscribe(mq, 'gatepost/access/#');
   await subscribe(mq, 'gatepost/ivms/state');
+  streamAbort = new AbortController();
+  const res = await fetch(`${rt.url}/api/stream`, { headers: rt.basicAuth(), signal: streamAbort.signal });
+  void (async () => {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) stream.push(dec.decode(chunk, { stream: true }));
+    } catch {
+      /* aborted at the end */
+    }
+  })();
 });
 
 afterAll(async () => {
+  streamAbort?.abort();
   await end(mq);
   await rt?.stop();
   rt?.cleanup();
@@ -105,6 +119,11 @@ test('a row inserted at the source appears on gatepost/access/<door> and in /api
   const m = await seen.wait((x) => x.topic === 'gatepost/access/Проходная' && JSON.parse(x.payload).personName === 'Козлова Инна', 10_000);
   expect(m.retain).toBe(false);
   expect(JSON.parse(m.payload)).toMatchObject({ kind: 'card', gate: 'Проходная', credential: '0005' });
+  // the same event and the reader's state on /api/stream
+  await waitFor('the event and ivms-state on /api/stream', () => {
+    const text = stream.join('');
+    return text.includes('"credential":"0005"') && /event: ivms-state\ndata: \{[^\n]*"lastSerial":5/.test(text);
+  });
   // a door name with '/' is one topic level
   expect(seen.messages.some((x) => x.topic === 'gatepost/access/Gate_2')).toBe(true);
 
