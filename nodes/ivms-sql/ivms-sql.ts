@@ -82,6 +82,13 @@ export = function (RED: NodeAPI): void {
       if (d === 'in' || d === 'out') node.directionMap[label] = d;
       else bad.push(`direction "${label}" must map to in or out (got "${dir}")`);
     }
+    if (v.timezone) {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: v.timezone });
+      } catch {
+        bad.push(`time zone "${v.timezone}" is not an IANA zone (e.g. Europe/Moscow)`);
+      }
+    }
     if (bad.length) {
       node.problem = `ivms-sql: configuration invalid: ${bad.join('; ')}`;
       node.error(node.problem);

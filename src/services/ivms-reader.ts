@@ -62,6 +62,8 @@ export class IvmsReader {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private stopped = true;
+  /** stop() was called: no state, no errors any more */
+  private closed = false;
   private highWater: number | null = null;
   private loaded = false;
   private samples: Array<{ t: number; hw: number }> = [];
@@ -93,11 +95,14 @@ export class IvmsReader {
     this.schedule(0);
   }
 
+  /** Stops polling; waits up to 3 s for a poll in flight (its result is still stored, its errors ignored). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    const until = Date.now() + 3000;
+    while (this.running && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
     degradedOf(this.hub).clear(this.degradedKey);
   }
 
@@ -118,6 +123,7 @@ export class IvmsReader {
   }
 
   private setState(patch: Partial<IvmsState>): void {
+    if (this.closed) return;
     const prev = this.state;
     const next = { ...prev, ...patch, ts: this.hub.clock.now() };
     this.state = next;
@@ -142,7 +148,7 @@ export class IvmsReader {
       const batch = this.src.config.batchSize;
       const rows = await this.src.readAfter(this.highWater ?? 0, batch);
       if (rows.length) {
-        await this.ingest(rows);
+        await this.ingest(rows, true);
         if (rows.length >= batch) again = 0; // catching up
       }
       const now = this.hub.clock.now();
@@ -158,6 +164,7 @@ export class IvmsReader {
       this.failures = 0;
       this.setState({ connected: true, lastSerial: this.highWater, lastError: null });
     } catch (err) {
+      if (this.closed) return;
       this.stats.errors++;
       this.failures++;
       const msg = (err as Error).message;
@@ -173,7 +180,8 @@ export class IvmsReader {
     }
   }
 
-  private async ingest(rows: IvmsRow[]): Promise<number> {
+  /** Stores rows; `live`: read incrementally (the lag is measured on these, not on rescued old rows). */
+  private async ingest(rows: IvmsRow[], live = false): Promise<number> {
     const res = await accessLogOf(this.hub).ingest(this.opts.source, rows, { directionMap: this.opts.directionMap, timezone: this.opts.timezone });
     for (const r of rows) {
       this.known.add(r.serialNo);
@@ -184,7 +192,7 @@ export class IvmsReader {
     if (res.events.length) {
       const now = this.hub.clock.now();
       const newest = Math.max(...res.events.map((e) => e.ts));
-      this.setState({ lagMs: Math.max(0, now - newest), lastSerial: this.highWater, connected: true, lastError: null });
+      this.setState({ ...(live ? { lagMs: Math.max(0, now - newest) } : {}), lastSerial: this.highWater, connected: true, lastError: null });
       this.opts.onEvents?.(res.events, rows);
     }
     return res.inserted;
