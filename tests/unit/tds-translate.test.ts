@@ -18,7 +18,7 @@ test('TOP, brackets, prefixes, N literals, parameters, OFFSET/FETCH and session 
     params: [],
   });
   expect(translate('SELECT a FROM t ORDER BY a OFFSET @o ROWS FETCH NEXT @n ROWS ONLY')).toMatchObject({ sql: 'SELECT a FROM t ORDER BY a LIMIT $n OFFSET $o', params: ['n', 'o'] });
-  expect(translate('SELECT ISNULL(a, 1), LEN(b) FROM t').sql).toBe('SELECT IFNULL(a, 1), LENGTH(b) FROM t');
+  expect(translate('SELECT ISNULL(a, 1), LEN(b) FROM t')).toMatchObject({ sql: 'SELECT IFNULL(a, 1), LENGTH(b) FROM t' });
   expect(translate('SELECT @@VERSION')).toMatchObject({ kind: 'query', params: [] });
   expect(translate('SET TEXTSIZE 2147483647')).toEqual({ kind: 'noop' });
   expect(translate('USE [thirdparty]')).toEqual({ kind: 'noop', use: 'thirdparty' });
