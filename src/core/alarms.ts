@@ -135,7 +135,7 @@ function hhmm(v: unknown, name: string, problems: string[]): string | null {
 /** Validates a (partial) settings object over `base`; problems listed, nothing silently changed. */
 export function parseAlertSettings(input: unknown, base: AlertSettings = DEFAULT_ALERT_SETTINGS): { value: AlertSettings; problems: string[] } {
   const p: string[] = [];
-  const i = (input && typeof input === 'object' ? input : {}) as Record<string, any>;
+  const i = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
   if (!input || typeof input !== 'object' || Array.isArray(input)) p.push('settings must be an object');
   const r = (i.refused && typeof i.refused === 'object' ? i.refused : {}) as Record<string, unknown>;
   const gates = r.gates === undefined ? base.refused.gates : r.gates;

@@ -23,6 +23,7 @@ import type { Hub, Service } from './hub';
 import {
   Alert,
   alertOfAlarm,
+  AlarmLike,
   alertText,
   ALL_TYPES,
   AlertSettings,
@@ -165,7 +166,7 @@ export class AlarmService implements Service {
       }),
       h.on('gate-state', (s) => this.held.state(s, h.clock.now())),
       h.on('alarm', (a) => {
-        const alert = alertOfAlarm(a as any);
+        const alert = alertOfAlarm(a as AlarmLike);
         if (alert) this.raise(alert);
       }),
       h.on('eposelok-state', (s) => {
@@ -256,7 +257,11 @@ export class AlarmService implements Service {
     return this.fanOut(tag, severity, (chat) => ({ chatId: chat.chatId, alertId: null, createdAt: now, text: body, image }));
   }
 
-  private async fanOut(type: string, severity: Alert['severity'], item: (c: ChatRow) => { chatId: number; alertId: number | null; createdAt: number; text: string; image: Buffer | null }): Promise<number> {
+  private async fanOut(
+    type: string,
+    severity: Alert['severity'],
+    item: (c: ChatRow) => { chatId: number; alertId: number | null; createdAt: number; text: string; image: Buffer | null },
+  ): Promise<number> {
     const now = this.hub.clock.now();
     const items = [];
     for (const chat of this.chats.values()) {
@@ -356,7 +361,9 @@ export class AlarmService implements Service {
           continue;
         }
         if (now - row.createdAt > this.settings.maxAgeHours * 3_600_000) {
-          this.hub.logger.warn(`alerts: message ${row.id} to chat ${row.chatId} dropped: not delivered for ${Math.round((now - row.createdAt) / 60000)} min (limit ${this.settings.maxAgeHours} h; last error: ${row.lastError ?? 'none'})`);
+          this.hub.logger.warn(
+            `alerts: message ${row.id} to chat ${row.chatId} dropped: not delivered for ${Math.round((now - row.createdAt) / 60000)} min (limit ${this.settings.maxAgeHours} h; last error: ${row.lastError ?? 'none'})`,
+          );
           await store.markDone(row.id, 'dropped', now, null);
           continue;
         }
@@ -404,7 +411,13 @@ export class AlarmService implements Service {
     const st = this.stale.check(now, this.settings.staleHours);
     if (st) {
       const since = st.since ? localStamp(st.since, this.hub.timezone) : en ? 'never' : 'ни разу';
-      this.raise({ type: 'eposelok-stale', severity: 'warning', subject: 'E-Poselok', ts: now, message: en ? `no good sync for ${this.settings.staleHours} h (last: ${since})` : `нет успешной синхронизации ${this.settings.staleHours} ч (последняя: ${since})` });
+      this.raise({
+        type: 'eposelok-stale',
+        severity: 'warning',
+        subject: 'E-Poselok',
+        ts: now,
+        message: en ? `no good sync for ${this.settings.staleHours} h (last: ${since})` : `нет успешной синхронизации ${this.settings.staleHours} ч (последняя: ${since})`,
+      });
     }
     const groups = this.flood.due(now, (id) => {
       const c = this.chats.get(id);
@@ -459,7 +472,11 @@ export class AlarmService implements Service {
       return this.command(chat, String(text ?? '').trim());
     }
     if (chat && chat.codeHash && (chat.codeExpires ?? 0) > now) {
-      return { text: en ? `A code was already sent; it is valid until ${localStamp(chat.codeExpires!, this.hub.timezone)}.` : `Код уже отправлен; он действует до ${localStamp(chat.codeExpires!, this.hub.timezone)}.` };
+      return {
+        text: en
+          ? `A code was already sent; it is valid until ${localStamp(chat.codeExpires!, this.hub.timezone)}.`
+          : `Код уже отправлен; он действует до ${localStamp(chat.codeExpires!, this.hub.timezone)}.`,
+      };
     }
     const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
     const row: ChatRow = chat ?? {
@@ -521,7 +538,9 @@ export class AlarmService implements Service {
         chatId: next.chatId,
         alertId: null,
         createdAt: now,
-        text: en ? `✅ This chat is verified (${next.role}). Alerts: ${next.types.join(', ') || 'none yet'}.` : `✅ Чат подтверждён (${next.role}). Оповещения: ${next.types.map((t) => typeLabel(t, 'ru')).join(', ') || 'пока нет'}.`,
+        text: en
+          ? `✅ This chat is verified (${next.role}). Alerts: ${next.types.join(', ') || 'none yet'}.`
+          : `✅ Чат подтверждён (${next.role}). Оповещения: ${next.types.map((t) => typeLabel(t, 'ru')).join(', ') || 'пока нет'}.`,
         image: null,
       },
     ]);

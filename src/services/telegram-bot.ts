@@ -16,6 +16,18 @@ import { redactUrl } from '../devices/http';
 
 export const DEFAULT_API_ROOT = 'https://api.telegram.org';
 
+/** grammy types its AbortSignal with the abort-controller shim; Node's own signal works at runtime */
+type GrammySignal = Parameters<Bot['api']['getMe']>[0];
+const sig = (s: AbortSignal): GrammySignal => s as unknown as GrammySignal;
+type FetchConfig = NonNullable<NonNullable<ConstructorParameters<typeof Bot>[1]>['client']>['baseFetchConfig'];
+
+/** The inner error of grammy's HttpError (node-fetch's, which may carry the URL with the token). */
+function innerError(err: unknown): string {
+  if (!(err instanceof HttpError)) return '';
+  const inner = (err as HttpError).error;
+  return inner instanceof Error ? inner.message : inner === undefined ? '' : String(inner);
+}
+
 export interface TelegramBotOptions {
   token: string;
   /** Bot API root (default Telegram's; a self-hosted Bot API server or the emulator) */
@@ -62,9 +74,9 @@ export class TelegramBot implements AlertTransport {
   }
 
   private redact(err: unknown): string {
-    const e = err as any;
     let text = err instanceof Error ? err.message : String(err);
-    if (err instanceof HttpError && e.error) text += `: ${(e.error as Error).message ?? e.error}`;
+    const inner = innerError(err);
+    if (inner) text += `: ${inner}`;
     return redactToken(text, this.opts.token);
   }
 
@@ -88,12 +100,13 @@ export class TelegramBot implements AlertTransport {
     }
     const pollSeconds = this.opts.pollSeconds ?? 25;
     const bot = new Bot(this.opts.token, {
-      client: { apiRoot: this.apiRoot, timeoutSeconds: pollSeconds + 15, baseFetchConfig: agent ? ({ agent, compress: true } as any) : undefined },
+      client: { apiRoot: this.apiRoot, timeoutSeconds: pollSeconds + 15, baseFetchConfig: agent ? ({ agent, compress: true } as unknown as FetchConfig) : undefined },
     });
     this.bot = bot;
     bot.on('message', async (ctx) => {
       const chat = ctx.chat;
-      const title = chat.type === 'private' ? [ctx.from?.first_name, ctx.from?.last_name].filter(Boolean).join(' ') || ctx.from?.username || String(chat.id) : ('title' in chat && chat.title) || String(chat.id);
+      const title =
+        chat.type === 'private' ? [ctx.from?.first_name, ctx.from?.last_name].filter(Boolean).join(' ') || ctx.from?.username || String(chat.id) : ('title' in chat && chat.title) || String(chat.id);
       const reply = await svc.onMessage({ chatId: chat.id, title }, ctx.message.text ?? ctx.message.caption ?? '');
       if (reply) await this.reply(chat.id, reply);
     });
@@ -114,7 +127,7 @@ export class TelegramBot implements AlertTransport {
     const signal = this.aborter.signal;
     this.running = (async () => {
       // getMe here (not grammy's init, which retries for ever and cannot be stopped): a failure is shown and retried
-      const me = await bot.api.getMe(AbortSignal.any([signal, AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000)]) as any);
+      const me = await bot.api.getMe(sig(AbortSignal.any([signal, AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000)])));
       bot.botInfo = me;
       await bot.start({
         timeout: pollSeconds,
@@ -163,7 +176,7 @@ export class TelegramBot implements AlertTransport {
   private async reply(chatId: number, r: BotReply): Promise<void> {
     try {
       const kb = r.buttons?.length ? InlineKeyboard.from([r.buttons.map((b) => InlineKeyboard.text(b.text, b.data))]) : undefined;
-      await this.bot!.api.sendMessage(chatId, r.text, kb ? { reply_markup: kb } : undefined, AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000) as any);
+      await this.bot!.api.sendMessage(chatId, r.text, kb ? { reply_markup: kb } : undefined, sig(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000)));
     } catch (err) {
       this.log('warn', `reply to chat ${chatId} failed: ${this.redact(err)}`);
     }
@@ -173,7 +186,7 @@ export class TelegramBot implements AlertTransport {
   async send(chatId: number, text: string, image: Buffer | null): Promise<void> {
     const bot = this.bot;
     if (!bot) throw new TransportError('bot not started');
-    const signal = AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000) as any;
+    const signal = sig(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000));
     try {
       if (image) await bot.api.sendPhoto(chatId, new InputFile(image, 'alert.jpg'), { caption: text.slice(0, 1024) }, signal);
       else await bot.api.sendMessage(chatId, text, undefined, signal);
@@ -200,11 +213,12 @@ export class TelegramBot implements AlertTransport {
 export async function telegramGetMe(token: string, apiRoot: string | undefined, timeoutMs: number): Promise<string> {
   const bot = new Bot(token, { client: { apiRoot: (apiRoot || DEFAULT_API_ROOT).replace(/\/+$/, ''), timeoutSeconds: Math.ceil(timeoutMs / 1000) } });
   try {
-    const me = await bot.api.getMe(AbortSignal.timeout(timeoutMs) as any);
+    const me = await bot.api.getMe(sig(AbortSignal.timeout(timeoutMs)));
     return me.username ?? String(me.id);
   } catch (err) {
     let text = err instanceof Error ? err.message : String(err);
-    if (err instanceof HttpError && (err as any).error) text += `: ${((err as any).error as Error).message ?? ''}`;
+    const inner = innerError(err);
+    if (inner) text += `: ${inner}`;
     throw new Error(redactToken(text, token));
   }
 }

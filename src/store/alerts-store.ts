@@ -178,7 +178,10 @@ export class AlertsStore {
     return out;
   }
   async recentOutbox(limit: number): Promise<Array<Omit<OutboxRow, 'image'> & { hasImage: boolean }>> {
-    const rows = await this.db.all('SELECT id, chat_id, alert_id, created_at, text, image IS NOT NULL AS has_image, state, attempts, next_at, last_error, done_at FROM alert_outbox ORDER BY id DESC LIMIT ?', [limit]);
+    const rows = await this.db.all(
+      'SELECT id, chat_id, alert_id, created_at, text, image IS NOT NULL AS has_image, state, attempts, next_at, last_error, done_at FROM alert_outbox ORDER BY id DESC LIMIT ?',
+      [limit],
+    );
     return rows.map((r: any) => {
       const { image: _i, ...o } = outboxOf({ ...r, image: null });
       return { ...o, hasImage: !!r.has_image };
