@@ -47,7 +47,11 @@ beforeAll(async () => {
   await waitFor('the bot', async () => (await api('/api/alerts/outbox')).bot.state === 'running', 30_000);
   tg.message(CHAT, 'hello', 'Fault owner');
   const m = await tg.waitForSent((s) => s.chatId === CHAT && /\d{6}/.test(s.text), 15_000);
-  await api('/api/alerts/chats/confirm', { method: 'POST', body: JSON.stringify({ code: /(\d{6})/.exec(m.text)![1], types: ['plate-refused'], role: 'guard', commands: true }), headers: { 'Content-Type': 'application/json' } });
+  await api('/api/alerts/chats/confirm', {
+    method: 'POST',
+    body: JSON.stringify({ code: /(\d{6})/.exec(m.text)![1], types: ['plate-refused'], role: 'guard', commands: true }),
+    headers: { 'Content-Type': 'application/json' },
+  });
   // every refusal its own message, no grouping or rate limit in the way of counting
   await api('/api/alerts/settings', { method: 'PUT', body: JSON.stringify({ groupMinutes: 0, perMinute: 60 }), headers: { 'Content-Type': 'application/json' } });
 });
@@ -133,12 +137,20 @@ describe('alerts under faults', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
       const guess = String((Number(right) + 1 + i) % 1_000_000).padStart(6, '0');
-      const res = await fetch(`${rt.url}/api/alerts/chats/confirm`, { method: 'POST', headers: { ...rt.basicAuth(), 'Content-Type': 'application/json' }, body: JSON.stringify({ code: guess, types: ['*'] }) });
+      const res = await fetch(`${rt.url}/api/alerts/chats/confirm`, {
+        method: 'POST',
+        headers: { ...rt.basicAuth(), 'Content-Type': 'application/json' },
+        body: JSON.stringify({ code: guess, types: ['*'] }),
+      });
       statuses.push(res.status);
     }
     expect(statuses.slice(0, 5)).toEqual([400, 400, 400, 400, 400]);
     expect(statuses.slice(5)).toEqual([429, 429]);
-    const res = await fetch(`${rt.url}/api/alerts/chats/confirm`, { method: 'POST', headers: { ...rt.basicAuth(), 'Content-Type': 'application/json' }, body: JSON.stringify({ code: right, types: ['*'] }) });
+    const res = await fetch(`${rt.url}/api/alerts/chats/confirm`, {
+      method: 'POST',
+      headers: { ...rt.basicAuth(), 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code: right, types: ['*'] }),
+    });
     expect(res.status).toBe(429);
     expect((await api('/api/alerts/chats')).find((c: any) => c.chatId === 7002).state).toBe('pending');
     reportFault({ attack: 'verification code brute force (7 guesses)', tried: 7, survived: 7, lost: 0, note: 'refused from the 6th guess' });

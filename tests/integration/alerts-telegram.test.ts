@@ -37,7 +37,20 @@ async function until<T>(fn: () => T | undefined | false | Promise<T | undefined 
 const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(2000, 7), Buffer.from([0xff, 0xd9])]);
 
 const denied = (over: Partial<AccessEventPayload> = {}): AccessEventPayload =>
-  ({ eventId: 1, ts: Date.now(), gate: 'main', plate: 'А123ВС77', raw: 'A123BC77', digits: '123', decision: 'denied', source: 'none', reason: 'not in any list', latencyMs: 1, kind: 'plate', ...over }) as AccessEventPayload;
+  ({
+    eventId: 1,
+    ts: Date.now(),
+    gate: 'main',
+    plate: 'А123ВС77',
+    raw: 'A123BC77',
+    digits: '123',
+    decision: 'denied',
+    source: 'none',
+    reason: 'not in any list',
+    latencyMs: 1,
+    kind: 'plate',
+    ...over,
+  }) as AccessEventPayload;
 
 describe('alerts over Telegram (grammy against the fake Bot API)', () => {
   let dir: string;
@@ -136,9 +149,9 @@ describe('alerts over Telegram (grammy against the fake Bot API)', () => {
     expect(tg.answers.find((a) => a.id === cbId)?.text).toBe('Открываю');
     expect(relay.changes.some((c) => c.channel === 1 && c.state === 1)).toBe(true);
     const acts = await until(async () => (await gatesOf(hub).actions({ gate: 'main' })).filter((a) => a.source === 'telegram'));
-    expect(acts.length ? acts : await until(async () => ((await gatesOf(hub).actions({ gate: 'main' })).some((a) => a.source === 'telegram') ? await gatesOf(hub).actions({ gate: 'main' }) : false))).toEqual(
-      expect.arrayContaining([expect.objectContaining({ command: 'open', source: 'telegram', actor: 'Охрана КПП', result: 'ok' })]),
-    );
+    expect(
+      acts.length ? acts : await until(async () => ((await gatesOf(hub).actions({ gate: 'main' })).some((a) => a.source === 'telegram') ? await gatesOf(hub).actions({ gate: 'main' }) : false)),
+    ).toEqual(expect.arrayContaining([expect.objectContaining({ command: 'open', source: 'telegram', actor: 'Охрана КПП', result: 'ok' })]));
 
     // the same button again: expired (one use)
     const cb2 = tg.callback(601, ask.buttons![0].data);

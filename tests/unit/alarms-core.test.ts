@@ -47,7 +47,10 @@ describe('alertOfAlarm: every alarm of the hub in one model', () => {
       message: 'inside',
       image: img,
     });
-    expect(alertOfAlarm({ source: 'people', kind: 'Face Unknown!', severity: 'bogus' as any, subject: 'door', ts: 1, message: '' })).toMatchObject({ type: 'people-face-unknown-', severity: 'warning' });
+    expect(alertOfAlarm({ source: 'people', kind: 'Face Unknown!', severity: 'bogus' as any, subject: 'door', ts: 1, message: '' })).toMatchObject({
+      type: 'people-face-unknown-',
+      severity: 'warning',
+    });
     expect(alertOfAlarm(null as any)).toBeNull();
     expect(tagOf('  ')).toBe('flow');
   });
@@ -120,7 +123,17 @@ describe('flood control', () => {
     expect(groupText(g, 'ru')).toMatch(/^за тихие часы: ещё 2 оповещения «Движение» за \d+ мин$/);
   });
   test('Russian plurals', () => {
-    expect([1, 2, 5, 11, 12, 21, 22, 25, 111].map((n) => plural(n, 'отказ', 'отказа', 'отказов'))).toEqual(['отказ', 'отказа', 'отказов', 'отказов', 'отказов', 'отказ', 'отказа', 'отказов', 'отказов']);
+    expect([1, 2, 5, 11, 12, 21, 22, 25, 111].map((n) => plural(n, 'отказ', 'отказа', 'отказов'))).toEqual([
+      'отказ',
+      'отказа',
+      'отказов',
+      'отказов',
+      'отказов',
+      'отказ',
+      'отказа',
+      'отказов',
+      'отказов',
+    ]);
   });
 });
 
@@ -152,7 +165,10 @@ describe('watches', () => {
 
 describe('settings, codes, texts', () => {
   test('settings are validated, nothing silently changed', () => {
-    expect(parseAlertSettings({ perMinute: 5, refused: { gates: ['main'], from: '22:00', to: '06:00' } }).value).toMatchObject({ perMinute: 5, refused: { gates: ['main'], from: '22:00', to: '06:00', enabled: true } });
+    expect(parseAlertSettings({ perMinute: 5, refused: { gates: ['main'], from: '22:00', to: '06:00' } }).value).toMatchObject({
+      perMinute: 5,
+      refused: { gates: ['main'], from: '22:00', to: '06:00', enabled: true },
+    });
     const bad = parseAlertSettings({ perMinute: 0, heldOpenMinutes: 'x', refused: { from: '25:00', to: '06:00', gates: 'main' }, lang: 'de', maxAgeHours: true });
     expect(bad.problems).toEqual(
       expect.arrayContaining([
