@@ -130,6 +130,21 @@ describe('Telegram alerts, verified on the dashboard', () => {
     await page.click(`[data-testid=gp-alerts-chat][data-chat="${GONE}"] [data-testid=gp-alerts-revoke]`);
     await page.waitForSelector(`[data-testid=gp-alerts-chat][data-chat="${GONE}"][data-state=revoked]`);
 
+    // edited on the same page: commands on, quiet hours; then /status answers the chat
+    await page.click(`[data-testid=gp-alerts-chat][data-chat="${OWNER}"] [data-testid=gp-alerts-edit]`);
+    await page.check('[data-testid=gp-alerts-commands]');
+    // quiet hours half a day away (the refused plate below must not fall into them)
+    const h = String((new Date().getUTCHours() + 3 + 12) % 24).padStart(2, '0');
+    await page.fill('[data-testid=gp-alerts-quiet-from]', `${h}:00`);
+    await page.fill('[data-testid=gp-alerts-quiet-to]', `${h}:30`);
+    await page.click('[data-testid=gp-alerts-save-chat]');
+    await waitFor('the chat edited', async () => (await api('/api/alerts/chats')).find((c: any) => c.chatId === OWNER && c.commands && c.quietFrom === `${h}:00`));
+    const edited = (await api('/api/alerts/chats')).find((c: any) => c.chatId === OWNER);
+    expect(edited).toMatchObject({ role: 'guard', types: ['plate-refused', 'flow', 'example'], commands: true, quietTo: `${h}:30` });
+    tg.message(OWNER, '/status');
+    const status = await tg.waitForSent((s) => s.chatId === OWNER && s.text.startsWith('Ворота:'), 15_000);
+    expect(status.text).toMatch(/E-Poselok/);
+
     await publish(lpr, 'gatepost/lpr/e2e_cam', JSON.stringify({ plate: REFUSED, gate: 'main', confidence: 0.95, ts: Date.now() }));
     const msg = await tg.waitForSent((s) => s.chatId === OWNER && s.text.startsWith('🚫 Отказ в проезде'), 20_000);
     expect(msg.text).toMatch(/E987KX199|Е987КХ199/);
