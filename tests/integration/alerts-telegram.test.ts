@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as net from 'net';
 import { Hub } from '../../src/services/hub';
 import { alarmsOf } from '../../src/services/alarm-service';
 import { TelegramBot } from '../../src/services/telegram-bot';
@@ -264,6 +265,109 @@ describe('telegram bot start-up', () => {
       await Hub.closeAll();
       await tg.close();
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('outbox limits: grouping, hang, age, proxy', () => {
+  let dir: string;
+  let tg: TelegramEmulator;
+  let log: ReturnType<typeof capture>;
+  let hub: Hub;
+  let bot: TelegramBot;
+  let offset = 0;
+  const clock = { now: () => Date.now() + offset, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+
+  async function start(extra: Partial<ConstructorParameters<typeof TelegramBot>[1]> = {}) {
+    bot = new TelegramBot(hub, { token: tg.token, apiRoot: tg.apiRoot, pollSeconds: 1, sendTimeoutMs: 800, restartMs: 300, ...extra });
+    bot.start();
+    await until(() => alarmsOf(hub).botState().state === 'running', 8000, 'bot running');
+  }
+  async function verified(chatId: number, types: string[]) {
+    tg.message(chatId, 'hi', `Chat ${chatId}`);
+    const m = await tg.waitForSent((s) => s.chatId === chatId && /\d{6}/.test(s.text));
+    await alarmsOf(hub).confirm(/(\d{6})/.exec(m.text)![1], { types }, 'admin');
+    await tg.waitForSent((s) => s.chatId === chatId && s.text.startsWith('✅'));
+  }
+
+  beforeEach(async () => {
+    offset = 0;
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-alerts-'));
+    tg = await startTelegramEmulator();
+    log = capture();
+    hub = Hub.open({ dbPath: path.join(dir, 'c.db'), logger: log, timezone: 'Europe/Moscow', clock });
+    alarmsOf(hub);
+    await hub.ready();
+  });
+  afterEach(async () => {
+    await bot?.stop();
+    await Hub.closeAll();
+    await tg.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('repeats are grouped into one summary message («ещё N отказов за M мин»)', async () => {
+    await start();
+    await verified(1001, ['plate-refused']);
+    await alarmsOf(hub).updateSettings({ groupMinutes: 0.02 });
+    for (let i = 0; i < 6; i++) hub.emit('event', denied({ plate: `Р${i}00РР77` }));
+    const summary = await tg.waitForSent((s) => s.chatId === 1001 && /^ещё \d+ отказ/.test(s.text), 8000);
+    expect(summary.text).toMatch(/^ещё 5 отказов за 1 мин/);
+    expect(tg.sent.filter((s) => s.chatId === 1001 && s.text.startsWith('🚫'))).toHaveLength(1);
+  });
+
+  test('a hanging Bot API: the send times out and is retried; delivered once it answers', async () => {
+    await start();
+    await verified(1002, ['gate-fault']);
+    tg.setFault({ hang: true, pathPrefix: `/bot${tg.token}/sendMessage` });
+    hub.emit('alarm', { source: 'gate', gate: 'main', ts: Date.now(), message: 'close failed (hang test)' });
+    await until(async () => (await alarmsOf(hub).outbox()).recent.some((r) => r.state === 'pending' && r.attempts > 0), 8000, 'a timed-out attempt');
+    expect(alarmsOf(hub).botState()).toMatchObject({ state: 'error' });
+    tg.clearFault();
+    await tg.waitForSent((s) => s.chatId === 1002 && s.text.includes('hang test'), 15000);
+    await until(() => alarmsOf(hub).botState().state === 'running', 5000, 'state back to running');
+  });
+
+  test('a message older than the configured age is dropped with a log line, never sent', async () => {
+    await start();
+    await verified(1003, ['gate-fault']);
+    tg.setFault({ reset: true });
+    hub.emit('alarm', { source: 'gate', gate: 'main', ts: Date.now(), message: 'too old to matter' });
+    await until(async () => (await alarmsOf(hub).outbox()).recent.some((r) => r.state === 'pending' && r.attempts > 0), 8000, 'an attempt');
+    offset = 25 * 3_600_000; // a day later (maxAgeHours 24)
+    tg.clearFault();
+    await until(async () => (await alarmsOf(hub).outbox()).stats.dropped === 1, 8000, 'dropped');
+    expect(log.lines.some((l) => /message \d+ to chat 1003 dropped: not delivered for 15\d\d min \(limit 24 h/.test(l))).toBe(true);
+    await sleep(500);
+    expect(tg.sent.some((s) => s.text.includes('too old to matter'))).toBe(false);
+  });
+
+  test('through an http proxy (CONNECT): polls and sends', async () => {
+    const connects: string[] = [];
+    const proxy = net.createServer((client) => {
+      client.once('data', (head) => {
+        const m = /^CONNECT ([^ ]+) HTTP/.exec(head.toString());
+        if (!m) return client.destroy();
+        connects.push(m[1]);
+        const [host, port] = m[1].split(':');
+        const up = net.connect(Number(port), host, () => {
+          client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+          up.pipe(client);
+          client.pipe(up);
+        });
+        up.on('error', () => client.destroy());
+        client.on('error', () => up.destroy());
+      });
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    try {
+      await start({ proxy: `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}` });
+      await verified(1004, ['gate-fault']);
+      expect(connects.length).toBeGreaterThan(0);
+      expect(connects.every((c) => c === `127.0.0.1:${tg.port}`)).toBe(true);
+    } finally {
+      await bot.stop();
+      proxy.close();
     }
   });
 });
