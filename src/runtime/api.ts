@@ -197,7 +197,8 @@ export function createApi(opts: ApiOptions): MountedApi {
       }
       let data: string;
       try {
-        data = JSON.stringify(payload ?? null);
+        // a Buffer (an alarm's JPEG) is not sent as a JSON byte array: the page fetches images by id
+        data = JSON.stringify(payload ?? null, (_k, v) => (v && v.type === 'Buffer' && Array.isArray(v.data) ? undefined : v));
       } catch {
         return;
       }

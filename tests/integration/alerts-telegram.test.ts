@@ -371,3 +371,38 @@ describe('outbox limits: grouping, hang, age, proxy', () => {
     }
   });
 });
+
+describe('verification codes expire; the emulator is driven over HTTP too', () => {
+  test('an expired code is refused; the chat writing again gets a new one; controls over /__emulator/', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-alerts-'));
+    let offset = 0;
+    const clock = { now: () => Date.now() + offset, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+    const hub = Hub.open({ dbPath: path.join(dir, 'd.db'), logger: capture(), clock });
+    const tg = await startTelegramEmulator();
+    const bot = new TelegramBot(hub, { token: tg.token, apiRoot: tg.apiRoot, pollSeconds: 1 });
+    try {
+      alarmsOf(hub);
+      await hub.ready();
+      bot.start();
+      await until(() => alarmsOf(hub).botState().state === 'running', 8000, 'bot running');
+      const post = (p: string, body: unknown) => fetch(`${tg.url}/__emulator/${p}`, { method: 'POST', body: JSON.stringify(body) });
+      expect((await post('message', { chatId: 'x' })).status).toBe(400);
+      expect((await post('message', { chatId: 3001, text: 'hello', title: 'Late' })).status).toBe(200);
+      const first = await tg.waitForSent((s) => s.chatId === 3001);
+      const code1 = /(\d{6})/.exec(first.text)![1];
+      offset = 11 * 60_000; // codes live 10 min
+      await expect(alarmsOf(hub).confirm(code1, { types: ['*'] }, 'admin')).rejects.toThrow(/wrong or expired/);
+      await post('message', { chatId: 3001, text: 'again' });
+      const second = await tg.waitForSent((s) => s.chatId === 3001 && s.id > first.id && /Код подтверждения/.test(s.text));
+      const code2 = /(\d{6})/.exec(second.text)![1];
+      await expect(alarmsOf(hub).confirm(code2, { types: ['*'] }, 'admin')).resolves.toMatchObject({ chatId: 3001, state: 'verified', title: 'Late' });
+      const sent = (await (await fetch(`${tg.url}/__emulator/sent`)).json()) as Array<{ chatId: number }>;
+      expect(sent.filter((s) => s.chatId === 3001).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await bot.stop();
+      await Hub.closeAll();
+      await tg.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
