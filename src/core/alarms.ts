@@ -271,12 +271,13 @@ export class FloodControl {
     return c;
   }
 
-  offer(chatId: number, a: Pick<Alert, 'type' | 'severity'>, now: number, lim: ChatLimits): 'send' | 'grouped' {
+  /** `repeats: false`: a flow's own messages (each says something else) are not folded as repeats, only rate-limited and held in quiet hours. */
+  offer(chatId: number, a: Pick<Alert, 'type' | 'severity'>, now: number, lim: ChatLimits, repeats = true): 'send' | 'grouped' {
     const c = this.chat(chatId);
     c.sent = c.sent.filter((t) => now - t < 60_000);
     const quiet = a.severity !== 'critical' && !!lim.quiet && inWindow(lim.minute, lim.quiet.from, lim.quiet.to);
     const last = c.lastSent.get(a.type);
-    const repeat = last !== undefined && now - last < lim.groupMs;
+    const repeat = repeats && last !== undefined && now - last < lim.groupMs;
     const g = c.groups.get(a.type);
     if (quiet || repeat || g || c.sent.length >= Math.max(1, lim.perMinute)) {
       if (g) {

@@ -254,19 +254,20 @@ export class AlarmService implements Service {
     if (!isAlertTag(tag) || tag === ALL_TYPES) throw new AlertError(`invalid subscription tag "${tag}"`, 400);
     const now = this.hub.clock.now();
     const body = `${text.slice(0, image ? 1000 : 3900)}\n🕒 ${localStamp(now, this.hub.timezone)}`;
-    return this.fanOut(tag, severity, (chat) => ({ chatId: chat.chatId, alertId: null, createdAt: now, text: body, image }));
+    return this.fanOut(tag, severity, (chat) => ({ chatId: chat.chatId, alertId: null, createdAt: now, text: body, image }), false);
   }
 
   private async fanOut(
     type: string,
     severity: Alert['severity'],
     item: (c: ChatRow) => { chatId: number; alertId: number | null; createdAt: number; text: string; image: Buffer | null },
+    repeats = true,
   ): Promise<number> {
     const now = this.hub.clock.now();
     const items = [];
     for (const chat of this.chats.values()) {
       if (chat.state !== 'verified' || !(chat.types.includes(ALL_TYPES) || chat.types.includes(type))) continue;
-      if (this.flood.offer(chat.chatId, { type, severity }, now, this.limitsOf(chat, now)) === 'send') items.push(item(chat));
+      if (this.flood.offer(chat.chatId, { type, severity }, now, this.limitsOf(chat, now), repeats) === 'send') items.push(item(chat));
     }
     await this.queue(items);
     return items.length;

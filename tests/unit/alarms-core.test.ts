@@ -202,3 +202,9 @@ describe('settings, codes, texts', () => {
     expect(redactToken(`token ${token} leaked`)).not.toContain('AAFake');
   });
 });
+
+test("a flow's own messages are rate-limited but not folded as repeats", () => {
+  const f = new FloodControl();
+  const m = { type: 'doorbell', severity: 'info' as const };
+  expect([0, 1, 2, 3].map((i) => f.offer(1, m, 1000 + i, lim(), false))).toEqual(['send', 'send', 'send', 'grouped']);
+});
