@@ -126,6 +126,8 @@ const hash = (code: string) => crypto.createHash('sha256').update(`gatepost-aler
 const BACKOFF_MAX_MS = 60_000;
 const CONFIRM_MS = 2 * 60_000;
 const TICK_MS = 1000;
+/** pending + revoked chats kept at most (strangers writing to the bot) */
+const MAX_UNVERIFIED = 200;
 
 export class AlarmService implements Service {
   private store: AlertsStore | null = null;
@@ -146,6 +148,7 @@ export class AlarmService implements Service {
   private lastEposelok: EposelokState | null = null;
   private confirms = new Map<string, { chatId: number; gate: string; expires: number }>();
   private lastPrune = 0;
+  private lastFullWarn = 0;
   private closed = false;
   private loaded: Promise<void>;
   private resolveLoaded!: () => void;
@@ -162,12 +165,12 @@ export class AlarmService implements Service {
         const gate = e.gate ? (gatesOf(h).get(e.gate)?.name ?? e.gate) : '';
         const plate = e.plate || e.raw || '?';
         const msg = this.settings.lang === 'en' ? `${plate}${gate ? ` at ${gate}` : ''}: ${e.reason}` : `${plate}${gate ? ` — ${gate}` : ''}: ${e.reason}`;
-        this.raise({ type: 'plate-refused', severity: 'warning', subject: plate, ts: e.ts, message: msg });
+        this.fire({ type: 'plate-refused', severity: 'warning', subject: plate, ts: e.ts, message: msg });
       }),
       h.on('gate-state', (s) => this.held.state(s, h.clock.now())),
       h.on('alarm', (a) => {
         const alert = alertOfAlarm(a as AlarmLike);
-        if (alert) this.raise(alert);
+        if (alert) this.fire(alert);
       }),
       h.on('eposelok-state', (s) => {
         this.lastEposelok = s;
@@ -176,7 +179,7 @@ export class AlarmService implements Service {
       h.on('camera-motion', (m) => {
         if (!m || !m.on || !this.settings.motion) return;
         const en = this.settings.lang === 'en';
-        this.raise({
+        this.fire({
           type: 'camera-motion',
           severity: 'info',
           subject: String(m.camera),
@@ -246,6 +249,11 @@ export class AlarmService implements Service {
     const text = alertText(a, this.settings.lang, this.hub.timezone);
     await this.fanOut(a.type, a.severity, (chat) => ({ chatId: chat.chatId, alertId: id || null, createdAt: a.ts, text, image: a.image ?? null }));
     return id;
+  }
+
+  /** raise() from a bus listener or the tick: a failure is logged, never an unhandled rejection */
+  private fire(a: Alert): void {
+    this.raise(a).catch((err) => this.hub.logger.error(`alerts: ${a.type} (${a.subject}) failed: ${(err as Error).message}`));
   }
 
   /** A flow's message (`telegram-notify`) to the verified chats subscribed to `tag`; resolves with the number of chats it was queued for. */
@@ -407,12 +415,12 @@ export class AlarmService implements Service {
     const en = this.settings.lang === 'en';
     for (const g of this.held.check(now, this.settings.heldOpenMinutes)) {
       const mins = Math.round((now - g.since) / 60000);
-      this.raise({ type: 'gate-held', severity: 'warning', subject: g.name, ts: now, message: en ? `${g.name} has been open for ${mins} min` : `${g.name} открыты уже ${mins} мин` });
+      this.fire({ type: 'gate-held', severity: 'warning', subject: g.name, ts: now, message: en ? `${g.name} has been open for ${mins} min` : `${g.name} открыты уже ${mins} мин` });
     }
     const st = this.stale.check(now, this.settings.staleHours);
     if (st) {
       const since = st.since ? localStamp(st.since, this.hub.timezone) : en ? 'never' : 'ни разу';
-      this.raise({
+      this.fire({
         type: 'eposelok-stale',
         severity: 'warning',
         subject: 'E-Poselok',
@@ -478,6 +486,12 @@ export class AlarmService implements Service {
           ? `A code was already sent; it is valid until ${localStamp(chat.codeExpires!, this.hub.timezone)}.`
           : `Код уже отправлен; он действует до ${localStamp(chat.codeExpires!, this.hub.timezone)}.`,
       };
+    }
+    if (!chat && [...this.chats.values()].filter((c) => c.state !== 'verified').length >= MAX_UNVERIFIED) {
+      // a flood of strangers must not grow the table without bound: no answer until the admin tidies up
+      if (now - this.lastFullWarn > 60_000) this.hub.logger.warn(`alerts: ${MAX_UNVERIFIED} unverified chats already; chat ${from.chatId} ignored`);
+      this.lastFullWarn = now;
+      return null;
     }
     const code = String(crypto.randomInt(0, 1_000_000)).padStart(6, '0');
     const row: ChatRow = chat ?? {

@@ -170,7 +170,7 @@ export class TelegramBot implements AlertTransport {
       await Promise.race([bot.stop().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     }
     await Promise.race([this.running ?? Promise.resolve(), new Promise((r) => setTimeout(r, 3000).unref())]);
-    alarmsOf(this.hub).setBotState({ state: 'off', username: null, error: null });
+    if (!this.hub.isClosed) alarmsOf(this.hub).setBotState({ state: 'off', username: null, error: null });
   }
 
   private async reply(chatId: number, r: BotReply): Promise<void> {
