@@ -436,8 +436,8 @@ export class AlarmService implements Service {
     for (const [k, c] of this.confirms) if (c.expires <= now) this.confirms.delete(k);
     if (this.store && now - this.lastPrune > 3_600_000) {
       this.lastPrune = now;
-      this.store.pruneOutbox(now - 30 * 86_400_000).catch(() => undefined);
-      this.store.pruneAlerts(now - 90 * 86_400_000).catch(() => undefined);
+      this.store.pruneOutbox(now - 30 * 86_400_000).catch((err) => this.hub.logger.warn(`alerts: prune failed: ${(err as Error).message}`));
+      this.store.pruneAlerts(now - 90 * 86_400_000, now - 14 * 86_400_000).catch((err) => this.hub.logger.warn(`alerts: prune failed: ${(err as Error).message}`));
     }
     if (this.transport && !this.pumping) void this.kick();
   }

@@ -135,8 +135,10 @@ export class AlertsStore {
     const r = await this.db.get<{ image: Buffer | null }>('SELECT image FROM alerts WHERE id = ?', [id]);
     return r?.image ?? null;
   }
-  pruneAlerts(before: number): Promise<unknown> {
-    return this.db.run('DELETE FROM alerts WHERE ts < ?', [before]);
+  /** Alerts older than `before` are deleted; their images already after `imagesBefore` (snapshots are big). */
+  async pruneAlerts(before: number, imagesBefore: number): Promise<void> {
+    await this.db.run('DELETE FROM alerts WHERE ts < ?', [before]);
+    await this.db.run('UPDATE alerts SET image = NULL WHERE ts < ? AND image IS NOT NULL', [imagesBefore]);
   }
 
   /** Queues one message per chat in one transaction (so their order is the order given). */

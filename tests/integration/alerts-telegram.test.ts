@@ -342,6 +342,17 @@ describe('outbox limits: grouping, hang, age, proxy', () => {
     expect(tg.sent.some((s) => s.text.includes('too old to matter'))).toBe(false);
   });
 
+  test('retention: snapshots dropped after 14 days, alerts after 90, delivered messages after 30', async () => {
+    hub.emit('camera-motion', { camera: 'yard', on: true, ts: Date.now(), snapshot: JPEG });
+    const row = await until(async () => (await alarmsOf(hub).recent()).find((r) => r.type === 'camera-motion'), 5000, 'stored');
+    expect(await alarmsOf(hub).image(row.id)).not.toBeNull();
+    offset = 15 * 86_400_000;
+    await until(async () => (await alarmsOf(hub).image(row.id)) === null, 5000, 'image pruned');
+    expect((await alarmsOf(hub).recent()).some((r) => r.id === row.id)).toBe(true);
+    offset = 91 * 86_400_000;
+    await until(async () => !(await alarmsOf(hub).recent()).some((r) => r.id === row.id), 5000, 'alert pruned');
+  });
+
   test('through an http proxy (CONNECT): polls and sends', async () => {
     const connects: string[] = [];
     const proxy = net.createServer((client) => {
