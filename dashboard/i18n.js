@@ -631,6 +631,7 @@ Object.assign(GATEPOST_STRINGS.ru, {
   'alerts.type.ivms-after-hours': 'Внутри в нерабочее время',
   'alerts.type.system': 'Система',
   'alerts.type.*': 'все',
+  'sys.what.telegram': 'Telegram: оповещения не уходят',
 });
 Object.assign(GATEPOST_STRINGS.en, {
   'alerts.title': 'Alerts (Telegram)',
@@ -700,4 +701,5 @@ Object.assign(GATEPOST_STRINGS.en, {
   'alerts.type.ivms-after-hours': 'Inside after hours',
   'alerts.type.system': 'System',
   'alerts.type.*': 'all',
+  'sys.what.telegram': 'Telegram: alerts are not going out',
 });

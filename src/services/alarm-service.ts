@@ -317,8 +317,12 @@ export class AlarmService implements Service {
     };
   }
 
+  /** The bot's state; an error (Bot API unreachable, token refused) is listed in degradedOf(hub) as 'telegram' (no alarm: it could not be delivered anyway). */
   setBotState(s: Omit<BotState, 'since'>): void {
     if (s.state !== this.bot.state || s.error !== this.bot.error || s.username !== this.bot.username) this.bot = { ...s, since: this.hub.clock.now() };
+    if (this.closed) return;
+    if (s.state === 'error') degradedOf(this.hub).set('telegram', s.error ?? 'error', { alarm: false });
+    else if (s.state === 'running' || s.state === 'off') degradedOf(this.hub).clear('telegram');
   }
   botState(): BotState {
     return { ...this.bot };

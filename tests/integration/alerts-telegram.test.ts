@@ -323,9 +323,19 @@ describe('outbox limits: grouping, hang, age, proxy', () => {
     hub.emit('alarm', { source: 'gate', gate: 'main', ts: Date.now(), message: 'close failed (hang test)' });
     await until(async () => (await alarmsOf(hub).outbox()).recent.some((r) => r.state === 'pending' && r.attempts > 0), 8000, 'a timed-out attempt');
     expect(alarmsOf(hub).botState()).toMatchObject({ state: 'error' });
+    expect(
+      degradedOf(hub)
+        .list()
+        .map((d) => d.what),
+    ).toContain('telegram');
     tg.clearFault();
     await tg.waitForSent((s) => s.chatId === 1002 && s.text.includes('hang test'), 15000);
     await until(() => alarmsOf(hub).botState().state === 'running', 5000, 'state back to running');
+    expect(
+      degradedOf(hub)
+        .list()
+        .map((d) => d.what),
+    ).not.toContain('telegram');
   });
 
   test('a message older than the configured age is dropped with a log line, never sent', async () => {
