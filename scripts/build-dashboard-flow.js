@@ -67,6 +67,7 @@ const PAGES = [
     groups: [
       { key: 'system-status', name: 'Система', width: 12, widget: 'system-status.vue' },
       { key: 'system-doctor', name: 'Проверка (gatepost doctor)', width: 12, widget: 'system-doctor.vue' },
+      { key: 'system-alerts', name: 'Оповещения', width: 12, widget: 'system-alerts.vue' },
     ],
   },
   {

@@ -159,8 +159,8 @@ export interface AccessInput {
 export type GateCommand = 'open' | 'hold' | 'release' | 'close';
 export type GateStateName = 'closed' | 'open' | 'held' | 'fault';
 export type GateKind = 'barrier' | 'wicket' | 'door';
-/** 'flow': a command from a flow message that is neither a decision nor a user action */
-export type CommandSourceKind = 'decision' | 'user' | 'mqtt' | 'system' | 'flow';
+/** 'flow': a command from a flow message that is neither a decision nor a user action; 'telegram': a verified Telegram chat (actor: the chat's name) */
+export type CommandSourceKind = 'decision' | 'user' | 'mqtt' | 'system' | 'flow' | 'telegram';
 export interface CommandSource {
   kind: CommandSourceKind;
   /** user name, MQTT client id, event id */

@@ -39,6 +39,8 @@ export type Handler = (
   req: http.IncomingMessage,
   body: string,
   url: URL,
+  /** the body as received (binary uploads), up to 1 MB */
+  raw: Buffer,
 ) => { status: number; body?: string | Buffer; headers?: Record<string, string> } | Promise<{ status: number; body?: string | Buffer; headers?: Record<string, string> }>;
 
 export class HttpEmulator {
@@ -142,7 +144,7 @@ export class HttpEmulator {
     if (f?.status) return send(f.status, JSON.stringify({ errors: [`emulated HTTP ${f.status}`] }));
     if (f?.invalidJson) return send(200, '{"AllowedList1": [ {"Number": "1", "Plate": ', {});
     try {
-      const out = await this.handler(req, body, url);
+      const out = await this.handler(req, body, url, Buffer.concat(chunks));
       send(out.status, out.body ?? '', out.headers);
     } catch (err) {
       send(500, JSON.stringify({ errors: [String((err as Error).message)] }));

@@ -14,6 +14,7 @@ import type { RuntimeConfig } from '../runtime/config';
 import { configuredDevices, prober } from '../runtime/device-monitor';
 import { acquireInstanceLock, InstanceLockedError } from '../runtime/instance-lock';
 import { redactUrl } from '../devices/http';
+import { DEFAULT_API_ROOT, telegramGetMe } from '../services/telegram-bot';
 import { quickCheck } from '../store/db';
 import { listBackups } from './backup';
 import sqlite3 from 'sqlite3';
@@ -367,12 +368,13 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
   }
   if (!(env.GATEPOST_TELEGRAM_BOT_TOKEN ?? '').trim()) jobs.push(Promise.resolve(c('telegram', 'skip', 'Telegram: не настроено', 'Telegram: not configured')));
   else {
-    const hp = hostPort((env.GATEPOST_TELEGRAM_API_URL ?? '').trim() || 'https://api.telegram.org', 443)!;
+    // a real getMe against the API root: the address answers AND the token is accepted (never shown)
+    const root = (env.GATEPOST_TELEGRAM_API_URL ?? '').trim() || DEFAULT_API_ROOT;
+    const shown = redactUrl(root);
     jobs.push(
-      tcpReach(hp.host, hp.port, timeoutMs).then((e) =>
-        e
-          ? c('telegram', 'fail', `Telegram ${hp.shown}: НЕДОСТУПЕН (${e})`, `Telegram ${hp.shown}: UNREACHABLE (${e})`)
-          : c('telegram', 'ok', `Telegram ${hp.shown}: доступен`, `Telegram ${hp.shown}: reachable`),
+      telegramGetMe(env.GATEPOST_TELEGRAM_BOT_TOKEN!.trim(), root, timeoutMs).then(
+        (name) => c('telegram', 'ok', `Telegram ${shown}: бот @${name} отвечает`, `Telegram ${shown}: bot @${name} answers`),
+        (err: Error) => c('telegram', 'fail', `Telegram ${shown}: НЕДОСТУПЕН (${err.message})`, `Telegram ${shown}: UNREACHABLE (${err.message})`),
       ),
     );
   }

@@ -19,6 +19,7 @@ import { gatesRouter } from '../api/gates';
 import { logsRouter } from '../api/logs';
 import { doctorRouter } from '../api/doctor';
 import { accessRouter } from '../api/access';
+import { alertsRouter } from '../api/alerts';
 import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
@@ -53,6 +54,7 @@ export const API_ROUTERS: ReadonlyArray<[string, (hub: Hub) => express.Router]> 
   ['logs', logsRouter],
   ['doctor', doctorRouter],
   ['access', accessRouter],
+  ['alerts', alertsRouter],
 ];
 
 export interface ApiOptions {
@@ -197,7 +199,8 @@ export function createApi(opts: ApiOptions): MountedApi {
       }
       let data: string;
       try {
-        data = JSON.stringify(payload ?? null);
+        // a Buffer (an alarm's JPEG) is not sent as a JSON byte array: the page fetches images by id
+        data = JSON.stringify(payload ?? null, (_k, v) => (v && v.type === 'Buffer' && Array.isArray(v.data) ? undefined : v));
       } catch {
         return;
       }

@@ -33,6 +33,7 @@ import { acquireInstanceLock, InstanceLockedError } from './instance-lock';
 import { startDeviceMonitor, DeviceMonitor, configuredDevices } from './device-monitor';
 import { degradedOf } from '../services/degraded';
 import { accessLogOf } from '../services/access-log-service';
+import { alarmsOf } from '../services/alarm-service';
 
 /** Exit code of a start refused because another gatepost runs on the same data dir. */
 export const EXIT_LOCKED = 3;
@@ -285,6 +286,8 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     if (dbProblems.length) degradedOf(hub).set('db', `quick_check: ${dbProblems.slice(0, 3).join('; ')}`);
     // the iVMS access log: started now so its after-hours check (GATEPOST_ACCESS_AFTER_HOURS) runs without a page open
     accessLogOf(hub);
+    // the alarm service listens from the start (alerts are stored and queued even before a bot is configured)
+    alarmsOf(hub);
     // a log file that cannot be written (full / read-only disk) is an alarm, not a crash
     const logState = (error: string | null) => (error ? degradedOf(hub).set('disk:log', error) : degradedOf(hub).clear('disk:log'));
     if (log.fileError()) logState(log.fileError());

@@ -19,6 +19,7 @@ import type { EposelokState } from './eposelok-service';
 import type { GateAlarm } from './gate-service';
 import type { DegradedAlarm } from './degraded';
 import type { PassesChanged } from './passes-service';
+import type { AlertEvent } from './alarm-service';
 import LIVE_EVENT_NAMES from '../core/live-events.json';
 
 export interface HubOptions {
@@ -78,6 +79,8 @@ export interface HubEvents {
   'upload-state': UploadState;
   /** an FTP target's queue changed */
   'ftp-state': FtpState;
+  /** an alert of the alarm service (issue 15: src/services/alarm-service.ts), its image fetched by id */
+  alert: AlertEvent;
 }
 export type HubEvent = keyof HubEvents;
 

@@ -56,9 +56,11 @@ class Conn {
   }
   get<T>(sql: string, params: Params = []): Promise<T | undefined> {
     return new Promise((resolve, reject) => {
-      // reset first: a cached statement that already returned a row would otherwise answer nothing
+      // reset first: a cached statement that already returned a row would otherwise answer nothing;
+      // and after: a statement left on a row keeps the connection's read snapshot open (WAL), so every
+      // later read on it would see the database as it was then
       const st = this.stmt(sql);
-      st.reset(() => st.get(params as any, (err: Error | null, row: T) => (err ? reject(err) : resolve(row))));
+      st.reset(() => st.get(params as any, (err: Error | null, row: T) => st.reset(() => (err ? reject(err) : resolve(row)))));
     });
   }
   all<T>(sql: string, params: Params = []): Promise<T[]> {

@@ -210,4 +210,51 @@ CREATE TABLE ivms_doors (
 );
 `,
   },
+  {
+    version: 8,
+    name: 'alerts: settings, Telegram chats (verification, role, subscriptions), alert history, the delivery outbox',
+    up: `
+CREATE TABLE alert_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);  -- 'rules': AlertSettings JSON (src/core/alarms.ts)
+CREATE TABLE alert_chats (
+  chat_id INTEGER PRIMARY KEY,     -- Telegram chat id
+  title TEXT NOT NULL DEFAULT '',  -- chat title or the user's name (shown, and the actor of its gate commands)
+  state TEXT NOT NULL,             -- 'pending' (a code was sent) | 'verified' | 'revoked'
+  role TEXT NOT NULL DEFAULT 'viewer',  -- 'admin' | 'guard' | 'viewer'
+  types TEXT NOT NULL DEFAULT '[]',     -- JSON list of alert types / tags ('*': all)
+  commands INTEGER NOT NULL DEFAULT 0,  -- /status and /open allowed (admin and guard only)
+  quiet_from TEXT,                 -- 'HH:MM' quiet hours (non-critical alerts held), or NULL
+  quiet_to TEXT,
+  code_hash TEXT,                  -- sha256 of the pending verification code
+  code_expires INTEGER,
+  created_at INTEGER NOT NULL,
+  verified_at INTEGER,
+  verified_by TEXT,
+  revoked_at INTEGER
+);
+CREATE TABLE alerts (
+  id INTEGER PRIMARY KEY,
+  ts INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT NOT NULL DEFAULT '',
+  message TEXT NOT NULL DEFAULT '',
+  image BLOB
+);
+CREATE INDEX alerts_ts ON alerts (ts);
+CREATE TABLE alert_outbox (
+  id INTEGER PRIMARY KEY,          -- delivery order
+  chat_id INTEGER NOT NULL,
+  alert_id INTEGER,                -- NULL for a summary or a flow's message
+  created_at INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  image BLOB,                      -- JPEG: sent as a photo with the text as caption
+  state TEXT NOT NULL DEFAULT 'pending',  -- 'pending' | 'sent' | 'failed' (refused by Telegram) | 'dropped' (too old)
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  done_at INTEGER
+);
+CREATE INDEX alert_outbox_pending ON alert_outbox (state, id);
+`,
+  },
 ];
