@@ -153,6 +153,8 @@ export interface AccessInput {
   credential?: string;
   image?: string;
   requestId?: string;
+  /** the reader's confidence (0..1), e.g. of a face match */
+  confidence?: number;
 }
 
 // ---------- gates ----------

@@ -151,4 +151,67 @@ CREATE INDEX events_kind_ts ON events (kind, ts) WHERE kind <> 'plate';
 CREATE INDEX events_person_ts ON events (person_id, ts) WHERE person_id IS NOT NULL;
 `,
   },
+  {
+    version: 9,
+    name: 'people at the wicket: the person registry (cards, photos, face descriptors) and QR guest passes',
+    up: `
+CREATE TABLE people (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL,          -- name in lower case (JS toLowerCase: sqlite's lower() is ASCII only)
+  unit TEXT NOT NULL DEFAULT '',   -- house / flat, or department
+  note TEXT NOT NULL DEFAULT '',
+  access_points TEXT NOT NULL DEFAULT '',  -- comma list of gate / door ids; '' = every access point
+  valid_from INTEGER,
+  valid_to INTEGER,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  author TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX people_name_key ON people (name_key);
+CREATE TABLE person_cards (
+  card_no TEXT PRIMARY KEY,        -- normalised (trimmed, upper case): one card, one person
+  person_id INTEGER NOT NULL
+);
+CREATE INDEX person_cards_person ON person_cards (person_id);
+CREATE TABLE person_photos (
+  id INTEGER PRIMARY KEY,
+  person_id INTEGER NOT NULL,
+  mime TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX person_photos_person ON person_photos (person_id);
+CREATE TABLE person_faces (
+  id INTEGER PRIMARY KEY,
+  person_id INTEGER NOT NULL,
+  photo_id INTEGER,
+  descriptor BLOB NOT NULL,        -- 128 float32, little endian
+  score REAL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX person_faces_person ON person_faces (person_id);
+CREATE TABLE qr_passes (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE, -- sha256 of the token text: the token itself is never stored
+  pass_id INTEGER,                 -- temp_passes.id when bound to a temporary pass (its validity applies)
+  person_id INTEGER,
+  label TEXT NOT NULL DEFAULT '',
+  access_points TEXT NOT NULL DEFAULT '',
+  valid_from INTEGER NOT NULL,
+  valid_to INTEGER NOT NULL,
+  max_uses INTEGER NOT NULL DEFAULT 1,
+  uses INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER,
+  author TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  revoked_by TEXT
+);
+CREATE INDEX qr_passes_pass ON qr_passes (pass_id);
+CREATE INDEX qr_passes_valid_to ON qr_passes (valid_to);
+`,
+  },
 ];
