@@ -19,6 +19,8 @@ import type { EposelokState } from './eposelok-service';
 import type { GateAlarm } from './gate-service';
 import type { DegradedAlarm } from './degraded';
 import type { PassesChanged } from './passes-service';
+import type { QrFrameRead } from './qr-frames';
+import type { FaceFrameRead } from '../media/face-recogniser';
 import LIVE_EVENT_NAMES from '../core/live-events.json';
 
 export interface HubOptions {
@@ -78,6 +80,10 @@ export interface HubEvents {
   'upload-state': UploadState;
   /** an FTP target's queue changed */
   'ftp-state': FtpState;
+  /** a QR code read by gatepost itself in a camera frame (issue 16: src/services/qr-frames.ts; qr-check decides it) */
+  'qr-read': QrFrameRead;
+  /** a face found by the built-in recogniser in a camera frame (issue 16: src/media/face-recogniser.ts; face-check decides it) */
+  'face-read': FaceFrameRead;
 }
 export type HubEvent = keyof HubEvents;
 

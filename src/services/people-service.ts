@@ -35,6 +35,7 @@ import {
 } from '../core/people';
 import { CardTaken, PeopleStore, QrPassView, qrStateOfRow } from '../store/people-store';
 import type { EventRecord } from '../store/events-store';
+import { DURABLE_WAIT_MS } from './plate-checker';
 
 /** A refused request: 400 bad input, 404 unknown, 409 conflict. */
 export class PeopleError extends Error {
@@ -434,16 +435,22 @@ export class PeopleService implements Service {
 
   private recordOutcome(a: AccessInput, output: 1 | 2 | 3, image?: Buffer): Promise<AccessOutcome> {
     const recorded = eventsOf(this.hub).recordAccess(a, image);
-    // the id is assigned at once; the write follows in the next batch
-    return recorded.then(
+    const unrecorded = (why: string): AccessOutcome => {
+      const event = { eventId: 0, ts: a.ts, gate: a.accessPoint, camera: a.device, plate: '', raw: a.credential ?? '', digits: null, decision: a.decision, source: a.source, reason: a.reason, latencyMs: NaN, kind: a.kind, personId: a.personId, personName: a.personName, credential: a.credential } as EventRecord;
+      this.hub.logger.error(`${a.kind} event not recorded yet (${why}): the decision stands`);
+      return { event, output, recorded };
+    };
+    // a hung or failing disk must not keep the door shut: the decision goes out after at most DURABLE_WAIT_MS
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<AccessOutcome>((resolve) => {
+      timer = setTimeout(() => resolve(unrecorded(`no commit within ${DURABLE_WAIT_MS} ms`)), DURABLE_WAIT_MS);
+      timer.unref?.();
+    });
+    const done = recorded.then(
       (event) => ({ event, output, recorded }),
-      (err: Error) => {
-        // not recorded (the disk): the decision still stands, said loudly
-        this.hub.logger.error(`${a.kind} event not recorded: ${err.message}`);
-        const event = { eventId: 0, ts: a.ts, gate: a.accessPoint, camera: a.device, plate: '', raw: a.credential ?? '', digits: null, decision: a.decision, source: a.source, reason: a.reason, latencyMs: NaN, kind: a.kind, personId: a.personId, personName: a.personName, credential: a.credential } as EventRecord;
-        return { event, output, recorded };
-      },
+      (err: Error) => unrecorded(err.message),
     );
+    return Promise.race([done, late]).finally(() => clearTimeout(timer));
   }
 
   async close(): Promise<void> {
