@@ -247,6 +247,8 @@ export function qrTextOf(payload: unknown): Validated<string> {
   const s = v.trim();
   if (!s) return { ok: false, error: 'empty QR text' };
   if (s.length > MAX_QR_TEXT) return { ok: false, error: `QR text longer than ${MAX_QR_TEXT} characters` };
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(s)) return { ok: false, error: 'QR text is binary or not UTF-8' };
   return { ok: true, value: s };
 }
 

@@ -76,7 +76,7 @@ describe('QR tokens', () => {
     expect(qrTextOf(Buffer.from('hello'))).toEqual({ ok: true, value: 'hello' });
     expect(qrTextOf('{"text":"abc"}')).toEqual({ ok: true, value: 'abc' });
     expect(qrTextOf({ code: 'abc' })).toEqual({ ok: true, value: 'abc' });
-    for (const bad of ['', '{"text":', '{"text": 5}', null, undefined, 42, [], { text: '' }, 'y'.repeat(3000)]) expect(qrTextOf(bad).ok).toBe(false);
+    for (const bad of ['', '{"text":', '{"text": 5}', null, undefined, 42, [], { text: '' }, 'y'.repeat(3000), Buffer.from([0xff, 0xfe, 0x00]), 'a\u0000b']) expect(qrTextOf(bad).ok).toBe(false);
     expect(readerOfTopic('gatepost/qr/reader1', 'qr')).toBe('reader1');
     expect(readerOfTopic('gatepost/qr/a/b', 'qr')).toBeNull();
     expect(readerOfTopic('gatepost/face/cam', 'face')).toBe('cam');
