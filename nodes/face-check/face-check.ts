@@ -103,7 +103,19 @@ export = function (RED: NodeAPI): void {
     };
     const decide = (camera: string, report: FaceReport | null, rejected: string | undefined, input: string, msgGate: unknown, image?: Buffer) => {
       const route = routeOf(camera, msgGate);
-      return people.decideFace({ report, rejected, input, camera, accessPoint: route.gate, direction: route.direction, minConfidence, second, secondWindowMs, threshold, image: image ?? imageOf(report) });
+      return people.decideFace({
+        report,
+        rejected,
+        input,
+        camera,
+        accessPoint: route.gate,
+        direction: route.direction,
+        minConfidence,
+        second,
+        secondWindowMs,
+        threshold,
+        image: image ?? imageOf(report),
+      });
     };
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {

@@ -90,7 +90,15 @@ export = function (RED: NodeAPI): void {
       }
       people
         .decideQr(
-          { text: parsed.ok ? parsed.value : null, rejected: parsed.ok ? undefined : parsed.error, input, reader, accessPoint: route.gate, direction: route.direction, requestId: typeof msg._msgid === 'string' ? msg._msgid : undefined },
+          {
+            text: parsed.ok ? parsed.value : null,
+            rejected: parsed.ok ? undefined : parsed.error,
+            input,
+            reader,
+            accessPoint: route.gate,
+            direction: route.direction,
+            requestId: typeof msg._msgid === 'string' ? msg._msgid : undefined,
+          },
           { repeatWindowMs },
         )
         .then(

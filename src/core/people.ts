@@ -78,7 +78,9 @@ function listOf(v: unknown, name: string, max: number, re: RegExp, norm: (x: unk
 export function validatePerson(input: Record<string, unknown>, tz: string, base?: PersonDraft): Validated<PersonDraft> {
   if (!input || typeof input !== 'object' || Array.isArray(input)) return { ok: false, error: 'a person must be a JSON object' };
   const has = (k: string) => Object.prototype.hasOwnProperty.call(input, k);
-  const d: PersonDraft = base ? { ...base, cards: [...base.cards], accessPoints: [...base.accessPoints] } : { name: '', unit: '', note: '', cards: [], accessPoints: [], validFrom: null, validTo: null, disabled: false };
+  const d: PersonDraft = base
+    ? { ...base, cards: [...base.cards], accessPoints: [...base.accessPoints] }
+    : { name: '', unit: '', note: '', cards: [], accessPoints: [], validFrom: null, validTo: null, disabled: false };
   for (const [k, max] of [
     ['name', MAX_NAME],
     ['unit', 200],
@@ -177,7 +179,8 @@ export function decideQr(text: string, token: QrTokenState | undefined, accessPo
   const to = token.pass ? token.pass.validTo : token.validTo;
   if (now < from) return { ok: false, reason: 'not yet valid', detail: `QR pass ${token.id} valid from ${new Date(from).toISOString()}` };
   if (now > to) return { ok: false, reason: 'expired', detail: `QR pass ${token.id} expired ${new Date(to).toISOString()}` };
-  if (accessPoint && token.accessPoints.length && !token.accessPoints.includes(accessPoint)) return { ok: false, reason: 'wrong access point', detail: `QR pass ${token.id} is not for ${accessPoint}` };
+  if (accessPoint && token.accessPoints.length && !token.accessPoints.includes(accessPoint))
+    return { ok: false, reason: 'wrong access point', detail: `QR pass ${token.id} is not for ${accessPoint}` };
   if (token.uses >= token.maxUses) return { ok: false, reason: 'used', detail: `QR pass ${token.id} already used ${token.uses}/${token.maxUses} (replay)` };
   return { ok: true };
 }
@@ -339,10 +342,18 @@ export const SECOND_FACTORS: readonly SecondFactor[] = ['none', 'qr', 'card', 'q
  * shown the required credential at this access point within `windowMs` before (`factors`: the
  * recent allowed reads, newest last).
  */
-export function secondFactorMet(second: SecondFactor, personId: number, accessPoint: string | undefined, factors: ReadonlyArray<{ kind: 'qr' | 'card'; personId: number | null; accessPoint?: string; ts: number }>, now: number, windowMs: number): boolean {
+export function secondFactorMet(
+  second: SecondFactor,
+  personId: number,
+  accessPoint: string | undefined,
+  factors: ReadonlyArray<{ kind: 'qr' | 'card'; personId: number | null; accessPoint?: string; ts: number }>,
+  now: number,
+  windowMs: number,
+): boolean {
   if (second === 'none') return true;
   return factors.some(
-    (f) => f.personId === personId && (!accessPoint || !f.accessPoint || f.accessPoint === accessPoint) && now - f.ts <= windowMs && now >= f.ts - 1000 && (second === 'qr-or-card' || f.kind === second),
+    (f) =>
+      f.personId === personId && (!accessPoint || !f.accessPoint || f.accessPoint === accessPoint) && now - f.ts <= windowMs && now >= f.ts - 1000 && (second === 'qr-or-card' || f.kind === second),
   );
 }
 

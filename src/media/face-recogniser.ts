@@ -87,7 +87,10 @@ export class FaceRecogniser implements Service {
     const img = await decodeImage(image, { maxSide: 640 });
     const t = faceapi.tf.tensor3d(new Uint8Array(img.data.buffer, img.data.byteOffset, img.data.length), [img.height, img.width, 3], 'int32');
     try {
-      const found = await faceapi.detectAllFaces(t as any, new faceapi.TinyFaceDetectorOptions({ inputSize: this.opts.inputSize, scoreThreshold: this.opts.minScore })).withFaceLandmarks().withFaceDescriptors();
+      const found = await faceapi
+        .detectAllFaces(t as any, new faceapi.TinyFaceDetectorOptions({ inputSize: this.opts.inputSize, scoreThreshold: this.opts.minScore }))
+        .withFaceLandmarks()
+        .withFaceDescriptors();
       return found
         .map((f) => ({ box: { x: f.detection.box.x, y: f.detection.box.y, width: f.detection.box.width, height: f.detection.box.height }, score: f.detection.score, descriptor: f.descriptor }))
         .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);

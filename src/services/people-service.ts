@@ -309,7 +309,9 @@ export class PeopleService implements Service {
     if (!v.ok) throw new PeopleError(v.error, 400);
     const token = qrTokenOf(randomBytes(QR_TOKEN_BYTES));
     const qr = await store.insertQr(hashToken(token), v.value, { passId, personId }, author || 'anonymous', now);
-    this.hub.logger.info(`QR pass ${qr.id} issued by ${qr.author}${passId ? ` for temporary pass ${passId}` : ''}${personId ? ` for person ${personId}` : ''}, ${qr.maxUses} use(s), until ${new Date(qr.validTo).toISOString()}`);
+    this.hub.logger.info(
+      `QR pass ${qr.id} issued by ${qr.author}${passId ? ` for temporary pass ${passId}` : ''}${personId ? ` for person ${personId}` : ''}, ${qr.maxUses} use(s), until ${new Date(qr.validTo).toISOString()}`,
+    );
     return { qr, token };
   }
 
@@ -375,7 +377,11 @@ export class PeopleService implements Service {
     const ts = read.ts ?? now;
     const base: Omit<AccessInput, 'decision' | 'source' | 'reason'> = { kind: 'qr', ts, accessPoint: read.accessPoint, device: read.reader, direction: read.direction, requestId: read.requestId };
     if (read.text === null) {
-      return this.recordOutcome({ ...base, decision: 'rejected', source: 'none', reason: `malformed QR read: ${read.rejected ?? 'no text'}`, credential: (read.input ?? '').slice(0, 64) }, 3, read.image);
+      return this.recordOutcome(
+        { ...base, decision: 'rejected', source: 'none', reason: `malformed QR read: ${read.rejected ?? 'no text'}`, credential: (read.input ?? '').slice(0, 64) },
+        3,
+        read.image,
+      );
     }
     const { state, hash } = await this.qrState(read.text);
     const credential = state ? `qr:${state.id}` : isQrToken(read.text) ? `qr:unknown:${hash.slice(0, 8)}` : read.text.slice(0, 64);
@@ -384,7 +390,11 @@ export class PeopleService implements Service {
     const key = `${read.reader}\u0000${hash}`;
     const last = this.lastAllowed.get(key);
     if (state && last !== undefined && repeatWindowMs > 0 && now - last <= repeatWindowMs) {
-      return this.recordOutcome({ ...base, ...who, credential, decision: 'repeat', source: 'temporary', reason: `repeat read of QR pass ${state.id} (allowed ${Math.round((now - last) / 1000)} s ago)` }, 3, read.image);
+      return this.recordOutcome(
+        { ...base, ...who, credential, decision: 'repeat', source: 'temporary', reason: `repeat read of QR pass ${state.id} (allowed ${Math.round((now - last) / 1000)} s ago)` },
+        3,
+        read.image,
+      );
     }
     const v = decideQr(read.text, state, read.accessPoint, now);
     if (!v.ok) {
@@ -402,7 +412,11 @@ export class PeopleService implements Service {
     this.lastAllowed.set(key, now);
     if (this.lastAllowed.size > 5000) this.lastAllowed.delete(this.lastAllowed.keys().next().value as string);
     const left = state!.maxUses - state!.uses - 1;
-    return this.recordOutcome({ ...base, ...who, credential, decision: 'allowed', source: 'temporary', reason: `QR pass ${state!.id}${state!.label ? ` (${state!.label})` : ''}: ${left} use(s) left` }, 1, read.image);
+    return this.recordOutcome(
+      { ...base, ...who, credential, decision: 'allowed', source: 'temporary', reason: `QR pass ${state!.id}${state!.label ? ` (${state!.label})` : ''}: ${left} use(s) left` },
+      1,
+      read.image,
+    );
   }
 
   /**
@@ -415,14 +429,32 @@ export class PeopleService implements Service {
     const now = this.hub.clock.now();
     const r = read.report;
     const base: Omit<AccessInput, 'decision' | 'source' | 'reason'> = { kind: 'face', ts: r?.ts ?? now, accessPoint: read.accessPoint, device: read.camera, direction: read.direction };
-    if (!r) return this.recordOutcome({ ...base, decision: 'rejected', source: 'none', reason: `malformed face report: ${read.rejected ?? 'empty'}`, credential: (read.input ?? '').slice(0, 64) }, 3, read.image);
+    if (!r)
+      return this.recordOutcome(
+        { ...base, decision: 'rejected', source: 'none', reason: `malformed face report: ${read.rejected ?? 'empty'}`, credential: (read.input ?? '').slice(0, 64) },
+        3,
+        read.image,
+      );
     let person: Person | null = null;
     if (r.personId !== undefined) person = /^\d+$/.test(r.personId) ? this.get(Number(r.personId)) : null;
     if (!person && r.name) person = this.byName(r.name);
     const dist = r.distance !== undefined ? `, distance ${r.distance.toFixed(3)}${read.threshold !== undefined ? ` (threshold ${read.threshold})` : ''}` : '';
     const credential = `face:${r.distance !== undefined ? r.distance.toFixed(3) : r.confidence.toFixed(2)}`;
     const rec = (decision: 'allowed' | 'denied', reason: string, out: 1 | 2) =>
-      this.recordOutcome({ ...base, personId: person ? String(person.id) : r.personId, personName: person?.name ?? r.name, credential, confidence: r.confidence, decision, source: decision === 'allowed' ? 'device' : 'none', reason }, out, read.image);
+      this.recordOutcome(
+        {
+          ...base,
+          personId: person ? String(person.id) : r.personId,
+          personName: person?.name ?? r.name,
+          credential,
+          confidence: r.confidence,
+          decision,
+          source: decision === 'allowed' ? 'device' : 'none',
+          reason,
+        },
+        out,
+        read.image,
+      );
     if (!person) return rec('denied', `unknown person ${r.personId ?? r.name}${dist}`, 2);
     if (r.confidence < read.minConfidence) return rec('denied', `confidence ${r.confidence.toFixed(2)} below ${read.minConfidence}${dist}`, 2);
     const refusal = personRefusal(person, read.accessPoint, now);
@@ -436,7 +468,23 @@ export class PeopleService implements Service {
   private recordOutcome(a: AccessInput, output: 1 | 2 | 3, image?: Buffer): Promise<AccessOutcome> {
     const recorded = eventsOf(this.hub).recordAccess(a, image);
     const unrecorded = (why: string): AccessOutcome => {
-      const event = { eventId: 0, ts: a.ts, gate: a.accessPoint, camera: a.device, plate: '', raw: a.credential ?? '', digits: null, decision: a.decision, source: a.source, reason: a.reason, latencyMs: NaN, kind: a.kind, personId: a.personId, personName: a.personName, credential: a.credential } as EventRecord;
+      const event = {
+        eventId: 0,
+        ts: a.ts,
+        gate: a.accessPoint,
+        camera: a.device,
+        plate: '',
+        raw: a.credential ?? '',
+        digits: null,
+        decision: a.decision,
+        source: a.source,
+        reason: a.reason,
+        latencyMs: NaN,
+        kind: a.kind,
+        personId: a.personId,
+        personName: a.personName,
+        credential: a.credential,
+      } as EventRecord;
       this.hub.logger.error(`${a.kind} event not recorded yet (${why}): the decision stands`);
       return { event, output, recorded };
     };

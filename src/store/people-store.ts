@@ -149,7 +149,11 @@ export class PeopleStore {
         );
         pid = r.lastID;
       } else {
-        const r = await tx.run(`UPDATE people SET name = ?, name_key = ?, unit = ?, note = ?, access_points = ?, valid_from = ?, valid_to = ?, disabled = ?, updated_at = ? WHERE id = ?`, [...fields, now, id]);
+        const r = await tx.run(`UPDATE people SET name = ?, name_key = ?, unit = ?, note = ?, access_points = ?, valid_from = ?, valid_to = ?, disabled = ?, updated_at = ? WHERE id = ?`, [
+          ...fields,
+          now,
+          id,
+        ]);
         if (!r.changes) throw new Error(`person ${id} vanished`);
         pid = id;
         await tx.run('DELETE FROM person_cards WHERE person_id = ?', [pid]);
@@ -226,9 +230,13 @@ export class PeopleStore {
   async listQr(f: { passId?: number; personId?: number; all?: boolean; now: number; limit?: number }): Promise<QrPassView[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (f.passId !== undefined) (where.push('pass_id = ?'), params.push(f.passId));
-    if (f.personId !== undefined) (where.push('person_id = ?'), params.push(f.personId));
-    if (!f.all) (where.push('revoked_at IS NULL AND valid_to >= ? AND uses < max_uses'), params.push(f.now));
+    const add = (sql: string, v: unknown) => {
+      where.push(sql);
+      params.push(v);
+    };
+    if (f.passId !== undefined) add('pass_id = ?', f.passId);
+    if (f.personId !== undefined) add('person_id = ?', f.personId);
+    if (!f.all) add('revoked_at IS NULL AND valid_to >= ? AND uses < max_uses', f.now);
     const sql = `SELECT * FROM qr_passes ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
     return (await this.db.all<QrRow>(sql, [...params, Math.min(Math.max(f.limit ?? 200, 1), 2000)])).map(qrViewOfRow);
   }

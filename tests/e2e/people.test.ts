@@ -158,6 +158,11 @@ describe('people and faces', () => {
   test('the shipped people flow is installed with its own tab', async () => {
     const flows: any = await api('/admin/flows', { headers: { 'Node-RED-API-Version': 'v2' } });
     expect(flows.flows.find((x: any) => x.id === 'gp_people_tab')).toMatchObject({ type: 'tab' });
-    expect(flows.flows.filter((x: any) => x.type === 'qr-check' || x.type === 'face-check').map((x: any) => x.id).sort()).toEqual(['gp_pp_face_check', 'gp_pp_qr_check']);
+    expect(
+      flows.flows
+        .filter((x: any) => x.type === 'qr-check' || x.type === 'face-check')
+        .map((x: any) => x.id)
+        .sort(),
+    ).toEqual(['gp_pp_face_check', 'gp_pp_qr_check']);
   });
 });

@@ -233,7 +233,14 @@ describe('people service and API', () => {
     const p = await people.create({ name: 'Мария', cards: ['C-42'], accessPoints: ['wicket'] }, 'admin');
     const face = (report: any, extra: Partial<Parameters<typeof people.decideFace>[0]> = {}) =>
       people.decideFace({ report, camera: 'cam-w', accessPoint: 'wicket', minConfidence: 0.8, second: 'none', secondWindowMs: 30_000, ...extra });
-    expect((await face({ personId: String(p.id), confidence: 0.95, distance: 0.31 })).event).toMatchObject({ decision: 'allowed', kind: 'face', personId: String(p.id), personName: 'Мария', confidence: 0.95, credential: 'face:0.310' });
+    expect((await face({ personId: String(p.id), confidence: 0.95, distance: 0.31 })).event).toMatchObject({
+      decision: 'allowed',
+      kind: 'face',
+      personId: String(p.id),
+      personName: 'Мария',
+      confidence: 0.95,
+      credential: 'face:0.310',
+    });
     expect((await face({ name: 'мария', confidence: 0.9 })).output).toBe(1);
     expect((await face({ personId: String(p.id), confidence: 0.5 })).event.reason).toMatch(/confidence 0.50 below 0.8/);
     expect((await face({ name: 'Никто', confidence: 0.99 })).event.reason).toMatch(/unknown person/);
@@ -269,7 +276,12 @@ describe('people service and API', () => {
     expect(peopleOf(hub).get(p.id)?.faces).toBe(1);
     const probe = Float32Array.from(d, (x) => x + 0.01);
     expect(peopleOf(hub).matchDescriptor(probe, 0.5)).toMatchObject({ personId: p.id });
-    expect(peopleOf(hub).matchDescriptor(Float32Array.from(d, (x) => x + 0.2), 0.5)).toBeNull();
+    expect(
+      peopleOf(hub).matchDescriptor(
+        Float32Array.from(d, (x) => x + 0.2),
+        0.5,
+      ),
+    ).toBeNull();
   });
 });
 

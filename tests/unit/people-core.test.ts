@@ -89,7 +89,8 @@ describe('QR tokens', () => {
     if (v.ok) expect(v.value.validTo).toBeGreaterThan(NOW);
     expect(validateQrPass({ maxUses: 3, days: 2 }, NOW, TZ)).toMatchObject({ ok: true, value: { maxUses: 3 } });
     expect(validateQrPass({}, NOW, TZ, { validFrom: NOW - H, validTo: NOW + 5 * H })).toMatchObject({ ok: true, value: { validFrom: NOW - H, validTo: NOW + 5 * H } });
-    for (const bad of [{ maxUses: 0 }, { maxUses: 1.5 }, { maxUses: 'x' }, { maxUses: 5000 }, { preset: 'never' }, { accessPoints: ['a/b'] }, { label: 'x'.repeat(300) }]) expect(validateQrPass(bad, NOW, TZ).ok).toBe(false);
+    for (const bad of [{ maxUses: 0 }, { maxUses: 1.5 }, { maxUses: 'x' }, { maxUses: 5000 }, { preset: 'never' }, { accessPoints: ['a/b'] }, { label: 'x'.repeat(300) }])
+      expect(validateQrPass(bad, NOW, TZ).ok).toBe(false);
     expect(validateQrPass({}, NOW, TZ, { validFrom: NOW - 2 * H, validTo: NOW - H }).ok).toBe(false);
   });
 });
@@ -99,7 +100,16 @@ describe('persons', () => {
     const v = validatePerson({ name: ' Иванов Иван ', unit: 'дом 12', cards: ['00123', ' ab7 ', '00123'], accessPoints: 'wicket, main', validTo: '2026-12-31' }, TZ);
     expect(v).toMatchObject({ ok: true, value: { name: 'Иванов Иван', unit: 'дом 12', cards: ['00123', 'AB7'], accessPoints: ['wicket', 'main'], validFrom: null } });
     if (v.ok) expect(new Date(v.value.validTo!).toISOString()).toBe('2026-12-31T20:59:59.999Z');
-    for (const bad of [{}, { name: '' }, { name: 5 as unknown as string, cards: 'a;b' }, { name: 'A', cards: ['x'.repeat(40)] }, { name: 'A', validFrom: 'soon' }, { name: 'A', validFrom: '2026-05-01', validTo: '2026-04-01' }, { name: 'A', disabled: 'yes' }, { name: 'A\u0000' }]) {
+    for (const bad of [
+      {},
+      { name: '' },
+      { name: 5 as unknown as string, cards: 'a;b' },
+      { name: 'A', cards: ['x'.repeat(40)] },
+      { name: 'A', validFrom: 'soon' },
+      { name: 'A', validFrom: '2026-05-01', validTo: '2026-04-01' },
+      { name: 'A', disabled: 'yes' },
+      { name: 'A\u0000' },
+    ]) {
       expect(validatePerson(bad as Record<string, unknown>, TZ).ok).toBe(false);
     }
     // an update changes only what it names
@@ -121,7 +131,16 @@ describe('faces', () => {
   test('external reports: personId or name, confidence 0..1', () => {
     expect(parseFaceReport('{"personId": 12, "confidence": 0.93, "ts": 1700000000000}')).toEqual({ ok: true, value: { personId: '12', confidence: 0.93, ts: 1700000000000 } });
     expect(parseFaceReport({ name: 'Анна', confidence: 1 })).toMatchObject({ ok: true, value: { name: 'Анна' } });
-    for (const bad of ['not json', '[]', '{}', '{"personId":1}', '{"personId":1,"confidence":1.5}', '{"name":"x","confidence":"high"}', '{"personId":{},"confidence":0.9}', '{"name":"x","confidence":0.9,"ts":"yesterday"}']) {
+    for (const bad of [
+      'not json',
+      '[]',
+      '{}',
+      '{"personId":1}',
+      '{"personId":1,"confidence":1.5}',
+      '{"name":"x","confidence":"high"}',
+      '{"personId":{},"confidence":0.9}',
+      '{"name":"x","confidence":0.9,"ts":"yesterday"}',
+    ]) {
       expect(parseFaceReport(bad).ok).toBe(false);
     }
   });
@@ -138,7 +157,16 @@ describe('faces', () => {
     expect(matchFace(v(0.15), enrolled, 0.5)).toMatchObject({ personId: 1 });
     expect(matchFace(v(0.9), enrolled, 0.5)).toMatchObject({ personId: 2 });
     expect(matchFace(v(5), enrolled, 0.5)).toBeNull();
-    expect(matchFace(v(0.6), [{ personId: 1, descriptor: v(0.4) }, { personId: 2, descriptor: v(0.8) }], 0.5)).toBeNull();
+    expect(
+      matchFace(
+        v(0.6),
+        [
+          { personId: 1, descriptor: v(0.4) },
+          { personId: 2, descriptor: v(0.8) },
+        ],
+        0.5,
+      ),
+    ).toBeNull();
     expect(matchFace(v(0), [], 0.5)).toBeNull();
   });
 
