@@ -44,7 +44,22 @@ describe('built-in face recogniser (WASM) on the sample photos', () => {
     expect(people.get(p.id)?.faces).toBe(1);
 
     // the same person: mirrored, 80 % size, darker, re-encoded
-    const variant = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', path.join(DEMO, 'sample2.jpg'), '-vf', 'hflip,scale=iw*0.8:-2,eq=brightness=-0.08', '-q:v', '6', '-f', 'image2pipe', '-vcodec', 'mjpeg', '-']);
+    const variant = execFileSync('ffmpeg', [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-i',
+      path.join(DEMO, 'sample2.jpg'),
+      '-vf',
+      'hflip,scale=iw*0.8:-2,eq=brightness=-0.08',
+      '-q:v',
+      '6',
+      '-f',
+      'image2pipe',
+      '-vcodec',
+      'mjpeg',
+      '-',
+    ]);
     const same = await rec.recognise(variant);
     expect(same.length).toBeGreaterThanOrEqual(1);
     const best = same[0];
