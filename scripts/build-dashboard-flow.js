@@ -76,6 +76,16 @@ const PAGES = [
     icon: 'text-box-search-outline',
     groups: [{ key: 'system-log', name: 'Журнал системы', width: 12, widget: 'system-log.vue' }],
   },
+  {
+    key: 'people',
+    name: 'Люди',
+    path: '/people',
+    icon: 'account-group',
+    groups: [
+      { key: 'people', name: 'Люди', width: 12, widget: 'people.vue' },
+      { key: 'people-qr', name: 'Гостевые QR-пропуска', width: 12, widget: 'people-qr.vue' },
+    ],
+  },
 ];
 
 function read(name) {

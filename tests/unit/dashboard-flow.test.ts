@@ -52,10 +52,10 @@ describe('flows/dashboard.json', () => {
     for (const n of flow.filter((x) => 'z' in x)) expect(n.z).toBe(tabs[0].id);
   });
 
-  test('pages «Пост», «Журнал», «Система», «Журнал системы» in this order, with groups and widgets', () => {
+  test('pages «Пост», «Журнал», «Система», «Журнал системы», «Люди» in this order, with groups and widgets', () => {
     const pages = flow.filter((n) => n.type === 'ui-page').sort((a, b) => a.order - b.order);
-    expect(pages.map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система', 'Журнал системы']);
-    expect(pages.map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog']);
+    expect(pages.map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система', 'Журнал системы', 'Люди']);
+    expect(pages.map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog', '/people']);
     for (const p of pages) {
       expect(byId.get(p.ui)?.type).toBe('ui-base');
       expect(byId.get(p.theme)?.type).toBe('ui-theme');
