@@ -6,7 +6,9 @@
  * a foreign code are denied with their reason; malformed reads are rejected; every read is an
  * access event of kind qr on /api/events and on gatepost/access/<gate>.
  */
+import * as fs from 'fs';
 import type { MqttClient } from 'mqtt';
+import { chromium, Browser } from 'playwright-core';
 import { startGatepost, GatepostHandle, apiOf, waitFor } from '../helpers/runtime';
 import { connect, collector, subscribe, end } from '../helpers/mqtt-test';
 import { startSite, Site } from '../helpers/site';
@@ -124,12 +126,14 @@ describe('QR guest passes at the wicket over MQTT', () => {
     const n = seen.messages.length;
     const issued = await post('/api/passes/qr', {});
     // reader1 pretends to be reader2: dropped by the broker, never decided
-    // (QoS 0: the broker drops a forbidden publish without an acknowledgement)
-    reader1.publish('gatepost/qr/reader2', issued.token, { qos: 0 });
-    reader1.publish('gatepost/qr/reader1', issued.token, { qos: 0, retain: true });
+    // (its own connection, QoS 0: the broker drops a forbidden publish, and may drop the client)
+    const rogue = await connect(rt.mqttUrl, { username: 'reader1', password: 'reader1-secret', clientId: 'e2e-reader1-rogue', reconnectPeriod: 0 });
+    rogue.publish('gatepost/qr/reader2', issued.token, { qos: 0 });
+    rogue.publish('gatepost/qr/reader1', issued.token, { qos: 0, retain: true });
     await new Promise((r) => setTimeout(r, 800));
     expect(seen.messages.slice(n).filter((m) => m.topic === 'gatepost/access/wicket')).toEqual([]);
     expect((await api(`/api/passes/qr?all=1`)).qr.find((q: any) => q.id === issued.qr.id)).toMatchObject({ uses: 0 });
+    await end(rogue);
   });
 });
 
@@ -164,5 +168,61 @@ describe('people and faces', () => {
         .map((x: any) => x.id)
         .sort(),
     ).toEqual(['gp_pp_face_check', 'gp_pp_qr_check']);
+  });
+});
+
+describe('dashboard «Люди» (admin, Chromium)', () => {
+  let browser: Browser | undefined;
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  test('the admin adds a person and issues a QR pass: the card shows a QR that decodes to a working pass', async () => {
+    const CHROMIUM = '/usr/bin/chromium';
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install chromium)`);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'ru-RU' });
+    const page = await ctx.newPage();
+    page.setDefaultTimeout(20_000);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${rt.url}/dashboard`);
+    await page.waitForURL('**/login**');
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', rt.adminPassword);
+    await Promise.all([page.waitForURL('**/dashboard/**'), page.click('button[type=submit]')]);
+    await page.click('[data-testid=gp-nav-people]');
+    await page.waitForSelector('[data-testid=gp-people-new]');
+    await page.click('[data-testid=gp-people-new]');
+    await page.fill('[data-testid=gp-people-name]', 'Кузнецов Илья');
+    await page.fill('[data-testid=gp-people-unit]', 'дом 3');
+    await page.fill('[data-testid=gp-people-cards]', '5550001');
+    await page.click('[data-testid=gp-people-save]');
+    await page.waitForSelector('[data-testid=gp-people-row] >> text=Кузнецов Илья');
+    expect((await api('/api/people/by-card/5550001')).person).toMatchObject({ name: 'Кузнецов Илья', unit: 'дом 3', author: 'admin' });
+
+    await page.fill('[data-testid=gp-qr-label]', 'гость к дому 3');
+    await page.fill('[data-testid=gp-qr-uses]', '2');
+    await page.click('[data-testid=gp-qr-issue]');
+    const src = await (await page.waitForSelector('[data-testid=gp-qr-img]')).getAttribute('src');
+    expect(src).toMatch(/^data:image\/png;base64,/);
+    const text = decodeQr(await decodeImage(Buffer.from(src!.split(',')[1], 'base64'), { gray: true }));
+    expect(text).toMatch(/^GPQ1\./);
+    await page.waitForSelector('[data-testid=gp-qr-row] >> text=гость к дому 3');
+    // the printed code works at the wicket
+    const n = seen.messages.length;
+    await publish(reader1, 'gatepost/qr/reader1', text!);
+    expect(await nextAccess(n)).toMatchObject({ decision: 'allowed', kind: 'qr' });
+    // revoke from the list
+    await page.click('[data-testid=gp-qr-row]:has-text("гость к дому 3") [data-testid=gp-qr-revoke]');
+    await page.waitForSelector('[data-testid=gp-qr-row]:has-text("гость к дому 3") >> text=отозван');
+    const m = seen.messages.length;
+    await publish(reader2, 'gatepost/qr/reader2', text!);
+    expect((await nextAccess(m)).reason).toMatch(/^revoked/);
+    expect(errors).toEqual([]);
+    await ctx.close();
   });
 });
