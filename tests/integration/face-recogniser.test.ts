@@ -15,6 +15,9 @@ import { silentLogger } from '../../src/core/log';
 import { peopleOf } from '../../src/services/people-service';
 import { faceRecogniserOf } from '../../src/media/face-recogniser';
 import type { FaceFrameRead } from '../../src/media/face-recogniser';
+import type { AddressInfo } from 'net';
+import express from 'express';
+import { peopleRouter } from '../../src/api/people';
 
 jest.setTimeout(120_000);
 
@@ -90,5 +93,28 @@ describe('built-in face recogniser (WASM) on the sample photos', () => {
     // a broken frame: counted, no throw
     expect(await rec.frame({ camera: 'cam-w', ts: Date.now(), jpeg: Buffer.from('nope') })).toBe(0);
     expect(rec.stats.failed).toBe(1);
+  });
+
+  test('REST: with GATEPOST_FACE_RECOGNISER=on the admin enrols a person from an uploaded photo', async () => {
+    const app = express();
+    app.use((req, _res, next) => (((req as any).user = { username: 'admin', permissions: '*' }), next()));
+    app.use('/api', peopleRouter(hub));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api`;
+    const saved = process.env.GATEPOST_FACE_RECOGNISER;
+    process.env.GATEPOST_FACE_RECOGNISER = 'on';
+    try {
+      const p = (await (await fetch(`${base}/people`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Sample Four' }) })).json()).person;
+      expect((await fetch(`${base}/people/${p.id}/photos`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: sample(2) })).status).toBe(201);
+      const r = await fetch(`${base}/people/${p.id}/enrol`, { method: 'POST' });
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({ enrolled: 1, skipped: [], faces: 1 });
+      expect((await fetch(`${base}/people/${p.id}/faces`, { method: 'DELETE' }).then((x) => x.json())).removed).toBe(1);
+    } finally {
+      if (saved === undefined) delete process.env.GATEPOST_FACE_RECOGNISER;
+      else process.env.GATEPOST_FACE_RECOGNISER = saved;
+      await new Promise((r) => server.close(r));
+    }
   });
 });
