@@ -7,9 +7,11 @@
  * access event of kind qr on /api/events and on gatepost/access/<gate>.
  */
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import type { MqttClient } from 'mqtt';
 import { chromium, Browser } from 'playwright-core';
-import { startGatepost, GatepostHandle, apiOf, waitFor } from '../helpers/runtime';
+import { startGatepost, GatepostHandle, apiOf, waitFor, ROOT } from '../helpers/runtime';
 import { connect, collector, subscribe, end } from '../helpers/mqtt-test';
 import { startSite, Site } from '../helpers/site';
 import { decodeImage } from '../../src/media/image';
@@ -24,6 +26,7 @@ let reader2: MqttClient;
 let faceCam: MqttClient;
 let watcher: MqttClient;
 let seen: ReturnType<typeof collector>;
+let tmp: string;
 
 const api = <T = any>(p: string, init: RequestInit = {}): Promise<T> => apiOf<T>(rt, p, init);
 const post = <T = any>(p: string, body: unknown): Promise<T> => api<T>(p, { method: 'POST', body: JSON.stringify(body) });
@@ -38,7 +41,13 @@ async function nextAccess(from: number, timeoutMs = 10_000): Promise<any> {
 
 beforeAll(async () => {
   site = await startSite({ name: 'people', pulseS: 0.3 });
-  rt = await startGatepost({ env: site.env(), mqttUsers: 'reader1:reader1-secret:camera,reader2:reader2-secret:camera,cam-wicket:cam-secret:camera' });
+  // the shipped flows, then the two people examples as an integrator imports them
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-e2e-people-'));
+  const flowsDir = path.join(tmp, 'flows');
+  fs.mkdirSync(flowsDir);
+  for (const f of fs.readdirSync(path.join(ROOT, 'flows'))) fs.copyFileSync(path.join(ROOT, 'flows', f), path.join(flowsDir, f));
+  for (const f of ['qr-check.json', 'face-check.json']) fs.copyFileSync(path.join(ROOT, 'examples', f), path.join(flowsDir, `zz-example-${f}`));
+  rt = await startGatepost({ flowsDir, env: site.env(), mqttUsers: 'reader1:reader1-secret:camera,reader2:reader2-secret:camera,cam-wicket:cam-secret:camera' });
   reader1 = await connect(rt.mqttUrl, { username: 'reader1', password: 'reader1-secret', clientId: 'e2e-reader1' });
   reader2 = await connect(rt.mqttUrl, { username: 'reader2', password: 'reader2-secret', clientId: 'e2e-reader2' });
   faceCam = await connect(rt.mqttUrl, { username: 'cam-wicket', password: 'cam-secret', clientId: 'e2e-cam-wicket' });
@@ -67,6 +76,7 @@ afterAll(async () => {
     rt.cleanup();
   }
   await site?.close();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('QR guest passes at the wicket over MQTT', () => {
@@ -167,7 +177,25 @@ describe('people and faces', () => {
         .filter((x: any) => x.type === 'qr-check' || x.type === 'face-check')
         .map((x: any) => x.id)
         .sort(),
-    ).toEqual(['gp_pp_face_check', 'gp_pp_qr_check']);
+    ).toEqual(['face-check-node', 'gp_pp_face_check', 'gp_pp_qr_check', 'qr-check-node']);
+    // the examples read no live topic: their mqtt in nodes are disabled, and they read no camera frames
+    expect(flows.flows.filter((x: any) => x.type === 'mqtt in' && /^(qr|face)-check-/.test(x.id)).every((x: any) => x.d === true)).toBe(true);
+    expect(flows.flows.find((x: any) => x.id === 'qr-check-node').frames).toBe(false);
+  });
+});
+
+describe('examples/qr-check.json and examples/face-check.json in the runtime', () => {
+  test('their inject buttons are decided for example-wicket and recorded; nothing opens, the live flows are untouched', async () => {
+    const before = opens();
+    const press = (id: string) => fetch(`${rt.url}/admin/inject/${id}`, { method: 'POST', headers: rt.basicAuth() });
+    for (const id of ['qr-check-inject-0', 'qr-check-inject-1', 'face-check-inject-0', 'face-check-inject-2']) expect((await press(id)).status).toBe(200);
+    const rows = await waitFor('the example events', async () => {
+      const r = (await api('/api/events?gate=example-wicket&limit=50')).rows;
+      return r.length >= 4 ? r : null;
+    });
+    expect(rows.map((e: any) => `${e.kind}:${e.decision}`).sort()).toEqual(['face:denied', 'face:rejected', 'qr:denied', 'qr:rejected']);
+    expect(rows.find((e: any) => e.kind === 'qr' && e.decision === 'denied').reason).toMatch(/^foreign/);
+    expect(opens()).toBe(before);
   });
 });
 

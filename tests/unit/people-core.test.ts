@@ -16,6 +16,7 @@ import {
   validateQrPass,
   type QrTokenState,
 } from '../../src/core/people';
+import { mayPublish, maySubscribe } from '../../src/runtime/mqtt-acl';
 
 const TZ = 'Europe/Moscow';
 const NOW = Date.parse('2026-03-10T09:00:00Z');
@@ -183,5 +184,20 @@ describe('faces', () => {
     expect(secondFactorMet('card', 5, 'wicket', f, NOW, 30_000)).toBe(false);
     expect(secondFactorMet('card', 5, 'wicket', f, NOW, 60_000)).toBe(true);
     expect(secondFactorMet('qr', 9, 'wicket', f, NOW, 30_000)).toBe(false);
+  });
+});
+
+describe('MQTT ACL for QR readers and face recognisers', () => {
+  test('a camera-role account publishes its own QR / face topic only, never retained', () => {
+    expect(mayPublish('camera', 'reader1', 'gatepost/qr/reader1')).toBe(true);
+    expect(mayPublish('camera', 'cam-w', 'gatepost/face/cam-w')).toBe(true);
+    expect(mayPublish('camera', 'reader1', 'gatepost/qr/reader2')).toBe(false);
+    expect(mayPublish('camera', 'reader1', 'gatepost/face/cam-w')).toBe(false);
+    expect(mayPublish('camera', 'reader1', 'gatepost/qr/reader1', true)).toBe(false);
+    expect(mayPublish('admin', 'x', 'gatepost/face/cam', true)).toBe(false);
+    expect(mayPublish('lpr', 'lpr', 'gatepost/qr/lpr')).toBe(false);
+    expect(mayPublish('operator', 'ops', 'gatepost/qr/x')).toBe(false);
+    expect(maySubscribe('operator', 'ops', 'gatepost/access/#')).toBe(true);
+    expect(maySubscribe('camera', 'reader1', 'gatepost/access/#')).toBe(false);
   });
 });
