@@ -35,7 +35,7 @@ import {
 } from '../core/people';
 import { CardTaken, PeopleStore, QrPassView, qrStateOfRow } from '../store/people-store';
 import type { EventRecord } from '../store/events-store';
-import { DURABLE_WAIT_MS } from './plate-checker';
+import { DEFAULT_MAX_AGE_MS, DURABLE_WAIT_MS, MAX_AHEAD_MS } from './plate-checker';
 
 /** A refused request: 400 bad input, 404 unknown, 409 conflict. */
 export class PeopleError extends Error {
@@ -253,7 +253,7 @@ export class PeopleService implements Service {
     const p = this.existing(idIn);
     const photoId = this.idOf(photoIn);
     if (!(await (await this.st()).removePhoto(p.id, photoId))) throw new PeopleError(`photo ${photoId} of person ${p.id} not found`, 404);
-    this.faceList = this.faceList.filter((f) => !(f.personId === p.id && (f as { photoId?: number }).photoId === photoId));
+    // its descriptors went with it (person_faces.photo_id)
     await this.reloadFaces();
     await this.refresh(p.id);
   }
@@ -455,6 +455,9 @@ export class PeopleService implements Service {
         out,
         read.image,
       );
+    // a report that waited in a queue (a broker backlog after an outage) never opens the door late
+    if (r.ts !== undefined && now - r.ts > DEFAULT_MAX_AGE_MS) return rec('denied', `stale report: seen ${Math.round((now - r.ts) / 1000)} s ago${dist}`, 2);
+    if (r.ts !== undefined && r.ts - now > MAX_AHEAD_MS) return rec('denied', `clock skew: report ${Math.round((r.ts - now) / 1000)} s ahead${dist}`, 2);
     if (!person) return rec('denied', `unknown person ${r.personId ?? r.name}${dist}`, 2);
     if (r.confidence < read.minConfidence) return rec('denied', `confidence ${r.confidence.toFixed(2)} below ${read.minConfidence}${dist}`, 2);
     const refusal = personRefusal(person, read.accessPoint, now);

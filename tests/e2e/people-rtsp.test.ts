@@ -81,7 +81,7 @@ describe('a QR pass shown to the synthetic RTSP camera opens the wicket', () => 
         { id: 'door', z: 'tab', type: 'sokol-door', gate: 'g', wires: [[]] },
         { id: 'ok', z: 'tab', type: 'helper' },
         { id: 'no', z: 'tab', type: 'helper' },
-      ],
+      ] as any[],
       { g: { username: 'root', password: 'pw' } },
     );
     const ok: any[] = [];

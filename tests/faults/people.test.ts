@@ -153,7 +153,7 @@ test('lying photo uploads: 4xx each, nothing stored; then the next valid pass st
   ];
   const statuses: number[] = [];
   for (const [type, body] of attempts) {
-    const res = await fetch(`${rt.url}/api/people/${person.id}/photos`, { method: 'POST', headers: { ...rt.basicAuth(), 'content-type': type }, body });
+    const res = await fetch(`${rt.url}/api/people/${person.id}/photos`, { method: 'POST', headers: { ...rt.basicAuth(), 'content-type': type }, body: new Uint8Array(body) });
     statuses.push(res.status);
   }
   const stored = (await api(`/api/people/${person.id}`)).photos.length;
