@@ -188,3 +188,33 @@ test('no password in the log; after the stop no ffmpeg is left', async () => {
   await rt.stop();
   expect(ffmpegOf(cam.port)).toEqual([]);
 });
+
+describe('demo mode', () => {
+  let demo: GatepostHandle | null = null;
+  afterAll(async () => {
+    if (demo) {
+      await demo.stop();
+      demo.cleanup();
+    }
+  });
+  test('one synthetic camera (GStreamer) as camera1 and the example camera, online, no note', async () => {
+    demo = await startGatepost({ env: { GATEPOST_DEMO: 'on' } });
+    const h = demo;
+    const list = await waitFor(
+      'the demo camera online',
+      async () => {
+        const l = await apiOf<any[]>(h, '/api/cameras');
+        return l.find((c) => c.name === 'camera1')?.online ? l : null;
+      },
+      30_000,
+      300,
+    );
+    expect(list.find((c) => c.name === 'camera1')).toMatchObject({ title: 'Демо-камера', online: true });
+    expect((await apiOf(h, '/api/cameras/note')).note).toBeNull();
+    const port = Number(/:(\d+)\//.exec(h.output().match(/demo: synthetic camera at (\S+)/)![1])![1]);
+    await demo.stop();
+    demo.cleanup();
+    demo = null;
+    expect(ffmpegOf(port)).toEqual([]);
+  });
+});
