@@ -137,12 +137,22 @@ class Camera {
       args: () => [
         '-loglevel',
         'error',
+        // no frame held back: one decoding thread (frame threads delay by a frame each), no input buffering
+        '-threads',
+        '1',
+        '-flags',
+        'low_delay',
+        '-fflags',
+        'nobuffer',
         ...rtspInput(withCredentials(def.subUrl || def.url, def.user, def.password)),
         '-map',
         '0:v:0',
         '-an',
         '-vf',
-        `fps=${fps},scale=${this.width}:${this.height},format=gray`,
+        // at most `fps` frames a second; select passes a frame at once (the fps filter holds one back)
+        `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / fps - 0.02).toFixed(3)})',scale=${this.width}:${this.height},format=gray`,
+        '-fps_mode',
+        'passthrough',
         '-f',
         'rawvideo',
         'pipe:1',
@@ -412,6 +422,11 @@ export class CameraService implements Service {
     const c = this.cam(name);
     if (!c.def.enabled) throw new CameraError(409, `camera "${name}" is disabled`);
     return c.live;
+  }
+
+  /** The bench: frames the detector got so far. */
+  frames(name: string): number {
+    return this.cam(name).frames;
   }
 
   /** Test hook and the bench: the pids of a camera's running ffmpeg. */

@@ -60,7 +60,7 @@ export class LiveStream {
     if (this.linger) clearTimeout(this.linger);
     this.linger = null;
     this.viewers.set(v, { started: false });
-    if (this.init) this.begin(v);
+    if (this.init && this.pipeline.active) this.begin(v);
     this.pipeline.start();
   }
 
@@ -69,7 +69,11 @@ export class LiveStream {
     if (this.viewers.size || this.linger) return;
     this.linger = setTimeout(() => {
       this.linger = null;
-      if (!this.viewers.size) void this.pipeline.stop();
+      if (this.viewers.size) return;
+      // the next viewer gets the init segment of the next ffmpeg, never a stale one
+      this.init = null;
+      this.mime = null;
+      void this.pipeline.stop();
     }, this.o.lingerMs ?? 5000);
     this.linger.unref();
   }
