@@ -98,35 +98,49 @@ async function perCamera(rows: BenchRow[]): Promise<void> {
     rows.push({ area: 'cameras', metric: 'copy recorder CPU (segment ring)', value: `${pct(ticks(pid) - t0, MEASURE_MS).toFixed(2)} %`, goal: '≤ 1 %' });
     await svc.setRecording('bench', false, 'bench');
 
-    // live view: viewer added → init segment → first fragment (the live ffmpeg starts on demand)
+    // live view: a viewer added → its first frame (the init segment and the fragments from the last keyframe come together)
     const live = svc.live('bench');
-    const initMs: number[] = [];
-    const fragMs: number[] = [];
+    const cold: number[] = [];
+    const warm: number[] = [];
+    const firstFrame = (into: number[]) =>
+      new Promise<{ v: any; got: Promise<void> }>((resolve) => {
+        const start = performance.now();
+        let seen = 0;
+        let done!: () => void;
+        const got = new Promise<void>((r) => (done = r));
+        const v = {
+          sendText: () => undefined,
+          // the init segment, then a fragment: the first frame can be shown
+          sendBinary: () => {
+            if (++seen === 2) {
+              into.push(performance.now() - start);
+              done();
+            }
+          },
+          buffered: () => 0,
+          close: () => undefined,
+        };
+        live.add(v);
+        resolve({ v, got: Promise.race([got, sleep(15_000)]).then(() => undefined) });
+      });
     for (let i = 0; i < 3; i++) {
       await until(() => svc.pids('bench').live === null, 15_000, 'live stopped');
-      const start = performance.now();
-      let binaries = 0;
-      let done!: () => void;
-      const finished = new Promise<void>((r) => (done = r));
-      const viewer = {
-        sendText: () => undefined,
-        sendBinary: () => {
-          binaries++;
-          if (binaries === 1) initMs.push(performance.now() - start);
-          if (binaries === 2) {
-            fragMs.push(performance.now() - start);
-            done();
-          }
-        },
-        buffered: () => 0,
-        close: () => undefined,
-      };
-      live.add(viewer);
-      await Promise.race([finished, sleep(15_000)]);
-      live.remove(viewer);
+      const a = await firstFrame(cold);
+      await a.got;
+      await sleep(700);
+      const b = await firstFrame(warm);
+      await b.got;
+      live.remove(a.v);
+      live.remove(b.v);
     }
-    rows.push({ area: 'cameras', metric: 'live view: viewer → init segment', value: summarize(initMs).text, goal: '≤ 2 s' });
-    rows.push({ area: 'cameras', metric: 'live view: viewer → first fragment (first frame)', value: summarize(fragMs).text, goal: '≤ 2 s', note: 'a keyframe a second' });
+    rows.push({
+      area: 'cameras',
+      metric: 'live view: first viewer → first frame (ffmpeg starts)',
+      value: summarize(cold).text,
+      goal: '≤ 2 s',
+      note: 'the synthetic camera takes ~1 s to start a stream',
+    });
+    rows.push({ area: 'cameras', metric: 'live view: viewer joining a running stream → first frame', value: summarize(warm).text, goal: '≤ 2 s', note: 'from the last keyframe' });
   } finally {
     await Hub.closeAll();
     await cam.close();

@@ -182,6 +182,18 @@ test('live view over WebSocket: authenticated; mime first, then the init segment
   ws.close();
 });
 
+test('a full redeploy stops the old ffmpeg and starts new ones: none left over', async () => {
+  await waitFor('pipelines settled', () => ffmpegOf(cam.port).length >= 3, 20_000, 200); // camera1 detect + record, example detect
+  const before = ffmpegOf(cam.port);
+  const flows: any = await api('/admin/flows', { headers: { 'Node-RED-API-Version': 'v2' } });
+  await api('/admin/flows', { method: 'POST', headers: { 'Node-RED-API-Version': 'v2', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify({ flows: flows.flows, rev: flows.rev }) });
+  await waitFor('the old ffmpeg gone', () => before.every((p) => !ffmpegOf(cam.port).includes(p)), 15_000, 200);
+  await waitFor('camera1 online again', async () => (await api('/api/cameras')).find((c: any) => c.name === 'camera1')?.online, 30_000, 300);
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(ffmpegOf(cam.port).length).toBeLessThanOrEqual(before.length);
+  expect((await api('/api/cameras')).find((c: any) => c.name === 'camera1')).toMatchObject({ recording: true, preRoll: 2, postRoll: 1 }); // kept in the database
+});
+
 test('no password in the log; after the stop no ffmpeg is left', async () => {
   expect(rt.output()).not.toContain(SECRET);
   expect(ffmpegOf(cam.port).length).toBeGreaterThan(0);

@@ -4,7 +4,7 @@
  * payloads, the camera node's configuration (validated, passwords never in messages).
  */
 import { MotionDetector, parseMask, maskOf, insidePolygon } from '../../src/core/motion';
-import { ffmpegReason, JpegSplitter, Mp4BoxSplitter, avcCodecOf, withCredentials, redactText } from '../../src/media/ffmpeg';
+import { ffmpegReason, JpegSplitter, Mp4BoxSplitter, avcCodecOf, withCredentials, redactText, moofStartsWithKeyframe } from '../../src/media/ffmpeg';
 import { parseOnOff } from '../../src/runtime/camera-mqtt';
 import { cameraDefOf, unconfigured } from '../../nodes/camera/camera-def';
 
@@ -135,6 +135,18 @@ test('JPEG and MP4 splitters cut a byte stream at any chunk boundary; the codec 
   expect(boxes).toEqual(['ftyp', 'moov', 'moof', 'mdat']);
   expect(avcCodecOf(moov)).toBe('avc1.42c01e');
   expect(avcCodecOf(Buffer.from('nothing'))).toBeNull();
+
+  // a fragment's first sample: keyframe or not, from trun's first-sample flags or tfhd's defaults
+  const u32 = (...n: number[]) => Buffer.concat(n.map((x) => Buffer.from([x >>> 24, (x >>> 16) & 255, (x >>> 8) & 255, x & 255])));
+  const moofWith = (tfhdFlags: number, tfhdRest: Buffer, trunFlags: number, trunRest: Buffer) =>
+    box(
+      'moof',
+      Buffer.concat([box('mfhd', u32(0, 1)), box('traf', Buffer.concat([box('tfhd', Buffer.concat([u32(tfhdFlags, 1), tfhdRest])), box('trun', Buffer.concat([u32(trunFlags, 5), trunRest]))]))]),
+    );
+  expect(moofStartsWithKeyframe(moofWith(0, Buffer.alloc(0), 0x4 | 0x1, u32(100, 0x02000000)))).toBe(true);
+  expect(moofStartsWithKeyframe(moofWith(0, Buffer.alloc(0), 0x4 | 0x1, u32(100, 0x01010000)))).toBe(false);
+  expect(moofStartsWithKeyframe(moofWith(0x20, u32(0x01010000), 0x1, u32(100)))).toBe(false);
+  expect(moofStartsWithKeyframe(moofWith(0x20, u32(0x01010000), 0x400 | 0x100, u32(40, 0x02000000)))).toBe(true);
 });
 
 test('recording/set payloads: ON / OFF and friends; anything else refused', () => {
