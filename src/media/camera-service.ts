@@ -30,6 +30,8 @@ import { redactUrl } from '../devices/http';
 export const CAMERA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const CAMERA_NAME_TEXT = 'letters, digits, _ and - (1–64; one MQTT topic level)';
 export const PIPELINES: readonly CameraPipeline[] = ['detect', 'record', 'live'];
+/** a running detect pipeline without a frame this long is restarted */
+const STALL_MS = 15_000;
 /** pre-roll / post-roll limits (s) */
 export const ROLL_LIMITS = { preRoll: [0, 60], postRoll: [0, 300] } as const;
 
@@ -100,7 +102,9 @@ class Camera {
   postRoll: number;
   latestJpeg: Buffer | null = null;
   frames = 0;
+  lastFrameAt = 0;
   stopped = false;
+  private watchdog: NodeJS.Timeout | null = null;
   readonly width: number;
   readonly height: number;
 
@@ -133,12 +137,22 @@ class Camera {
       args: () => [
         '-loglevel',
         'error',
+        // no frame held back: one decoding thread (frame threads delay by a frame each), no input buffering
+        '-threads',
+        '1',
+        '-flags',
+        'low_delay',
+        '-fflags',
+        'nobuffer',
         ...rtspInput(withCredentials(def.subUrl || def.url, def.user, def.password)),
         '-map',
         '0:v:0',
         '-an',
         '-vf',
-        `fps=${fps},scale=${this.width}:${this.height},format=gray`,
+        // at most `fps` frames a second; select passes a frame at once (the fps filter holds one back)
+        `select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,${(1 / fps - 0.02).toFixed(3)})',scale=${this.width}:${this.height},format=gray`,
+        '-fps_mode',
+        'passthrough',
         '-f',
         'rawvideo',
         'pipe:1',
@@ -194,10 +208,19 @@ class Camera {
     this.detect.start();
     if (this.recording) this.recorder.start();
     this.svc.publish(this);
+    // a stream that stalls without closing (the camera hangs): ffmpeg would wait forever
+    this.watchdog = setInterval(() => {
+      if (this.detect.status.running && Date.now() - this.lastFrameAt > STALL_MS) {
+        this.svc.log.warn(`camera ${this.def.name}: no video for ${STALL_MS / 1000} s; detect restarted`);
+        void this.detect.restart().then(() => (this.detect.status.lastError = `no video for ${STALL_MS / 1000} s`));
+      }
+    }, 5000);
+    this.watchdog.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all([this.detect.stop(), this.recorder.stop(), this.live.stop()]);
     if (this.motion) this.setMotion(false, this.svc.hub.clock.now());
   }
@@ -217,6 +240,7 @@ class Camera {
 
   private frame(f: Buffer): void {
     this.frames++;
+    this.lastFrameAt = Date.now();
     if (this.frames === 1 || !this.detect.status.running) this.detect.markRunning();
     const ts = this.svc.hub.clock.now();
     const r = this.detector.push(f, ts);
@@ -400,6 +424,11 @@ export class CameraService implements Service {
     return c.live;
   }
 
+  /** The bench: frames the detector got so far. */
+  frames(name: string): number {
+    return this.cam(name).frames;
+  }
+
   /** Test hook and the bench: the pids of a camera's running ffmpeg. */
   pids(name: string): Record<CameraPipeline, number | null> {
     const c = this.cam(name);
@@ -419,6 +448,7 @@ export class CameraService implements Service {
   /** @internal motion started or ended */
   motion(c: Camera, on: boolean, ts: number): void {
     const name = c.def.name;
+    this.log.info(`camera ${name}: motion ${on ? 'started' : 'ended'}${on && c.recording ? ' (recording)' : ''}`);
     const snapshot = on ? (c.latestJpeg ?? undefined) : undefined;
     this.hub.emit('camera-motion', { camera: name, on, ts, snapshot });
     if (on && c.latestJpeg) this.hub.emit('camera-frame', { camera: name, ts, jpeg: c.latestJpeg });

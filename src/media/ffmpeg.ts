@@ -93,10 +93,15 @@ export function stopChild(child: ChildProcess, graceMs = 2000): Promise<void> {
   });
 }
 
-/** ffmpeg's input options for an RTSP camera (TCP, 5 s socket timeout, a quick probe). */
-export function rtspInput(url: string, opts: { fastProbe?: boolean } = {}): string[] {
+/**
+ * ffmpeg's input options for an RTSP camera (TCP, 5 s socket timeout, a quick probe: 0.5 s; `live`:
+ * 0.1 s / 32 KB — the SPS/PPS come with the SDP of nearly every camera, and the live view's first
+ * frame waits for the probe).
+ */
+export function rtspInput(url: string, opts: { probe?: 'quick' | 'live' } = {}): string[] {
   const a = ['-rtsp_transport', 'tcp', '-timeout', '5000000'];
-  if (opts.fastProbe !== false) a.push('-analyzeduration', '500000', '-probesize', '500000');
+  if (opts.probe === 'live') a.push('-analyzeduration', '100000', '-probesize', '32768');
+  else a.push('-analyzeduration', '500000', '-probesize', '500000');
   a.push('-i', url);
   return a;
 }
@@ -167,6 +172,7 @@ export class Pipeline {
   private delay: number;
   private startedAt = 0;
   private stderrTail = '';
+  private ranThisTime = false;
   readonly status: PipelineStatus = { running: false, restarts: 0, lastError: null };
 
   constructor(private readonly opts: PipelineOptions) {
@@ -189,6 +195,7 @@ export class Pipeline {
 
   /** ffmpeg gave its first output: the pipeline runs. */
   markRunning(): void {
+    this.ranThisTime = true;
     if (this.status.running) return;
     this.status.running = true;
     this.status.lastError = null;
@@ -243,10 +250,16 @@ export class Pipeline {
     });
     for (const s of [child.stdout, ...child.stdio.slice(3)]) (s as Readable | null)?.on('error', () => undefined);
     this.opts.onStart?.(child);
+    const runStarted = Date.now();
+    this.ranThisTime = false;
     child.once('exit', (code) => {
       if (this.child !== child) return; // stopped on purpose
       this.child = null;
-      this.exited(ffmpegReason(this.stderrTail, code));
+      let reason = ffmpegReason(this.stderrTail, code);
+      // a server that accepts and then says nothing: ffmpeg gives up after its 5 s socket timeout
+      // with "Invalid data found" — no answer rather than bad video
+      if (!this.ranThisTime && reason === 'the camera sends no usable video' && Date.now() - runStarted >= 4500) reason = 'no answer (timed out)';
+      this.exited(reason);
     });
   }
 
@@ -324,4 +337,48 @@ export function avcCodecOf(init: Buffer): string | null {
   if (i < 0 || i + 8 > init.length) return null;
   const hex = (n: number) => n.toString(16).padStart(2, '0');
   return `avc1.${hex(init[i + 5])}${hex(init[i + 6])}${hex(init[i + 7])}`;
+}
+
+/** Children boxes of an MP4 box body: [type, start of the body, end]. */
+function* boxesIn(buf: Buffer, start: number, end: number): Generator<[string, number, number]> {
+  let o = start;
+  while (o + 8 <= end) {
+    const size = buf.readUInt32BE(o);
+    if (size < 8 || o + size > end) return;
+    yield [buf.toString('latin1', o + 4, o + 8), o + 8, o + size];
+    o += size;
+  }
+}
+
+/** Does an fMP4 fragment (its moof box) start with a keyframe? (trun first-sample / sample flags, else tfhd defaults; unknown = yes) */
+export function moofStartsWithKeyframe(moof: Buffer): boolean {
+  for (const [t, s, e] of boxesIn(moof, 8, moof.length)) {
+    if (t !== 'traf') continue;
+    let defaultFlags: number | null = null;
+    for (const [bt, bs, be] of boxesIn(moof, s, e)) {
+      if (bt === 'tfhd' && bs + 8 <= be) {
+        const flags = moof.readUInt32BE(bs) & 0xffffff;
+        let o = bs + 8;
+        if (flags & 0x1) o += 8;
+        if (flags & 0x2) o += 4;
+        if (flags & 0x8) o += 4;
+        if (flags & 0x10) o += 4;
+        if (flags & 0x20 && o + 4 <= be) defaultFlags = moof.readUInt32BE(o);
+      } else if (bt === 'trun' && bs + 8 <= be) {
+        const flags = moof.readUInt32BE(bs) & 0xffffff;
+        let o = bs + 8;
+        if (flags & 0x1) o += 4;
+        let sampleFlags: number | null = null;
+        if (flags & 0x4) sampleFlags = moof.readUInt32BE(o);
+        else if (flags & 0x400) {
+          if (flags & 0x100) o += 4;
+          if (flags & 0x200) o += 4;
+          if (o + 4 <= be) sampleFlags = moof.readUInt32BE(o);
+        } else sampleFlags = defaultFlags;
+        // sample_is_non_sync_sample
+        return sampleFlags === null ? true : (sampleFlags & 0x10000) === 0;
+      }
+    }
+  }
+  return true;
 }

@@ -3,10 +3,11 @@
  * (`-movflags frag_keyframe+empty_moov+default_base_moof`, a fragment per keyframe), shared by
  * every viewer and running only while someone watches (stopped `lingerMs` after the last one
  * leaves). A viewer first gets a text message `{"mime":"video/mp4; codecs=\"avc1.PPCCLL\""}`, then
- * the init segment (ftyp + moov), then whole fragments (moof + mdat) from the next keyframe on —
- * what Media Source Extensions need.
+ * the init segment (ftyp + moov), then the fragments (moof + mdat) since the last keyframe (so the
+ * first frame shows at once, even for a viewer joining a running stream), then each new fragment
+ * (a keyframe or 200 ms of video) — what Media Source Extensions need.
  */
-import { Mp4BoxSplitter, Pipeline, PipelineStatus, avcCodecOf, rtspInput } from './ffmpeg';
+import { Mp4BoxSplitter, Pipeline, PipelineStatus, avcCodecOf, moofStartsWithKeyframe, rtspInput } from './ffmpeg';
 
 export interface LiveViewer {
   sendText(text: string): void;
@@ -32,16 +33,37 @@ export class LiveStream {
   private init: Buffer | null = null;
   private mime: string | null = null;
   private pendingMoof: Buffer | null = null;
+  /** the fragments since the last one that starts with a keyframe: a new viewer starts with them */
+  private gop: Buffer[] = [];
   private linger: NodeJS.Timeout | null = null;
 
   constructor(private readonly o: LiveOptions) {
     this.pipeline = new Pipeline({
       name: `camera ${o.name} live`,
-      args: () => ['-loglevel', 'error', '-fflags', 'nobuffer', ...rtspInput(o.url()), '-map', '0:v:0', '-c', 'copy', '-f', 'mp4', '-movflags', 'frag_keyframe+empty_moov+default_base_moof', 'pipe:1'],
+      // a fragment at each keyframe and at least every 200 ms: a frame reaches the browser at once
+      args: () => [
+        '-loglevel',
+        'error',
+        '-fflags',
+        'nobuffer',
+        ...rtspInput(o.url(), { probe: 'live' }),
+        '-map',
+        '0:v:0',
+        '-c',
+        'copy',
+        '-f',
+        'mp4',
+        '-movflags',
+        'frag_keyframe+empty_moov+default_base_moof',
+        '-frag_duration',
+        '200000',
+        'pipe:1',
+      ],
       onStart: (child) => {
         this.init = null;
         this.mime = null;
         this.pendingMoof = null;
+        this.gop = [];
         // a new ffmpeg makes a new init segment: viewers start over
         for (const st of this.viewers.values()) st.started = false;
         const split = new Mp4BoxSplitter((type, box) => this.box(type, box));
@@ -60,7 +82,7 @@ export class LiveStream {
     if (this.linger) clearTimeout(this.linger);
     this.linger = null;
     this.viewers.set(v, { started: false });
-    if (this.init) this.begin(v);
+    if (this.init && this.pipeline.active) this.begin(v);
     this.pipeline.start();
   }
 
@@ -69,7 +91,11 @@ export class LiveStream {
     if (this.viewers.size || this.linger) return;
     this.linger = setTimeout(() => {
       this.linger = null;
-      if (!this.viewers.size) void this.pipeline.stop();
+      if (this.viewers.size) return;
+      // the next viewer gets the init segment of the next ffmpeg, never a stale one
+      this.init = null;
+      this.mime = null;
+      void this.pipeline.stop();
     }, this.o.lingerMs ?? 5000);
     this.linger.unref();
   }
@@ -82,11 +108,13 @@ export class LiveStream {
     await this.pipeline.stop();
   }
 
+  /** A viewer starts: the mime, the init segment and the fragments from the last keyframe (none before one). */
   private begin(v: LiveViewer): void {
     const st = this.viewers.get(v);
-    if (!st || !this.init || !this.mime) return;
+    if (!st || st.started || !this.init || !this.mime || !this.gop.length) return;
     v.sendText(JSON.stringify({ mime: this.mime }));
     v.sendBinary(this.init);
+    for (const f of this.gop) v.sendBinary(f);
     st.started = true;
   }
 
@@ -99,7 +127,6 @@ export class LiveStream {
       this.init = this.init ? Buffer.concat([this.init, box]) : box;
       this.mime = `video/mp4; codecs="${avcCodecOf(box) ?? 'avc1.42e01e'}"`;
       this.pipeline.markRunning();
-      for (const v of this.viewers.keys()) this.begin(v);
       return;
     }
     if (type === 'moof') {
@@ -107,10 +134,16 @@ export class LiveStream {
       return;
     }
     if (type === 'mdat' && this.pendingMoof) {
+      const key = moofStartsWithKeyframe(this.pendingMoof);
       const frag = Buffer.concat([this.pendingMoof, box]);
       this.pendingMoof = null;
+      if (key) this.gop = [frag];
+      else if (this.gop.length && this.gop.length < 300) this.gop.push(frag);
       for (const [v, st] of this.viewers) {
-        if (!st.started) this.begin(v);
+        if (!st.started) {
+          this.begin(v);
+          continue; // begin() sent this fragment with the others
+        }
         if (v.buffered() > SLOW_VIEWER_BYTES) {
           this.viewers.delete(v);
           v.close('too slow');

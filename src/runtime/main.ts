@@ -25,7 +25,7 @@ import { MQTT_USERNAME } from './mqtt-acl';
 import { startBridge, MqttBridge, redactMqttUrl, clearFlowsSession } from './mqtt-bridge';
 import { createNodeRed, EmbeddedNodeRed, nodeRedLogHandler } from './node-red';
 import { FlowsManager } from './flows';
-import { startDemo, DemoDevice } from './demo';
+import { startDemo, startDemoCamera, DemoDevice } from './demo';
 import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
@@ -290,6 +290,10 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
 
     // ---- demo devices
     if (cfg.demoActive) demo = await startDemo(log.child('demo'));
+    if (cfg.demoActive) {
+      const camera = await startDemoCamera(log.child('demo'));
+      if (camera) demo.push(camera);
+    }
 
     // ---- database
     const dbPath = path.join(cfg.dataDir, 'gatepost.db');
