@@ -88,6 +88,16 @@ const PAGES = [
       { key: 'access-worktime', name: 'Рабочее время', width: 12, widget: 'access-worktime.vue' },
     ],
   },
+  {
+    key: 'people',
+    name: 'Люди',
+    path: '/people',
+    icon: 'account-group',
+    groups: [
+      { key: 'people', name: 'Люди', width: 12, widget: 'people.vue' },
+      { key: 'people-qr', name: 'Гостевые QR-пропуска', width: 12, widget: 'people-qr.vue' },
+    ],
+  },
 ];
 
 function read(name) {

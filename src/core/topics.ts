@@ -15,3 +15,8 @@ export const accessTopic = (door: string): string =>
       .join('')
       .slice(0, 64) || 'unknown'
   }`;
+export const cameraStatusTopic = (camera: string): string => `gatepost/camera/${camera}/status`;
+export const cameraMotionTopic = (camera: string): string => `gatepost/camera/${camera}/motion`;
+export const cameraSnapshotTopic = (camera: string): string => `gatepost/camera/${camera}/snapshot`;
+export const cameraRecordingStateTopic = (camera: string): string => `gatepost/camera/${camera}/recording/state`;
+export const cameraRecordingSetTopic = (camera: string): string => `gatepost/camera/${camera}/recording/set`;

@@ -16,6 +16,7 @@ import { acquireInstanceLock, InstanceLockedError } from '../runtime/instance-lo
 import { redactUrl } from '../devices/http';
 import { DEFAULT_API_ROOT, telegramGetMe } from '../services/telegram-bot';
 import { quickCheck } from '../store/db';
+import { FFMPEG } from '../media/ffmpeg';
 import { listBackups } from './backup';
 import sqlite3 from 'sqlite3';
 
@@ -347,16 +348,26 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
         ),
       );
   }
-  const cams = (env.GATEPOST_CAMERA_URLS ?? '')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-  if (!cams.length) jobs.push(Promise.resolve(c('cameras', 'skip', 'камеры: не настроено', 'cameras: not configured')));
-  for (const item of cams) {
-    const eq = item.indexOf('=');
-    const name = eq > 0 ? item.slice(0, eq) : item;
-    const hp = hostPort(eq > 0 ? item.slice(eq + 1) : item, 554);
-    if (!hp) jobs.push(Promise.resolve(c(`camera:${name}`, 'fail', `камера ${name}: неверный адрес`, `camera ${name}: invalid address`)));
+  // the shipped cameras flow's cameras (flows/cameras.json): GATEPOST_CAMERA_<n>_URL (+ _SUB_URL), n = 1…9
+  const cams: Array<{ name: string; url: string }> = [];
+  for (let n = 1; n <= 9; n++) {
+    for (const [suffix, label] of [
+      ['URL', `camera${n}`],
+      ['SUB_URL', `camera${n} sub`],
+    ]) {
+      const url = (env[`GATEPOST_CAMERA_${n}_${suffix}`] ?? '').trim();
+      if (url) cams.push({ name: label, url });
+    }
+  }
+  if (!cams.length) jobs.push(Promise.resolve(c('cameras', 'skip', 'камеры: не настроено (GATEPOST_CAMERA_1_URL)', 'cameras: not configured (GATEPOST_CAMERA_1_URL)')));
+  else {
+    const ff = spawnSync(FFMPEG, ['-hide_banner', '-version'], { timeout: 10_000, encoding: 'utf8' });
+    if (ff.status === 0) jobs.push(Promise.resolve(c('ffmpeg', 'ok', `ffmpeg: ${ff.stdout.split('\n')[0].slice(0, 60)}`, `ffmpeg: ${ff.stdout.split('\n')[0].slice(0, 60)}`)));
+    else jobs.push(Promise.resolve(c('ffmpeg', 'fail', 'ffmpeg не установлен: камеры не работают (apt-get install ffmpeg)', 'ffmpeg is not installed: cameras cannot run (apt-get install ffmpeg)')));
+  }
+  for (const { name, url } of cams) {
+    const hp = /^rtsps?:\/\//i.test(url) ? hostPort(url, 554) : null;
+    if (!hp) jobs.push(Promise.resolve(c(`camera:${name}`, 'fail', `камера ${name}: адрес должен начинаться с rtsp://`, `camera ${name}: the URL must start with rtsp://`)));
     else
       jobs.push(
         tcpReach(hp.host, hp.port, timeoutMs).then((e) =>

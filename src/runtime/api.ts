@@ -20,6 +20,8 @@ import { logsRouter } from '../api/logs';
 import { doctorRouter } from '../api/doctor';
 import { accessRouter } from '../api/access';
 import { alertsRouter } from '../api/alerts';
+import { camerasRouter } from '../api/cameras';
+import { peopleRouter } from '../api/people';
 import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
@@ -55,6 +57,8 @@ export const API_ROUTERS: ReadonlyArray<[string, (hub: Hub) => express.Router]> 
   ['doctor', doctorRouter],
   ['access', accessRouter],
   ['alerts', alertsRouter],
+  ['cameras', camerasRouter],
+  ['people', peopleRouter],
 ];
 
 export interface ApiOptions {
@@ -199,8 +203,8 @@ export function createApi(opts: ApiOptions): MountedApi {
       }
       let data: string;
       try {
-        // a Buffer (an alarm's JPEG) is not sent as a JSON byte array: the page fetches images by id
-        data = JSON.stringify(payload ?? null, (_k, v) => (v && v.type === 'Buffer' && Array.isArray(v.data) ? undefined : v));
+        // binary payloads (a camera's motion snapshot) never go into the stream: the page fetches them
+        data = JSON.stringify(payload ?? null, (k, v) => (k && v && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data) ? undefined : v));
       } catch {
         return;
       }

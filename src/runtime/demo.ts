@@ -9,6 +9,10 @@
 import type { RuntimeLogger } from './logger';
 import type { DeviceModule } from '../devices/driver';
 import { DEVICES } from '../devices/registry';
+import { spawnSync } from 'child_process';
+import { rtspCameraUnavailable, startRtspCamera } from '../emulators/rtsp-camera';
+import { setCameraNote } from '../api/cameras';
+import { FFMPEG } from '../media/ffmpeg';
 
 export interface DemoDevice {
   name: string;
@@ -42,4 +46,47 @@ export async function startDemo(log: RuntimeLogger, env: NodeJS.ProcessEnv = pro
     }
   }
   return running;
+}
+
+/**
+ * Demo mode's camera: the synthetic RTSP camera (src/emulators/rtsp-camera.ts, GStreamer) as the
+ * shipped flow's camera1 (GATEPOST_CAMERA_1_URL, unless the site set one) and the rtsp-motion
+ * example's camera, with motion switched on and off every 20 s. Without GStreamer (or ffmpeg) the dashboard's
+ * camera page shows why (GET /api/cameras/note).
+ */
+export async function startDemoCamera(log: RuntimeLogger, env: NodeJS.ProcessEnv = process.env): Promise<DemoDevice | null> {
+  const missing = rtspCameraUnavailable() ?? (spawnSync(FFMPEG, ['-version'], { timeout: 10_000 }).status === 0 ? null : 'ffmpeg is not installed');
+  if (missing) {
+    setCameraNote(`demo camera unavailable / демо-камера недоступна: ${missing}`);
+    log.warn(`demo: no camera: ${missing}`);
+    return null;
+  }
+  try {
+    const cam = await startRtspCamera();
+    if (!env.GATEPOST_CAMERA_1_URL) {
+      env.GATEPOST_CAMERA_1_URL = cam.url;
+      env.GATEPOST_CAMERA_1_TITLE ||= 'Демо-камера';
+    }
+    env.GATEPOST_EXAMPLE_CAMERA_URL = cam.url;
+    let on = false;
+    const timer = setInterval(() => {
+      on = !on;
+      void cam.motion(on);
+    }, 20_000);
+    timer.unref();
+    log.info(`demo: synthetic camera at ${cam.url}`);
+    return {
+      name: 'rtsp-camera',
+      kind: 'camera',
+      url: cam.url,
+      close: async () => {
+        clearInterval(timer);
+        await cam.close();
+      },
+    };
+  } catch (err) {
+    setCameraNote(`demo camera failed to start / демо-камера не запустилась: ${(err as Error).message.slice(0, 200)}`);
+    log.error(`demo: camera failed to start: ${(err as Error).message}`);
+    return null;
+  }
 }

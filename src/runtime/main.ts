@@ -25,7 +25,7 @@ import { MQTT_USERNAME } from './mqtt-acl';
 import { startBridge, MqttBridge, redactMqttUrl, clearFlowsSession } from './mqtt-bridge';
 import { createNodeRed, EmbeddedNodeRed, nodeRedLogHandler } from './node-red';
 import { FlowsManager } from './flows';
-import { startDemo, DemoDevice } from './demo';
+import { startDemo, startDemoCamera, DemoDevice } from './demo';
 import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
@@ -34,6 +34,8 @@ import { startDeviceMonitor, DeviceMonitor, configuredDevices } from './device-m
 import { degradedOf } from '../services/degraded';
 import { accessLogOf } from '../services/access-log-service';
 import { alarmsOf } from '../services/alarm-service';
+import { cameraUpgrade, isCameraUpgrade } from '../api/cameras';
+import { sameOrigin } from './auth';
 
 /** Exit code of a start refused because another gatepost runs on the same data dir. */
 export const EXIT_LOCKED = 3;
@@ -168,6 +170,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   let brokerUrl = cfg.mqttUrl;
   let closing = false;
   const upgraded = new Set<import('stream').Duplex>();
+  let cameraHub: Hub | null = null;
 
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -216,6 +219,17 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     if (pathname === '/admin/comms') auth.decorateUpgrade(req);
     else if (pathname === '/mqtt') {
       if (!broker || !broker.handleUpgrade(req, socket, head)) socket.destroy();
+    } else if (isCameraUpgrade(pathname)) {
+      // a camera's live view (src/api/cameras.ts): authenticated like /api
+      if (!api || !cameraHub) return socket.destroy();
+      cameraUpgrade(
+        cameraHub,
+        (r) => auth.identify(r),
+        (r) => sameOrigin(r as express.Request),
+        req,
+        socket,
+        head,
+      );
     }
   });
 
@@ -278,6 +292,10 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
 
     // ---- demo devices
     if (cfg.demoActive) demo = await startDemo(log.child('demo'));
+    if (cfg.demoActive) {
+      const camera = await startDemoCamera(log.child('demo'));
+      if (camera) demo.push(camera);
+    }
 
     // ---- database
     const dbPath = path.join(cfg.dataDir, 'gatepost.db');
@@ -344,6 +362,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     });
     monitor = startDeviceMonitor({ hub, devices: deviceUrls, intervalMs: cfg.probeIntervalMs, timeoutMs: cfg.probeTimeoutMs, log: log.child('probe') });
     api = createApi({ hub, auth, log: log.child('api'), status });
+    cameraHub = hub;
     // ready means plates are taken: wait (a little) for the flows' mqtt in nodes to be connected and,
     // with the embedded broker, subscribed — a plate published before would find no subscriber
     await flowsTakeMqtt(nr!, broker, log, cfg.flowsReadyTimeoutMs);

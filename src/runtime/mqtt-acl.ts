@@ -4,9 +4,11 @@
  *
  * Roles:
  *  - admin:    everything (except publishing to $SYS/); the runtime's internal account is admin
- *  - operator: publish gatepost/gate/+/set; subscribe gatepost/#
+ *  - operator: publish gatepost/gate/+/set and gatepost/camera/+/recording/set; subscribe gatepost/#
  *  - lpr:      publish gatepost/lpr/+ and gatepost/lpr/+/fallback; subscribe gatepost/decision/# and gatepost/available
- *  - camera:   publish and subscribe gatepost/camera/<own name>/#; publish gatepost/lpr/<own name>
+ *  - camera:   publish and subscribe gatepost/camera/<own name>/#; publish gatepost/lpr/<own name>;
+ *              a QR reader or face recogniser account (role camera, named after the reader/camera)
+ *              publishes gatepost/qr/<own name> and gatepost/face/<own name> (issue 16)
  * For every role: no retained plates or commands (NO_RETAIN); internal client ids are reserved.
  */
 import type { MqttRole } from './secrets';
@@ -24,11 +26,11 @@ export function rulesOf(role: MqttRole, username: string): AclRules {
     case 'admin':
       return { publish: ['#'], subscribe: ['#', '$SYS/#'] };
     case 'operator':
-      return { publish: ['gatepost/gate/+/set'], subscribe: ['gatepost/#'] };
+      return { publish: ['gatepost/gate/+/set', 'gatepost/camera/+/recording/set'], subscribe: ['gatepost/#'] };
     case 'lpr':
       return { publish: ['gatepost/lpr/+', 'gatepost/lpr/+/fallback'], subscribe: ['gatepost/decision/#', 'gatepost/available'] };
     case 'camera':
-      return { publish: [`gatepost/camera/${username}/#`, `gatepost/lpr/${username}`], subscribe: [`gatepost/camera/${username}/#`] };
+      return { publish: [`gatepost/camera/${username}/#`, `gatepost/lpr/${username}`, `gatepost/qr/${username}`, `gatepost/face/${username}`], subscribe: [`gatepost/camera/${username}/#`] };
     default:
       return { publish: [], subscribe: [] };
   }
@@ -72,7 +74,7 @@ export function validTopic(topic: string): boolean {
  * new subscription — a retained plate would be decided (and open the barrier) again at every full
  * deploy, a retained command executed again at every restart.
  */
-export const NO_RETAIN = ['gatepost/lpr/#', 'gatepost/gate/+/set'];
+export const NO_RETAIN = ['gatepost/lpr/#', 'gatepost/gate/+/set', 'gatepost/camera/+/recording/set', 'gatepost/qr/#', 'gatepost/face/#'];
 
 export function mayRetain(topic: string): boolean {
   return !NO_RETAIN.some((f) => topicMatches(f, topic));

@@ -26,13 +26,14 @@ import type { GateCommand, GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
 import { FLOWS_CLIENT_ID, BRIDGE_CLIENT_ID_PREFIX } from './mqtt-acl';
+import { cameraMqtt, CAMERA_BRIDGE_TOPICS, CAMERA_SET_FILTER } from './camera-mqtt';
 
 export { TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE };
 /**
  * The topics the bridge owns (docs/MQTT.md names one owner per topic): nobody else — no shipped
  * flow, no example — publishes on them. `+` = one topic level.
  */
-export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE, TOPIC_IVMS_STATE, 'gatepost/access/+'];
+export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE, TOPIC_IVMS_STATE, 'gatepost/access/+', ...CAMERA_BRIDGE_TOPICS];
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
 
 /** What the bridge needs of the gate service. */
@@ -127,7 +128,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     will: { topic: TOPIC_AVAILABLE, payload: Buffer.from('offline'), retain: true, qos: 1 },
   });
 
-  const publish = (topic: string, payload: string, retain: boolean) => {
+  const publish = (topic: string, payload: string | Buffer, retain: boolean) => {
     if (stopping) return;
     client.publish(topic, payload, { qos: 1, retain }, (err) => {
       if (err && !stopping) log.warn(`publish ${topic} failed: ${err.message}`);
@@ -147,7 +148,10 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     }
     if (lastEposelok !== undefined) publish(TOPIC_EPOSELOK_STATE, JSON.stringify(lastEposelok), true);
     if (lastIvms !== undefined) publish(TOPIC_IVMS_STATE, JSON.stringify(lastIvms), true);
+    cameras.republish();
   };
+  // the cameras' topics (src/runtime/camera-mqtt.ts)
+  const cameras = cameraMqtt(hub, publish, log);
 
   const offGate = hub.on('gate-state', (s: GateStatePayload) => publishGate(s));
   const offEpo = hub.on('eposelok-state', (s: unknown) => {
@@ -165,6 +169,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   });
 
   const handleSet = (p: PublishInfo | { topic: string; payload: Buffer; retain: boolean; clientId: string; username: string | null }, actorFromBroker: boolean) => {
+    if (cameras.handleSet(p.topic, p.payload, p.retain, actorFromBroker ? p.username || p.clientId || 'mqtt' : 'mqtt')) return;
     const m = SET_TOPIC.exec(p.topic);
     if (!m) return;
     if (p.retain) {
@@ -206,6 +211,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
       client.subscribe('gatepost/gate/+/set', { qos: 1 }, (err, granted) => {
         if (err || granted?.some((g) => g.qos === 128)) log.error(`MQTT bridge could not subscribe to gate commands: ${err?.message ?? 'refused by the broker'}`);
       });
+      client.subscribe(CAMERA_SET_FILTER, { qos: 1 }, (err) => err && log.error(`MQTT bridge could not subscribe to camera commands: ${err.message}`));
     }
     republish();
   });
@@ -229,6 +235,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
       offEpo();
       offIvms();
       offAccess();
+      cameras.stop();
       offPublish?.();
       if (client.connected) {
         await new Promise<void>((resolve) => {

@@ -217,6 +217,7 @@ export class EventsService implements Service {
       personId: a.personId,
       personName: a.personName,
       credential: a.credential,
+      confidence: a.confidence,
     };
     return this.record(rec, image);
   }

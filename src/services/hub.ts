@@ -20,6 +20,8 @@ import type { GateAlarm } from './gate-service';
 import type { DegradedAlarm } from './degraded';
 import type { PassesChanged } from './passes-service';
 import type { AlertEvent } from './alarm-service';
+import type { QrFrameRead } from './qr-frames';
+import type { FaceFrameRead } from '../media/face-recogniser';
 import LIVE_EVENT_NAMES from '../core/live-events.json';
 
 export interface HubOptions {
@@ -81,6 +83,10 @@ export interface HubEvents {
   'ftp-state': FtpState;
   /** an alert of the alarm service (issue 15: src/services/alarm-service.ts), its image fetched by id */
   alert: AlertEvent;
+  /** a QR code read by gatepost itself in a camera frame (issue 16: src/services/qr-frames.ts; qr-check decides it) */
+  'qr-read': QrFrameRead;
+  /** a face found by the built-in recogniser in a camera frame (issue 16: src/media/face-recogniser.ts; face-check decides it) */
+  'face-read': FaceFrameRead;
 }
 export type HubEvent = keyof HubEvents;
 

@@ -257,4 +257,93 @@ CREATE TABLE alert_outbox (
 CREATE INDEX alert_outbox_pending ON alert_outbox (state, id);
 `,
   },
+  {
+    version: 6,
+    name: 'cameras: recording switch and pre/post-roll per camera, recorded clips with their upload state',
+    up: `
+CREATE TABLE camera_settings (
+  name TEXT PRIMARY KEY,          -- the camera config node's name (one MQTT topic level)
+  recording INTEGER,              -- 1 / 0; NULL = the node's default
+  pre_roll INTEGER,               -- seconds; NULL = the node's default
+  post_roll INTEGER,              -- seconds; NULL = the node's default
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE camera_clips (
+  id INTEGER PRIMARY KEY,
+  camera TEXT NOT NULL,
+  start INTEGER NOT NULL,         -- epoch ms
+  end INTEGER NOT NULL,
+  size INTEGER NOT NULL,          -- bytes
+  file TEXT NOT NULL,             -- local MP4 (kept until retention removes it)
+  upload TEXT NOT NULL DEFAULT 'local',  -- 'local' | 'queued' | 'uploading' | 'done' | 'failed' | 'dropped'
+  remote_path TEXT,
+  upload_error TEXT,
+  removed INTEGER NOT NULL DEFAULT 0     -- 1 when retention deleted the local file
+);
+CREATE INDEX camera_clips_camera_start ON camera_clips (camera, start);
+`,
+  },
+  {
+    version: 9,
+    name: 'people at the wicket: the person registry (cards, photos, face descriptors) and QR guest passes',
+    up: `
+CREATE TABLE people (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  name_key TEXT NOT NULL,          -- name in lower case (JS toLowerCase: sqlite's lower() is ASCII only)
+  unit TEXT NOT NULL DEFAULT '',   -- house / flat, or department
+  note TEXT NOT NULL DEFAULT '',
+  access_points TEXT NOT NULL DEFAULT '',  -- comma list of gate / door ids; '' = every access point
+  valid_from INTEGER,
+  valid_to INTEGER,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  author TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX people_name_key ON people (name_key);
+CREATE TABLE person_cards (
+  card_no TEXT PRIMARY KEY,        -- normalised (trimmed, upper case): one card, one person
+  person_id INTEGER NOT NULL
+);
+CREATE INDEX person_cards_person ON person_cards (person_id);
+CREATE TABLE person_photos (
+  id INTEGER PRIMARY KEY,
+  person_id INTEGER NOT NULL,
+  mime TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  bytes BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX person_photos_person ON person_photos (person_id);
+CREATE TABLE person_faces (
+  id INTEGER PRIMARY KEY,
+  person_id INTEGER NOT NULL,
+  photo_id INTEGER,
+  descriptor BLOB NOT NULL,        -- 128 float32, little endian
+  score REAL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX person_faces_person ON person_faces (person_id);
+CREATE TABLE qr_passes (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE, -- sha256 of the token text: the token itself is never stored
+  pass_id INTEGER,                 -- temp_passes.id when bound to a temporary pass (its validity applies)
+  person_id INTEGER,
+  label TEXT NOT NULL DEFAULT '',
+  access_points TEXT NOT NULL DEFAULT '',
+  valid_from INTEGER NOT NULL,
+  valid_to INTEGER NOT NULL,
+  max_uses INTEGER NOT NULL DEFAULT 1,
+  uses INTEGER NOT NULL DEFAULT 0,
+  last_used_at INTEGER,
+  author TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER,
+  revoked_by TEXT
+);
+CREATE INDEX qr_passes_pass ON qr_passes (pass_id);
+CREATE INDEX qr_passes_valid_to ON qr_passes (valid_to);
+`,
+  },
 ];

@@ -68,13 +68,17 @@ afterAll(async () => {
 test('the package has the node types this test is written for', () => {
   // every type below must be checked; a new node type shows up here and is then checked as well
   expect(types).toEqual([
+    'camera',
     'e-poselok-config',
     'e-poselok-sync',
+    'face-check',
     'frigate-lpr',
     'gatepost-gate',
     'ivms-attlog',
     'ivms-sql',
     'plate-check',
+    'qr-check',
+    'rtsp-motion',
     'sarapul-relay',
     'sokol-door',
     'telegram-bot',

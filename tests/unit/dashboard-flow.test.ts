@@ -52,12 +52,13 @@ describe('flows/dashboard.json', () => {
     for (const n of flow.filter((x) => 'z' in x)) expect(n.z).toBe(tabs[0].id);
   });
 
-  test('pages «Пост», «Журнал», «Система», «Журнал системы» in this order, with groups and widgets', () => {
+  test('pages «Пост», «Журнал», «Система», «Журнал системы», «Люди» in this order, with groups and widgets', () => {
     const pages = flow.filter((n) => n.type === 'ui-page').sort((a, b) => a.order - b.order);
     // the first four in this order; the features' pages follow (e.g. «Доступ»)
     expect(pages.slice(0, 4).map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система', 'Журнал системы']);
     expect(pages.slice(0, 4).map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog']);
     expect(pages.map((p) => p.path)).toContain('/access');
+    expect(pages.map((p) => p.path)).toContain('/people');
     for (const p of pages) {
       expect(byId.get(p.ui)?.type).toBe('ui-base');
       expect(byId.get(p.theme)?.type).toBe('ui-theme');
