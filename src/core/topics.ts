@@ -6,3 +6,6 @@ export const fallbackTopic = (camera: string): string => `gatepost/lpr/${camera}
 export const decisionTopic = (gate: string): string => `gatepost/decision/${gate}`;
 export const gateStateTopic = (gate: string): string => `gatepost/gate/${gate}/state`;
 export const gateSetTopic = (gate: string): string => `gatepost/gate/${gate}/set`;
+/** the FTP upload queues' summary (retained) and one target's queue (retained) */
+export const TOPIC_FTP_STATE = 'gatepost/ftp/state';
+export const ftpStateTopic = (target: string): string => `gatepost/ftp/${target}/state`;

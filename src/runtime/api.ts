@@ -18,6 +18,7 @@ import { eposelokRouter } from '../api/eposelok';
 import { gatesRouter } from '../api/gates';
 import { logsRouter } from '../api/logs';
 import { doctorRouter } from '../api/doctor';
+import { uploadsRouter } from '../api/uploads';
 import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
@@ -51,6 +52,7 @@ export const API_ROUTERS: ReadonlyArray<[string, (hub: Hub) => express.Router]> 
   ['gates', gatesRouter],
   ['logs', logsRouter],
   ['doctor', doctorRouter],
+  ['uploads', uploadsRouter],
 ];
 
 export interface ApiOptions {
