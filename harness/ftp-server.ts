@@ -93,7 +93,8 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
       greeting: 'gatepost test FTP',
       log: quietLog(),
       tls: tlsOpts,
-      timeout: 30_000,
+      // no idle timeout: its timer would keep the test process alive after the last test
+      timeout: 0,
     });
     s.on('login', ({ connection, username, password: pw }: any, resolve: (c: any) => void, reject: (e: Error) => void) => {
       const ok = !refusing && username === user && pw === password;

@@ -151,7 +151,7 @@ export function describeFtpError(err: unknown, server: string): { text: string; 
   const msg = String(e?.message ?? err)
     .replace(/\s+/g, ' ')
     .slice(0, 160);
-  const ftpCode = err instanceof FTPError && typeof e.code === 'number' && e.code >= 100 && e.code < 600 ? e.code : 0;
+  const ftpCode: number = err instanceof FTPError && typeof e.code === 'number' && e.code >= 100 && e.code < 600 ? e.code : 0;
   if (ftpCode === 530) return { text: `login refused by ${server} (530): check the user and password — ${msg}`, connection: true };
   if (ftpCode === 421) return { text: `${server} closed the session (421): ${msg}`, connection: true };
   if (ftpCode) return { text: `${server} answered ${ftpCode}: ${msg}`, connection: ftpCode < 500 };
