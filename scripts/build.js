@@ -24,3 +24,5 @@ function copyAssets(srcDir, dstDir) {
   }
 }
 copyAssets(path.join(root, 'nodes'), path.join(root, 'dist', 'nodes'));
+// the synthetic RTSP camera (GStreamer, Python) of tests, demo mode and benchmarks
+fs.copyFileSync(path.join(root, 'src', 'emulators', 'rtsp_camera.py'), path.join(root, 'dist', 'src', 'emulators', 'rtsp_camera.py'));

@@ -115,7 +115,7 @@ export interface Decision {
  * path); `fallback` a plate passage `gatepost-lpr` decided while gatepost was down; `manual` a
  * guard's decision. The events table, the REST API's `kind` filter and the dashboard's log use it.
  */
-export const CREDENTIAL_KINDS = ['plate', 'card', 'face', 'fingerprint', 'qr', 'pin', 'manual', 'fallback'] as const;
+export const CREDENTIAL_KINDS = ['plate', 'card', 'face', 'fingerprint', 'qr', 'pin', 'manual', 'fallback', 'motion'] as const;
 export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
 export const isCredentialKind = (v: unknown): v is CredentialKind => (CREDENTIAL_KINDS as readonly unknown[]).includes(v);
 

@@ -6,6 +6,11 @@ export const fallbackTopic = (camera: string): string => `gatepost/lpr/${camera}
 export const decisionTopic = (gate: string): string => `gatepost/decision/${gate}`;
 export const gateStateTopic = (gate: string): string => `gatepost/gate/${gate}/state`;
 export const gateSetTopic = (gate: string): string => `gatepost/gate/${gate}/set`;
+export const cameraStatusTopic = (camera: string): string => `gatepost/camera/${camera}/status`;
+export const cameraMotionTopic = (camera: string): string => `gatepost/camera/${camera}/motion`;
+export const cameraSnapshotTopic = (camera: string): string => `gatepost/camera/${camera}/snapshot`;
+export const cameraRecordingStateTopic = (camera: string): string => `gatepost/camera/${camera}/recording/state`;
+export const cameraRecordingSetTopic = (camera: string): string => `gatepost/camera/${camera}/recording/set`;
 /** the FTP upload queues' summary (retained) and one target's queue (retained) */
 export const TOPIC_FTP_STATE = 'gatepost/ftp/state';
 export const ftpStateTopic = (target: string): string => `gatepost/ftp/${target}/state`;

@@ -18,6 +18,7 @@ import { eposelokRouter } from '../api/eposelok';
 import { gatesRouter } from '../api/gates';
 import { logsRouter } from '../api/logs';
 import { doctorRouter } from '../api/doctor';
+import { camerasRouter } from '../api/cameras';
 import { uploadsRouter } from '../api/uploads';
 import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
@@ -52,6 +53,7 @@ export const API_ROUTERS: ReadonlyArray<[string, (hub: Hub) => express.Router]> 
   ['gates', gatesRouter],
   ['logs', logsRouter],
   ['doctor', doctorRouter],
+  ['cameras', camerasRouter],
   ['uploads', uploadsRouter],
 ];
 
@@ -197,7 +199,8 @@ export function createApi(opts: ApiOptions): MountedApi {
       }
       let data: string;
       try {
-        data = JSON.stringify(payload ?? null);
+        // binary payloads (a camera's motion snapshot) never go into the stream: the page fetches them
+        data = JSON.stringify(payload ?? null, (k, v) => (k && v && typeof v === 'object' && v.type === 'Buffer' && Array.isArray(v.data) ? undefined : v));
       } catch {
         return;
       }

@@ -33,6 +33,8 @@ import { noDelayOnOutgoingTcp } from './tcp-nodelay';
 import { acquireInstanceLock, InstanceLockedError } from './instance-lock';
 import { startDeviceMonitor, DeviceMonitor, configuredDevices } from './device-monitor';
 import { degradedOf } from '../services/degraded';
+import { cameraUpgrade, isCameraUpgrade } from '../api/cameras';
+import { sameOrigin } from './auth';
 
 /** Exit code of a start refused because another gatepost runs on the same data dir. */
 export const EXIT_LOCKED = 3;
@@ -167,6 +169,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   let brokerUrl = cfg.mqttUrl;
   let closing = false;
   const upgraded = new Set<import('stream').Duplex>();
+  let cameraHub: Hub | null = null;
 
   app.use((_req, res, next) => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
@@ -215,6 +218,17 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     if (pathname === '/admin/comms') auth.decorateUpgrade(req);
     else if (pathname === '/mqtt') {
       if (!broker || !broker.handleUpgrade(req, socket, head)) socket.destroy();
+    } else if (isCameraUpgrade(pathname)) {
+      // a camera's live view (src/api/cameras.ts): authenticated like /api
+      if (!api || !cameraHub) return socket.destroy();
+      cameraUpgrade(
+        cameraHub,
+        (r) => auth.identify(r),
+        (r) => sameOrigin(r as express.Request),
+        req,
+        socket,
+        head,
+      );
     }
   });
 
@@ -341,6 +355,7 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     });
     monitor = startDeviceMonitor({ hub, devices: deviceUrls, intervalMs: cfg.probeIntervalMs, timeoutMs: cfg.probeTimeoutMs, log: log.child('probe') });
     api = createApi({ hub, auth, log: log.child('api'), status });
+    cameraHub = hub;
     // ready means plates are taken: wait (a little) for the flows' mqtt in nodes to be connected and,
     // with the embedded broker, subscribed — a plate published before would find no subscriber
     await flowsTakeMqtt(nr!, broker, log, cfg.flowsReadyTimeoutMs);

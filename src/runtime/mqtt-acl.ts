@@ -4,7 +4,7 @@
  *
  * Roles:
  *  - admin:    everything (except publishing to $SYS/); the runtime's internal account is admin
- *  - operator: publish gatepost/gate/+/set; subscribe gatepost/#
+ *  - operator: publish gatepost/gate/+/set and gatepost/camera/+/recording/set; subscribe gatepost/#
  *  - lpr:      publish gatepost/lpr/+ and gatepost/lpr/+/fallback; subscribe gatepost/decision/# and gatepost/available
  *  - camera:   publish and subscribe gatepost/camera/<own name>/#; publish gatepost/lpr/<own name>
  * For every role: no retained plates or commands (NO_RETAIN); internal client ids are reserved.
@@ -24,7 +24,7 @@ export function rulesOf(role: MqttRole, username: string): AclRules {
     case 'admin':
       return { publish: ['#'], subscribe: ['#', '$SYS/#'] };
     case 'operator':
-      return { publish: ['gatepost/gate/+/set'], subscribe: ['gatepost/#'] };
+      return { publish: ['gatepost/gate/+/set', 'gatepost/camera/+/recording/set'], subscribe: ['gatepost/#'] };
     case 'lpr':
       return { publish: ['gatepost/lpr/+', 'gatepost/lpr/+/fallback'], subscribe: ['gatepost/decision/#', 'gatepost/available'] };
     case 'camera':
@@ -72,7 +72,7 @@ export function validTopic(topic: string): boolean {
  * new subscription — a retained plate would be decided (and open the barrier) again at every full
  * deploy, a retained command executed again at every restart.
  */
-export const NO_RETAIN = ['gatepost/lpr/#', 'gatepost/gate/+/set'];
+export const NO_RETAIN = ['gatepost/lpr/#', 'gatepost/gate/+/set', 'gatepost/camera/+/recording/set'];
 
 export function mayRetain(topic: string): boolean {
   return !NO_RETAIN.some((f) => topicMatches(f, topic));

@@ -25,13 +25,14 @@ import type { FtpState, GateCommand, GateStatePayload } from '../core/contracts'
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
 import { FLOWS_CLIENT_ID, BRIDGE_CLIENT_ID_PREFIX } from './mqtt-acl';
+import { cameraMqtt, CAMERA_BRIDGE_TOPICS, CAMERA_SET_FILTER } from './camera-mqtt';
 
 export { TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE };
 /**
  * The topics the bridge owns (docs/MQTT.md names one owner per topic): nobody else — no shipped
  * flow, no example — publishes on them. `+` = one topic level.
  */
-export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE, TOPIC_FTP_STATE, ftpStateTopic('+')];
+export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE, ...CAMERA_BRIDGE_TOPICS, TOPIC_FTP_STATE, ftpStateTopic('+')];
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
 
 /** What the bridge needs of the gate service. */
@@ -151,7 +152,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     will: { topic: TOPIC_AVAILABLE, payload: Buffer.from('offline'), retain: true, qos: 1 },
   });
 
-  const publish = (topic: string, payload: string, retain: boolean) => {
+  const publish = (topic: string, payload: string | Buffer, retain: boolean) => {
     if (stopping) return;
     client.publish(topic, payload, { qos: 1, retain }, (err) => {
       if (err && !stopping) log.warn(`publish ${topic} failed: ${err.message}`);
@@ -170,8 +171,11 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
       log.warn(`could not list gates: ${(err as Error).message}`);
     }
     if (lastEposelok !== undefined) publish(TOPIC_EPOSELOK_STATE, JSON.stringify(lastEposelok), true);
+    cameras.republish();
     publishFtp(null);
   };
+  // the cameras' topics (src/runtime/camera-mqtt.ts)
+  const cameras = cameraMqtt(hub, publish, log);
 
   const offGate = hub.on('gate-state', (s: GateStatePayload) => publishGate(s));
   const offEpo = hub.on('eposelok-state', (s: unknown) => {
@@ -193,6 +197,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
   const offFtp = hub.on('ftp-state', (s: FtpState) => publishFtp(s));
 
   const handleSet = (p: PublishInfo | { topic: string; payload: Buffer; retain: boolean; clientId: string; username: string | null }, actorFromBroker: boolean) => {
+    if (cameras.handleSet(p.topic, p.payload, p.retain, actorFromBroker ? p.username || p.clientId || 'mqtt' : 'mqtt')) return;
     const m = SET_TOPIC.exec(p.topic);
     if (!m) return;
     if (p.retain) {
@@ -234,6 +239,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
       client.subscribe('gatepost/gate/+/set', { qos: 1 }, (err, granted) => {
         if (err || granted?.some((g) => g.qos === 128)) log.error(`MQTT bridge could not subscribe to gate commands: ${err?.message ?? 'refused by the broker'}`);
       });
+      client.subscribe(CAMERA_SET_FILTER, { qos: 1 }, (err) => err && log.error(`MQTT bridge could not subscribe to camera commands: ${err.message}`));
     }
     republish();
   });
@@ -255,6 +261,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     async stop() {
       offGate();
       offEpo();
+      cameras.stop();
       offFtp();
       offPublish?.();
       if (client.connected) {

@@ -152,6 +152,32 @@ CREATE INDEX events_person_ts ON events (person_id, ts) WHERE person_id IS NOT N
 `,
   },
   {
+    version: 6,
+    name: 'cameras: recording switch and pre/post-roll per camera, recorded clips with their upload state',
+    up: `
+CREATE TABLE camera_settings (
+  name TEXT PRIMARY KEY,          -- the camera config node's name (one MQTT topic level)
+  recording INTEGER,              -- 1 / 0; NULL = the node's default
+  pre_roll INTEGER,               -- seconds; NULL = the node's default
+  post_roll INTEGER,              -- seconds; NULL = the node's default
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE camera_clips (
+  id INTEGER PRIMARY KEY,
+  camera TEXT NOT NULL,
+  start INTEGER NOT NULL,         -- epoch ms
+  end INTEGER NOT NULL,
+  size INTEGER NOT NULL,          -- bytes
+  file TEXT NOT NULL,             -- local MP4 (kept until retention removes it)
+  upload TEXT NOT NULL DEFAULT 'local',  -- 'local' | 'queued' | 'uploading' | 'done' | 'failed' | 'dropped'
+  remote_path TEXT,
+  upload_error TEXT,
+  removed INTEGER NOT NULL DEFAULT 0     -- 1 when retention deleted the local file
+);
+CREATE INDEX camera_clips_camera_start ON camera_clips (camera, start);
+`,
+  },
+  {
     version: 7,
     name: 'the durable FTP upload queue (issue 14): one row per file and target, kept after delivery as the record',
     up: `

@@ -1,0 +1,116 @@
+/**
+ * A synthetic RTSP camera on 127.0.0.1: Debian's GStreamer RTSP server through python3-gi
+ * (rtsp_camera.py beside this file, run with /usr/bin/python3), H.264 baseline 640×360 @ 5 fps,
+ * a keyframe a second. Motion is switched on demand (`motion(true)`: the test pattern scrolls);
+ * optional RTSP basic auth (a wrong password gets 401); an image mode streams a still picture
+ * (a QR code PNG …). Used by tests, the demo mode and the benchmarks.
+ *
+ *   const cam = await startRtspCamera({ user: 'u', password: 'p' });
+ *   cam.url          // rtsp://127.0.0.1:<port>/cam (no credentials)
+ *   await cam.motion(true);
+ *   await cam.close();   // the server quits (also when this process dies: it reads our pipe)
+ */
+import { ChildProcess, spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const PYTHON = '/usr/bin/python3';
+export const RTSP_CAMERA_SCRIPT = path.join(__dirname, 'rtsp_camera.py');
+
+export interface RtspCameraOptions {
+  port?: number;
+  path?: string;
+  size?: string;
+  fps?: number;
+  user?: string;
+  password?: string;
+  /** a picture file (PNG/JPEG) streamed as a still */
+  image?: string;
+  /** start with motion */
+  moving?: boolean;
+  bitrate?: number;
+}
+
+export interface RtspCamera {
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  motion(on: boolean): Promise<void>;
+  /** stops serving (a stream that ends mid-way); resolves when the server exited */
+  close(): Promise<void>;
+}
+
+let available: string | null | undefined;
+/** null when the GStreamer RTSP server can run here, else why not. */
+export function rtspCameraUnavailable(): string | null {
+  if (available !== undefined) return available;
+  if (!fs.existsSync(PYTHON)) return (available = `${PYTHON} not found`);
+  const r = spawnSync(PYTHON, ['-c', "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"], { timeout: 15000, encoding: 'utf8' });
+  available = r.status === 0 ? null : 'GStreamer RTSP server not installed (python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-ugly …)';
+  return available;
+}
+
+export async function startRtspCamera(opts: RtspCameraOptions = {}): Promise<RtspCamera> {
+  const args = [RTSP_CAMERA_SCRIPT, '--port', String(opts.port ?? 0), '--path', opts.path ?? '/cam', '--size', opts.size ?? '640x360', '--fps', String(opts.fps ?? 5)];
+  if (opts.user) args.push('--user', opts.user, '--password', opts.password ?? '');
+  if (opts.image) args.push('--image', opts.image);
+  if (opts.moving) args.push('--motion');
+  if (opts.bitrate) args.push('--bitrate', String(opts.bitrate));
+  const proc = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters: Array<{ test: () => boolean; resolve: () => void }> = [];
+  proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (const w of [...waiters]) {
+      if (w.test()) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  });
+  proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  proc.stdin!.on('error', () => undefined);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`RTSP camera did not start: ${err.trim().slice(-500)}`)), 20000);
+    const check = () => {
+      const m = /READY (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', check);
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`RTSP camera exited (${code}): ${err.trim().slice(-500)}`));
+    });
+  });
+  const command = (line: string) =>
+    new Promise<void>((resolve) => {
+      const want = countOf(out, `OK ${line}\n`) + 1;
+      waiters.push({ test: () => countOf(out, `OK ${line}\n`) >= want, resolve });
+      proc.stdin!.write(`${line}\n`);
+    });
+  return {
+    url: `rtsp://127.0.0.1:${port}${opts.path ?? '/cam'}`,
+    port,
+    proc,
+    motion: (on) => command(on ? 'motion on' : 'motion off'),
+    close: async () => {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.stdin!.end();
+        const t = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+}
+
+function countOf(s: string, sub: string): number {
+  let n = 0;
+  for (let i = s.indexOf(sub); i >= 0; i = s.indexOf(sub, i + sub.length)) n++;
+  return n;
+}

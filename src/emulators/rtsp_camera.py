@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""A synthetic RTSP camera for tests, the demo mode and benchmarks (GStreamer's RTSP server).
+
+Serves rtsp://127.0.0.1:<port>/<path> (H.264 baseline over RTP; clients use TCP) from
+videotestsrc, or a still picture (--image file.png) frozen into a live stream.
+
+Control: one command per line on stdin; the server quits when stdin closes (so it never outlives
+its parent):
+  motion on | motion off   the test pattern scrolls (motion) or stands still
+  quit                     stop serving (a stream that ends mid-way)
+Prints `READY <port>` on stdout once it listens, `OK <command>` after each command.
+
+Options: --port N (0 = any free port), --path /cam, --size 640x360, --fps 5, --user U --password P
+(RTSP basic auth: a wrong password is refused with 401), --image file.png, --motion (start moving),
+--bitrate kbit/s.
+"""
+import argparse
+import sys
+import threading
+
+import gi
+
+gi.require_version('Gst', '1.0')
+gi.require_version('GstRtspServer', '1.0')
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+SPEED = 16
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--port', type=int, default=0)
+    ap.add_argument('--path', default='/cam')
+    ap.add_argument('--size', default='640x360')
+    ap.add_argument('--fps', type=int, default=5)
+    ap.add_argument('--user')
+    ap.add_argument('--password')
+    ap.add_argument('--image')
+    ap.add_argument('--motion', action='store_true')
+    ap.add_argument('--bitrate', type=int, default=800)
+    a = ap.parse_args()
+    w, h = a.size.split('x')
+    Gst.init(None)
+    state = {'moving': a.motion, 'sources': []}
+
+    caps = 'video/x-raw,width=%s,height=%s,framerate=%d/1' % (w, h, a.fps)
+    enc = ('x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d ! video/x-h264,profile=baseline ! '
+           'rtph264pay name=pay0 pt=96 config-interval=1' % (a.fps, a.bitrate))
+    if a.image:
+        src = ('filesrc location="%s" ! decodebin ! videoconvert ! videoscale ! video/x-raw,width=%s,height=%s ! '
+               'imagefreeze is-live=true ! videorate ! %s ! videoconvert ! video/x-raw,format=I420 ! ' % (a.image, w, h, caps))
+    else:
+        src = ('videotestsrc name=src is-live=true pattern=smpte75 horizontal-speed=%d ! %s ! ' % (SPEED if a.motion else 0, caps))
+    launch = '( %s%s )' % (src, enc)
+
+    server = GstRtspServer.RTSPServer()
+    server.set_address('127.0.0.1')
+    server.set_service(str(a.port))
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_shared(True)
+    gi.require_version('GstRtsp', '1.0')
+    from gi.repository import GstRtsp
+    factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
+
+    def on_configure(_factory, media):
+        el = media.get_element().get_by_name('src')
+        if el is not None:
+            el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
+            state['sources'].append(el)
+
+    factory.connect('media-configure', on_configure)
+    if a.user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string('media.factory.role', 'user')
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(a.user, a.password or ''), token)
+        server.set_auth(auth)
+        perms = GstRtspServer.RTSPPermissions()
+        perms.add_permission_for_role('user', 'media.factory.access', True)
+        perms.add_permission_for_role('user', 'media.factory.construct', True)
+        factory.set_permissions(perms)
+    server.get_mount_points().add_factory(a.path, factory)
+    loop = GLib.MainLoop()
+    if server.attach(None) == 0:
+        print('ERROR cannot listen', flush=True)
+        sys.exit(2)
+    print('READY %d' % server.get_bound_port(), flush=True)
+
+    def command(line):
+        line = line.strip()
+        if line in ('motion on', 'motion off'):
+            state['moving'] = line == 'motion on'
+            for el in state['sources']:
+                el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
+        elif line == 'quit':
+            loop.quit()
+            return False
+        print('OK %s' % line, flush=True)
+        return False
+
+    def read_stdin():
+        for line in sys.stdin:
+            GLib.idle_add(command, line)
+        GLib.idle_add(loop.quit)
+
+    threading.Thread(target=read_stdin, daemon=True).start()
+    try:
+        loop.run()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == '__main__':
+    main()

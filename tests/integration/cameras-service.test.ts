@@ -1,0 +1,108 @@
+/**
+ * The camera service against a real RTSP camera (GStreamer's RTSP server, src/emulators/rtsp-camera.ts)
+ * and real ffmpeg: motion on demand → 'camera-motion' with a JPEG snapshot and an access event of kind
+ * `motion`; recording → an MP4 clip with pre-roll that ffprobe reads; the ffmpeg processes stop with
+ * the camera. A few seconds of video each.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync } from 'child_process';
+import { Hub } from '../../src/services/hub';
+import { camerasOf, CameraDef } from '../../src/media/camera-service';
+import { eventsOf } from '../../src/services/events-service';
+import { runningFfmpeg } from '../../src/media/ffmpeg';
+import { startRtspCamera, RtspCamera } from '../helpers/rtsp-camera';
+import type { CameraMotion, ClipReady } from '../../src/core/contracts';
+
+jest.setTimeout(90_000);
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+const until = async (fn: () => boolean, ms = 20_000, what = 'condition') => {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+export function cameraDef(name: string, url: string, over: Partial<CameraDef> = {}): CameraDef {
+  return {
+    name,
+    url,
+    enabled: true,
+    ftp: null,
+    detect: { pixelThreshold: 25, minArea: 0.01, mask: [], cooldownMs: 1000 },
+    preRoll: 2,
+    postRoll: 1,
+    recording: false,
+    retention: { maxAgeDays: 7, maxSizeMb: 1000 },
+    ...over,
+  };
+}
+
+describe('camera service with a real RTSP camera', () => {
+  let dir: string;
+  let hub: Hub;
+  let cam: RtspCamera;
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp-cam-'));
+    cam = await startRtspCamera();
+    hub = Hub.open({ dbPath: path.join(dir, 'gatepost.db') });
+    await hub.ready();
+  });
+  afterAll(async () => {
+    await Hub.closeAll();
+    await cam?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('motion ON with a snapshot, recorded as an event; OFF after the cooldown; a clip with pre-roll; no ffmpeg left', async () => {
+    const motions: CameraMotion[] = [];
+    const clips: ClipReady[] = [];
+    hub.on('camera-motion', (m) => motions.push(m));
+    hub.on('clip-ready', (c) => clips.push(c));
+    const svc = camerasOf(hub);
+    await svc.define(cameraDef('yard', cam.url, { recording: true, ftp: 'ftp-node-1' }), 'node-1');
+    await until(() => !!svc.get('yard')?.online, 20_000, 'online');
+    await until(() => svc.get('yard')!.pipelines.record.running, 20_000, 'recorder running');
+    // some pre-roll in the ring
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(motions).toEqual([]);
+    await cam.motion(true);
+    await until(() => motions.length >= 1, 10_000, 'motion ON');
+    expect(motions[0]).toMatchObject({ camera: 'yard', on: true });
+    expect(motions[0].snapshot!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    await new Promise((r) => setTimeout(r, 1500));
+    await cam.motion(false);
+    await until(() => motions.length >= 2, 10_000, 'motion OFF');
+    expect(motions[1]).toMatchObject({ camera: 'yard', on: false });
+    await until(() => clips.length >= 1, 20_000, 'clip');
+    const clip = clips[0];
+    expect(clip).toMatchObject({ camera: 'yard', target: 'ftp-node-1' });
+    expect(clip.start).toBeLessThan(motions[0].ts - 1000); // pre-roll
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', clip.file], { encoding: 'utf8' }));
+    expect(probe.streams[0].codec_name).toBe('h264');
+    expect(Number(probe.format.duration)).toBeGreaterThan(3);
+    const listed = await svc.clips('yard');
+    expect(listed[0]).toMatchObject({ id: clip.clipId, upload: 'local' });
+    hub.emit('upload-state', { uploadId: 1, clipId: clip.clipId, state: 'done', remotePath: '/yard/x.mp4', error: null, ts: Date.now() });
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await svc.clips('yard'))[0]).toMatchObject({ upload: 'done', remotePath: '/yard/x.mp4' });
+    const events = await eventsOf(hub).query({ kind: 'motion' });
+    expect(events.rows.map((e) => [e.kind, e.camera, e.decision])).toContainEqual(['motion', 'yard', 'repeat']);
+    const pids = Object.values(svc.pids('yard')).filter((p): p is number => !!p);
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    await svc.remove('yard', 'node-1');
+    for (const p of pids) expect(alive(p)).toBe(false);
+    expect(runningFfmpeg()).toEqual([]);
+  });
+});
