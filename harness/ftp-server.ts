@@ -43,6 +43,8 @@ export interface FtpServer {
   refuseLogins(on: boolean): void;
   /** the next `n` STOR commands fail with a 5xx answer */
   failStores(n: number, code?: number): void;
+  /** `fn` runs once when the next STOR starts (e.g. to stop the server mid-upload) */
+  onNextStore(fn: () => void): void;
   /** every file below the root (relative paths, sorted) */
   files(): string[];
   close(): Promise<void>;
@@ -79,6 +81,7 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
   let refusing = false;
   let storeFailures = 0;
   let storeCode = 553;
+  let nextStore: (() => void) | null = null;
   const logins: FtpServer['logins'] = [];
   const stored: string[] = [];
   const renamed: string[] = [];
@@ -111,6 +114,9 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
     });
     s.on('client-error', () => undefined);
     s.__gatepostStoreHook = () => {
+      const fn = nextStore;
+      nextStore = null;
+      fn?.();
       if (storeFailures <= 0) return null;
       storeFailures--;
       return { code: storeCode };
@@ -140,6 +146,9 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
     },
     refuseLogins(on) {
       refusing = on;
+    },
+    onNextStore(fn) {
+      nextStore = fn;
     },
     failStores(n, code = 553) {
       storeFailures = n;

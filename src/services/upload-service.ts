@@ -460,6 +460,8 @@ export class UploadService implements Service {
       }
       const d = err instanceof SizeMismatch ? { text: `${server}: ${err.message}`, connection: false } : describeFtpError(err, server);
       const aboutFile = stage === 'transfer' && !d.connection;
+      // a 4xx answer during the transfer: the server is there but refuses for now (not the file's fault)
+      const answered = stage === 'transfer' && err instanceof FTPError && Number(err.code) >= 400;
       t.failures++;
       if (aboutFile && cfg.maxAttempts > 0 && attempts >= cfg.maxAttempts) {
         this.hub.logger.error(`uploads: upload ${item.id} (${item.remoteName}) failed after ${attempts} attempts: ${d.text}`);
@@ -469,7 +471,7 @@ export class UploadService implements Service {
       }
       await store.setState(item.id, 'queued', { error: d.text, ts: this.hub.clock.now() });
       this.emitUpload(item, 'queued', null, d.text);
-      this.setConnected(t, aboutFile, d.text);
+      this.setConnected(t, aboutFile || answered, d.text);
       const delay = retryDelay(t.failures, cfg.retryMinMs, cfg.retryMaxMs);
       this.hub.logger.warn(`uploads: ${item.remoteName} to ${t.cfg.name || t.id}: ${d.text}; retry in ${Math.round(delay / 1000)} s (attempt ${attempts})`);
       return false;
