@@ -12,7 +12,10 @@ const PLACEHOLDER = /\{(camera|yyyy|mm|dd|hh)\}/g;
 
 /** One path level: letters (any alphabet), digits, `_ - . @ +`; anything else becomes `_`; never `.`/`..`/empty. */
 export function safeLevel(v: string): string {
-  const s = v.normalize('NFC').replace(/[^\p{L}\p{N}_\-.@+]/gu, '_').slice(0, 100);
+  const s = v
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N}_\-.@+]/gu, '_')
+    .slice(0, 100);
   return !s || /^\.+$/.test(s) ? '_' : s;
 }
 
@@ -20,6 +23,7 @@ export function safeLevel(v: string): string {
 export function templateProblems(template: string): string[] {
   const out: string[] = [];
   if (template.length > 300) out.push('directory template longer than 300 characters');
+  // eslint-disable-next-line no-control-regex -- control characters are what this check refuses
   if (/[\u0000-\u001f\u007f\\]/.test(template)) out.push('directory template contains control characters or a backslash');
   const unknown = (template.match(/\{[^}]*\}/g) ?? []).filter((p) => !/^\{(camera|yyyy|mm|dd|hh)\}$/.test(p));
   if (unknown.length) out.push(`unknown placeholder ${unknown.join(', ')} (known: {camera} {yyyy} {mm} {dd} {hh})`);

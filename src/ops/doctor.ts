@@ -2,7 +2,8 @@
  * `gatepost doctor` and GET /api/doctor (the «Система» page): one list of checks with a plain
  * verdict each, in Russian and English — config, ports, data dir permissions, disk space, clock,
  * database, backups and every configured device (relay, intercom, E-Poselok through the device
- * monitor's own probes; SQL Server, FTP, cameras and Telegram by a connection to their address).
+ * monitor's own probes; SQL Server, cameras and Telegram by a connection to their address; the
+ * recordings' FTP server by a login with GATEPOST_FTP_*).
  * What is not configured is said so and skipped. Exit code of the command: 1 when a check fails.
  */
 import * as fs from 'fs';
@@ -16,6 +17,8 @@ import { redactUrl } from '../devices/http';
 import { quickCheck } from '../store/db';
 import { listBackups } from './backup';
 import sqlite3 from 'sqlite3';
+import { Client as FtpClient } from 'basic-ftp';
+import { describeFtpError } from '../services/upload-service';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 export interface Check {
@@ -284,7 +287,6 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
   // services configured by address only: a TCP connection is the check
   const byAddress: Array<{ id: string; ru: string; en: string; v: string; port: number; hint: string }> = [
     { id: 'mssql', ru: 'SQL Server', en: 'SQL Server', v: 'GATEPOST_MSSQL_URL', port: 1433, hint: 'GATEPOST_MSSQL_URL' },
-    { id: 'ftp', ru: 'FTP камер', en: 'camera FTP', v: 'GATEPOST_FTP_URL', port: 21, hint: 'GATEPOST_FTP_URL' },
   ];
   for (const s of byAddress) {
     const raw = (env[s.v] ?? '').trim();
@@ -300,6 +302,7 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
         ),
       );
   }
+  jobs.push(checkFtp(env, timeoutMs));
   const cams = (env.GATEPOST_CAMERA_URLS ?? '')
     .split(',')
     .map((x) => x.trim())
@@ -331,6 +334,36 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
     );
   }
   return Promise.all(jobs);
+}
+
+const truthy = (v: string | undefined) => /^(1|true|yes|on)$/i.test((v ?? '').trim());
+
+/** The recordings' FTP server of the shipped flows (GATEPOST_FTP_*): a real connection and login. */
+async function checkFtp(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Check> {
+  const host = (env.GATEPOST_FTP_HOST ?? '').trim();
+  if (!host) return c('ftp', 'skip', 'FTP записей: не настроено (GATEPOST_FTP_HOST)', 'recordings FTP: not configured (GATEPOST_FTP_HOST)');
+  const port = Number((env.GATEPOST_FTP_PORT ?? '').trim() || 21);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return c('ftp', 'fail', 'FTP записей: неверный порт в GATEPOST_FTP_PORT', 'recordings FTP: invalid port in GATEPOST_FTP_PORT');
+  const shown = `${host}:${port}`;
+  const secure = truthy(env.GATEPOST_FTP_SECURE);
+  const client = new FtpClient(Math.max(500, timeoutMs));
+  try {
+    await client.access({
+      host,
+      port,
+      user: env.GATEPOST_FTP_USER || 'anonymous',
+      password: env.GATEPOST_FTP_PASSWORD || '',
+      secure,
+      secureOptions: secure ? { rejectUnauthorized: !truthy(env.GATEPOST_FTP_ALLOW_SELF_SIGNED), servername: host } : undefined,
+    });
+    const tls = secure ? ', FTPS' : '';
+    return c('ftp', 'ok', `FTP записей ${shown}: вход выполнен${tls}`, `recordings FTP ${shown}: logged in${tls}`);
+  } catch (err) {
+    const why = describeFtpError(err, shown).text;
+    return c('ftp', 'fail', `FTP записей: ${why}`, `recordings FTP: ${why}`);
+  } finally {
+    client.close();
+  }
 }
 
 export async function runDoctor(ctx: DoctorContext): Promise<Check[]> {

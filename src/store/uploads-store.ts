@@ -87,9 +87,18 @@ export class UploadsStore {
   async setState(id: number, state: UploadStateName, fields: { error?: string | null; remotePath?: string | null; attempts?: number; ts: number }): Promise<void> {
     const sets = ['state = ?', 'updated_at = ?'];
     const params: unknown[] = [state, fields.ts];
-    if (fields.error !== undefined) (sets.push('last_error = ?'), params.push(fields.error));
-    if (fields.remotePath !== undefined) (sets.push('remote_path = ?'), params.push(fields.remotePath));
-    if (fields.attempts !== undefined) (sets.push('attempts = ?'), params.push(fields.attempts));
+    if (fields.error !== undefined) {
+      sets.push('last_error = ?');
+      params.push(fields.error);
+    }
+    if (fields.remotePath !== undefined) {
+      sets.push('remote_path = ?');
+      params.push(fields.remotePath);
+    }
+    if (fields.attempts !== undefined) {
+      sets.push('attempts = ?');
+      params.push(fields.attempts);
+    }
     params.push(id);
     await this.db.run(`UPDATE uploads SET ${sets.join(', ')} WHERE id = ?`, params);
   }
@@ -107,9 +116,7 @@ export class UploadsStore {
 
   /** Queue length and oldest queued item per target (queued + uploading). */
   async backlog(): Promise<Map<string, { queued: number; oldest: number | null }>> {
-    const rows = await this.db.all(
-      `SELECT target, COUNT(*) AS n, MIN(created_at) AS oldest FROM uploads WHERE state IN ('queued', 'uploading') GROUP BY target`,
-    );
+    const rows = await this.db.all(`SELECT target, COUNT(*) AS n, MIN(created_at) AS oldest FROM uploads WHERE state IN ('queued', 'uploading') GROUP BY target`);
     const out = new Map<string, { queued: number; oldest: number | null }>();
     for (const r of rows) out.set(r.target, { queued: Number(r.n), oldest: r.oldest === null ? null : Number(r.oldest) });
     return out;
@@ -119,9 +126,18 @@ export class UploadsStore {
   async recent(f: { target?: string; state?: UploadStateName; clipIds?: number[]; limit?: number } = {}): Promise<UploadRow[]> {
     const where: string[] = [];
     const params: unknown[] = [];
-    if (f.target) (where.push('target = ?'), params.push(f.target));
-    if (f.state) (where.push('state = ?'), params.push(f.state));
-    if (f.clipIds?.length) (where.push(`clip_id IN (${f.clipIds.map(() => '?').join(',')})`), params.push(...f.clipIds));
+    if (f.target) {
+      where.push('target = ?');
+      params.push(f.target);
+    }
+    if (f.state) {
+      where.push('state = ?');
+      params.push(f.state);
+    }
+    if (f.clipIds?.length) {
+      where.push(`clip_id IN (${f.clipIds.map(() => '?').join(',')})`);
+      params.push(...f.clipIds);
+    }
     params.push(Math.max(1, Math.min(1000, f.limit ?? 50)));
     const sql = `SELECT ${COLS} FROM uploads${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
     return (await this.db.all(sql, params)).map(rowOf);

@@ -94,7 +94,13 @@ test('the FTP server stopped in the middle of transfers (3 times): every file de
   for (const c of clips) hub.emit('clip-ready', c);
   await waitFor('all delivered', () => done().length === clips.length, 60_000);
   const ok = intact(clips);
-  reportFault({ attack: 'FTP server stopped mid-transfer (3×), restarted after 0.3 s', tried: cuts, survived: ok === clips.length ? cuts : 0, lost: clips.length - ok, note: `${clips.length} files of 3 MB` });
+  reportFault({
+    attack: 'FTP server stopped mid-transfer (3×), restarted after 0.3 s',
+    tried: cuts,
+    survived: ok === clips.length ? cuts : 0,
+    lost: clips.length - ok,
+    note: `${clips.length} files of 3 MB`,
+  });
   expect(cuts).toBe(3);
   expect(done()).toEqual(clips.map((c) => c.clipId));
   expect(ok).toBe(clips.length);
@@ -117,7 +123,11 @@ test('a server that speaks garbage, one that never greets, then the real one: cl
     errors.push((await waitFor('an error from the garbage server', () => uploadsOf(hub).list()[0]?.lastError)) as string);
     uploadsOf(hub).defineTarget('t1', cfgOf({ port: sp, timeoutMs: 500 }));
     errors.push((await waitFor('a timeout from the silent server', () => /did not answer in time/.exec(uploadsOf(hub).list()[0]?.lastError ?? '')?.input)) as string);
-    expect(degradedOf(hub).list().map((d) => d.what)).toEqual(['ftp:t1']);
+    expect(
+      degradedOf(hub)
+        .list()
+        .map((d) => d.what),
+    ).toEqual(['ftp:t1']);
     uploadsOf(hub).defineTarget('t1', cfgOf());
     await waitFor('delivered to the real server', () => done().includes(c.clipId), 15_000);
     reportFault({ attack: 'FTP target answering garbage / never greeting', tried: 2, survived: done().includes(c.clipId) ? 2 : 0, lost: 0, note: errors.map((e) => e.slice(0, 40)).join(' | ') });

@@ -18,6 +18,8 @@ import { remoteDir, safeLevel, templateProblems, retryDelay } from '../../src/co
 import type { ClipReady, FtpState, UploadState } from '../../src/core/contracts';
 import { startFtpServer, FtpServer } from '../../harness/ftp-server';
 import { waitFor } from '../../harness/runtime';
+import { runDoctor } from '../../src/ops/doctor';
+import { loadConfig } from '../../src/runtime/config';
 
 jest.setTimeout(60_000);
 
@@ -130,13 +132,21 @@ describe('upload queue', () => {
     expect(st).toMatchObject({ connected: false, queued: 1 });
     expect(st.lastError).toMatch(/login refused by 127\.0\.0\.1:\d+ \(530\): check the user and password/);
     expect(st.lastError).not.toContain(ftp.password);
-    expect(degradedOf(hub).list().find((d) => d.what === 'ftp:ftp1')?.reason).toMatch(/530/);
+    expect(
+      degradedOf(hub)
+        .list()
+        .find((d) => d.what === 'ftp:ftp1')?.reason,
+    ).toMatch(/530/);
     const retry = seen.uploads.find((u) => u.clipId === c.clipId && u.state === 'queued' && u.error);
     expect(retry?.error).toMatch(/530/);
     expect(seen.uploads.some((u) => u.state === 'failed')).toBe(false);
     ftp.refuseLogins(false);
     await waitFor('the upload after the login works', () => doneIds(seen.uploads).includes(c.clipId), 15_000);
-    expect(degradedOf(hub).list().find((d) => d.what === 'ftp:ftp1')).toBeUndefined();
+    expect(
+      degradedOf(hub)
+        .list()
+        .find((d) => d.what === 'ftp:ftp1'),
+    ).toBeUndefined();
     expect(svc.list()[0]).toMatchObject({ connected: true, lastError: null, queued: 0 });
   });
 
@@ -287,5 +297,23 @@ describe('upload queue', () => {
     uploadsOf(hub).defineTarget('ftps', cfgOf({ secure: true, allowSelfSigned: true }));
     await waitFor('delivered over FTPS', () => doneIds(seen.uploads).includes(c.clipId), 15_000);
     expect(ftp.files()).toEqual([`gate-cam/2026-03-02/${path.basename(c.file)}`]);
+  });
+});
+
+describe('doctor', () => {
+  test('the recordings FTP check logs in with GATEPOST_FTP_*: ok, a wrong password fails with 530 (never shown), unset is skipped', async () => {
+    const base = { GATEPOST_DATA_DIR: path.join(dir, 'data'), GATEPOST_HTTP_PORT: '0', GATEPOST_MQTT_PORT: '0', GATEPOST_BIND: '127.0.0.1' };
+    const ftpCheck = async (extra: Record<string, string>) => {
+      const env = { ...base, ...extra };
+      return (await runDoctor({ cfg: loadConfig(env), env, mode: 'cli', timeoutMs: 2000 })).find((c) => c.id === 'ftp');
+    };
+    const server = { GATEPOST_FTP_HOST: '127.0.0.1', GATEPOST_FTP_PORT: String(ftp.port), GATEPOST_FTP_USER: ftp.user };
+    expect(await ftpCheck({ ...server, GATEPOST_FTP_PASSWORD: ftp.password })).toMatchObject({ verdict: 'ok', en: `recordings FTP 127.0.0.1:${ftp.port}: logged in` });
+    const bad = await ftpCheck({ ...server, GATEPOST_FTP_PASSWORD: 'wrong-Secret-9' });
+    expect(bad).toMatchObject({ verdict: 'fail', en: expect.stringMatching(/login refused .*\(530\)/) });
+    expect(JSON.stringify(bad)).not.toContain('wrong-Secret-9');
+    await ftp.stop();
+    expect((await ftpCheck({ ...server, GATEPOST_FTP_PASSWORD: ftp.password }))?.en).toMatch(/refused the connection/);
+    expect(await ftpCheck({})).toMatchObject({ verdict: 'skip' });
   });
 });
