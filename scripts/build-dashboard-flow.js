@@ -76,6 +76,16 @@ const PAGES = [
     icon: 'text-box-search-outline',
     groups: [{ key: 'system-log', name: 'Журнал системы', width: 12, widget: 'system-log.vue' }],
   },
+  {
+    key: 'cameras',
+    name: 'Камеры',
+    path: '/cameras',
+    icon: 'cctv',
+    groups: [
+      { key: 'cameras-tiles', name: 'Камеры', width: 12, widget: 'cameras-tiles.vue' },
+      { key: 'cameras-ftp', name: 'Выгрузка на FTP', width: 12, widget: 'cameras-ftp.vue' },
+    ],
+  },
 ];
 
 function read(name) {

@@ -54,8 +54,8 @@ describe('flows/dashboard.json', () => {
 
   test('pages «Пост», «Журнал», «Система», «Журнал системы» in this order, with groups and widgets', () => {
     const pages = flow.filter((n) => n.type === 'ui-page').sort((a, b) => a.order - b.order);
-    expect(pages.map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система', 'Журнал системы']);
-    expect(pages.map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog']);
+    expect(pages.map((p) => p.name)).toEqual(['Пост', 'Журнал', 'Система', 'Журнал системы', 'Камеры']);
+    expect(pages.map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog', '/cameras']);
     for (const p of pages) {
       expect(byId.get(p.ui)?.type).toBe('ui-base');
       expect(byId.get(p.theme)?.type).toBe('ui-theme');
