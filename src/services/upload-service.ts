@@ -139,6 +139,8 @@ interface Target {
   probeTimer: NodeJS.Timeout | null;
   client: Client | null;
   home: string;
+  /** the session's working directory (null: unknown) */
+  cwd: string | null;
   running: Promise<void> | null;
   again: boolean;
   queued: number;
@@ -361,6 +363,7 @@ export class UploadService implements Service {
         probeTimer: null,
         client: null,
         home: '/',
+        cwd: null,
         running: null,
         again: false,
         queued: 0,
@@ -439,7 +442,12 @@ export class UploadService implements Service {
       stage = 'transfer';
       const dir = remoteDir(cfg.dirTemplate, { camera: item.camera, ts: item.refTs, timezone: this.hub.timezone });
       const base = dir.startsWith('/') ? dir : path.posix.join(t.home, dir);
-      await client.ensureDir(base);
+      // the session stays in the last directory: most clips of a camera go to the same one
+      if (t.cwd !== base) {
+        t.cwd = null;
+        await client.ensureDir(base);
+        t.cwd = base;
+      }
       const part = `${item.remoteName}.part`;
       await client.uploadFrom(item.file, part);
       const remoteSize = await remoteSizeOf(client, part);
@@ -486,6 +494,7 @@ export class UploadService implements Service {
     const cfg = t.cfg!;
     const client = new Client(cfg.timeoutMs);
     t.client = client;
+    t.cwd = null;
     try {
       await client.access({
         host: cfg.host,
