@@ -92,9 +92,16 @@ export = function (RED: NodeAPI): void {
     const problems = targetProblems(cfg);
     if (problems.length) {
       node.problem = t('ftp-target.errors.incomplete', `FTP target incomplete: ${problems.join(', ')}`, { missing: problems.join(', ') });
-      // a shipped flow without GATEPOST_FTP_HOST: said once, not an error storm
-      if (!cfg.host) node.warn(node.problem);
-      else showInvalid(RED, node, 'ftp-target', node.problem);
+      // a shipped flow without GATEPOST_FTP_HOST: uploads are off, clips stay local; said once
+      if (!cfg.host) {
+        node.log(node.problem);
+        uploadsOf(hub).skipTarget(node.id, node.problem);
+        node.on('close', (_removed: boolean, done: () => void) => {
+          uploadsOf(hub)
+            .removeTarget(node.id)
+            .finally(() => done());
+        });
+      } else showInvalid(RED, node, 'ftp-target', node.problem);
       return;
     }
     uploadsOf(hub).defineTarget(node.id, cfg);

@@ -58,7 +58,9 @@ def main():
     server.set_service(str(a.port))
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
-    factory.set_shared(True)
+    # one media per client: a client joining a shared media restarts its timestamps (a PLAY seeks),
+    # which a real camera never does to the clients already watching
+    factory.set_shared(False)
     gi.require_version('GstRtsp', '1.0')
     from gi.repository import GstRtsp
     factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
@@ -68,6 +70,7 @@ def main():
         if el is not None:
             el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
             state['sources'].append(el)
+            media.connect('unprepared', lambda _m: el in state['sources'] and state['sources'].remove(el))
 
     factory.connect('media-configure', on_configure)
     if a.user:

@@ -30,6 +30,8 @@ import { redactUrl } from '../devices/http';
 export const CAMERA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const CAMERA_NAME_TEXT = 'letters, digits, _ and - (1–64; one MQTT topic level)';
 export const PIPELINES: readonly CameraPipeline[] = ['detect', 'record', 'live'];
+/** a running detect pipeline without a frame this long is restarted */
+const STALL_MS = 15_000;
 /** pre-roll / post-roll limits (s) */
 export const ROLL_LIMITS = { preRoll: [0, 60], postRoll: [0, 300] } as const;
 
@@ -100,7 +102,9 @@ class Camera {
   postRoll: number;
   latestJpeg: Buffer | null = null;
   frames = 0;
+  lastFrameAt = 0;
   stopped = false;
+  private watchdog: NodeJS.Timeout | null = null;
   readonly width: number;
   readonly height: number;
 
@@ -194,10 +198,19 @@ class Camera {
     this.detect.start();
     if (this.recording) this.recorder.start();
     this.svc.publish(this);
+    // a stream that stalls without closing (the camera hangs): ffmpeg would wait forever
+    this.watchdog = setInterval(() => {
+      if (this.detect.status.running && Date.now() - this.lastFrameAt > STALL_MS) {
+        this.svc.log.warn(`camera ${this.def.name}: no video for ${STALL_MS / 1000} s; detect restarted`);
+        void this.detect.restart().then(() => (this.detect.status.lastError = `no video for ${STALL_MS / 1000} s`));
+      }
+    }, 5000);
+    this.watchdog.unref();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
     await Promise.all([this.detect.stop(), this.recorder.stop(), this.live.stop()]);
     if (this.motion) this.setMotion(false, this.svc.hub.clock.now());
   }
@@ -217,6 +230,7 @@ class Camera {
 
   private frame(f: Buffer): void {
     this.frames++;
+    this.lastFrameAt = Date.now();
     if (this.frames === 1 || !this.detect.status.running) this.detect.markRunning();
     const ts = this.svc.hub.clock.now();
     const r = this.detector.push(f, ts);
@@ -419,6 +433,7 @@ export class CameraService implements Service {
   /** @internal motion started or ended */
   motion(c: Camera, on: boolean, ts: number): void {
     const name = c.def.name;
+    this.log.info(`camera ${name}: motion ${on ? 'started' : 'ended'}${on && c.recording ? ' (recording)' : ''}`);
     const snapshot = on ? (c.latestJpeg ?? undefined) : undefined;
     this.hub.emit('camera-motion', { camera: name, on, ts, snapshot });
     if (on && c.latestJpeg) this.hub.emit('camera-frame', { camera: name, ts, jpeg: c.latestJpeg });

@@ -167,6 +167,7 @@ export class Pipeline {
   private delay: number;
   private startedAt = 0;
   private stderrTail = '';
+  private ranThisTime = false;
   readonly status: PipelineStatus = { running: false, restarts: 0, lastError: null };
 
   constructor(private readonly opts: PipelineOptions) {
@@ -189,6 +190,7 @@ export class Pipeline {
 
   /** ffmpeg gave its first output: the pipeline runs. */
   markRunning(): void {
+    this.ranThisTime = true;
     if (this.status.running) return;
     this.status.running = true;
     this.status.lastError = null;
@@ -243,10 +245,16 @@ export class Pipeline {
     });
     for (const s of [child.stdout, ...child.stdio.slice(3)]) (s as Readable | null)?.on('error', () => undefined);
     this.opts.onStart?.(child);
+    const runStarted = Date.now();
+    this.ranThisTime = false;
     child.once('exit', (code) => {
       if (this.child !== child) return; // stopped on purpose
       this.child = null;
-      this.exited(ffmpegReason(this.stderrTail, code));
+      let reason = ffmpegReason(this.stderrTail, code);
+      // a server that accepts and then says nothing: ffmpeg gives up after its 5 s socket timeout
+      // with "Invalid data found" — no answer rather than bad video
+      if (!this.ranThisTime && reason === 'the camera sends no usable video' && Date.now() - runStarted >= 4500) reason = 'no answer (timed out)';
+      this.exited(reason);
     });
   }
 

@@ -174,6 +174,8 @@ export class UploadService implements Service {
   private offClip: () => void;
   private readyPromise: Promise<void> | null = null;
   private enqueueChain: Promise<unknown> = Promise.resolve();
+  /** targets whose node exists but is not configured (no host): their clips are not queued */
+  private unconfigured = new Map<string, string>();
 
   constructor(private readonly hub: Hub) {
     // listening from the first moment: a clip announced while the database opens is still queued
@@ -198,6 +200,12 @@ export class UploadService implements Service {
 
   private onClip(c: ClipReady): void {
     if (!c || typeof c !== 'object' || !c.target) return;
+    const off = this.unconfigured.get(c.target);
+    if (off) {
+      // a shipped flow without GATEPOST_FTP_HOST: the clip stays local (never queued for nobody)
+      this.hub.logger.debug(`uploads: clip ${c.clipId} of ${c.camera} stays local: ${off}`);
+      return;
+    }
     this.enqueue({ target: c.target, file: c.file, camera: c.camera, clipId: c.clipId, ts: c.start }).catch((err) =>
       this.hub.logger.error(`uploads: clip ${c.clipId} of ${c.camera} could not be queued for ${c.target}: ${(err as Error).message}`),
     );
@@ -244,8 +252,17 @@ export class UploadService implements Service {
     return row;
   }
 
+  /**
+   * A target node that is deliberately left unconfigured (no host: the FTP upload is off): clips
+   * naming it stay local instead of waiting in the queue for a server that will never be set.
+   */
+  skipTarget(id: string, reason: string): void {
+    this.unconfigured.set(id, reason);
+  }
+
   /** Registers (or re-configures) a target and starts its queue. */
   defineTarget(id: string, cfg: FtpTargetConfig): void {
+    this.unconfigured.delete(id);
     const t = this.target(id);
     const changed = JSON.stringify(t.cfg) !== JSON.stringify(cfg);
     t.cfg = { ...cfg };
@@ -266,6 +283,7 @@ export class UploadService implements Service {
 
   /** Stops a target's worker (the node was deleted or is redeployed); its items stay queued. */
   async removeTarget(id: string): Promise<void> {
+    this.unconfigured.delete(id);
     const t = this.targets.get(id);
     if (!t) return;
     t.cfg = null;
