@@ -266,6 +266,24 @@ describe('upload queue', () => {
     expect(degradedOf(hub).list()).toEqual([]);
   });
 
+  test('an ftp-target left without a host (uploads off): its clips stay local, nothing waits in the queue', async () => {
+    const hub = openHub();
+    const seen = events(hub);
+    const svc = uploadsOf(hub);
+    await hub.ready();
+    svc.skipTarget('ftp1', 'FTP target incomplete: host, user');
+    hub.emit('clip-ready', clip());
+    await new Promise((r) => setTimeout(r, 150));
+    expect(await svc.recent()).toEqual([]);
+    expect(seen.uploads).toEqual([]);
+    expect(svc.list()).toEqual([]);
+    // configured later: the next clip is queued and delivered
+    svc.defineTarget('ftp1', cfgOf());
+    const c = clip();
+    hub.emit('clip-ready', c);
+    await waitFor('delivered', () => doneIds(seen.uploads).includes(c.clipId));
+  });
+
   test('items older than the maximum age are dropped with the reason', async () => {
     const hub = openHub();
     const seen = events(hub);
