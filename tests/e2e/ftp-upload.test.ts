@@ -13,6 +13,7 @@ import type { MqttClient } from 'mqtt';
 import { startGatepost, GatepostHandle, ROOT, apiOf, waitFor } from '../helpers/runtime';
 import { connect, collector, subscribe, end } from '../helpers/mqtt-test';
 import { startFtpServer, FtpServer } from '../../harness/ftp-server';
+import { chromium } from 'playwright-core';
 
 jest.setTimeout(180_000);
 
@@ -63,7 +64,7 @@ test('example ftp-target: queued while the server is down, delivered after a run
   const seen = collector(mqttc);
   await subscribe(mqttc, 'gatepost/ftp/#');
   const retained = await seen.wait((m) => m.topic === 'gatepost/ftp/state' && m.retain);
-  expect(JSON.parse(retained.payload)).toMatchObject({ queued: 0, connected: true, targets: [expect.objectContaining({ target: TARGET, connected: true })] });
+  expect(JSON.parse(retained.payload)).toMatchObject({ queued: 0, connected: true, targets: expect.arrayContaining([expect.objectContaining({ target: TARGET, connected: true })]) });
   await seen.wait((m) => m.topic === `gatepost/ftp/${TARGET}/state` && m.retain);
 
   // one delivered while the server is up
@@ -89,6 +90,31 @@ test('example ftp-target: queued while the server is down, delivered after a run
   const health = await (await fetch(`${rt.url}/api/health`)).json();
   expect(health.degraded.map((d: any) => d.what)).toContain(`ftp:${TARGET}`);
   await end(mqttc);
+
+  // the «Камеры» page of this site (no camera configured): a clear note, and the FTP queue with its error
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1024, height: 800 }, locale: 'ru-RU' })).newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`${rt.url}/login`);
+    await page.fill('input[name=username]', 'admin');
+    await page.fill('input[name=password]', rt.adminPassword);
+    await Promise.all([page.waitForURL('**/dashboard/**'), page.click('button[type=submit]')]);
+    await page.goto(`${rt.url}/dashboard/cameras`);
+    await expect(page.textContent('[data-testid=gp-cams-empty]')).resolves.toMatch(/Камеры не настроены/);
+    const tile = `[data-testid=gp-ftp-target][data-target=${TARGET}]`;
+    await page.waitForSelector(`${tile}[data-queued="3"][data-connected="0"]`);
+    await expect(page.textContent(`${tile} [data-testid=gp-ftp-error]`)).resolves.toMatch(/refused the connection/);
+    await expect(page.locator('[data-testid=gp-ftp-item][data-state=queued]').count()).resolves.toBe(3);
+    // English on the EN button
+    await page.click('[data-testid=gp-lang]');
+    await expect(page.textContent('[data-testid=gp-cams-empty]')).resolves.toMatch(/No cameras configured/);
+  } finally {
+    await browser.close();
+  }
 
   // runtime restarted with the items queued; the server is back
   const known = { adminPassword: rt.adminPassword, lprPassword: rt.lprPassword };
