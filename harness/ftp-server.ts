@@ -87,6 +87,10 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
   const renamed: string[] = [];
 
   const make = () => {
+    // ftp-srv hooks SIGTERM/SIGINT/SIGQUIT of the whole process (→ process.exit(0)) for every
+    // server and never lets go: the test process keeps its own signal handling
+    const signals = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+    const before = signals.map((sig) => process.listeners(sig));
     const s = new FtpSrv({
       url: `ftp://127.0.0.1:${port}`,
       pasv_url: '127.0.0.1',
@@ -111,6 +115,9 @@ export async function startFtpServer(opts: FtpServerOptions = {}): Promise<FtpSe
         if (!err) renamed.push(path.posix.join(connection.fs?.cwd ?? '/', file).replace(/^\//, ''));
       });
       resolve({ root });
+    });
+    signals.forEach((sig, i) => {
+      for (const l of process.listeners(sig)) if (!before[i].includes(l)) process.removeListener(sig, l);
     });
     s.on('client-error', () => undefined);
     s.__gatepostStoreHook = () => {
