@@ -646,7 +646,7 @@ export class UploadService implements Service {
     };
   }
 
-  private ftpState(s: TargetStatus): FtpState & { name: string | null } {
+  private ftpState(s: TargetStatus): FtpState {
     return { target: s.target, name: s.name, connected: s.connected, queued: s.queued, oldest: s.oldest, lastError: s.lastError, ts: s.ts };
   }
 
@@ -657,8 +657,8 @@ export class UploadService implements Service {
 
   private emitUpload(item: UploadRow, state: UploadStateName, remotePath: string | null, error: string | null): void {
     if (this.closed) return;
-    const s: UploadState = { uploadId: item.id, clipId: item.clipId, state, remotePath, error, ts: this.hub.clock.now() };
-    this.hub.emit('upload-state', Object.assign(s, { target: item.target, camera: item.camera }));
+    const s: UploadState = { uploadId: item.id, clipId: item.clipId, state, remotePath, error, ts: this.hub.clock.now(), target: item.target, camera: item.camera };
+    this.hub.emit('upload-state', s);
   }
 }
 
