@@ -98,6 +98,16 @@ const PAGES = [
       { key: 'people-qr', name: 'Гостевые QR-пропуска', width: 12, widget: 'people-qr.vue' },
     ],
   },
+  {
+    key: 'cameras',
+    name: 'Камеры',
+    path: '/cameras',
+    icon: 'cctv',
+    groups: [
+      { key: 'cameras-tiles', name: 'Камеры', width: 12, widget: 'cameras-tiles.vue' },
+      { key: 'cameras-ftp', name: 'Выгрузка на FTP', width: 12, widget: 'cameras-ftp.vue' },
+    ],
+  },
 ];
 
 function read(name) {

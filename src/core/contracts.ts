@@ -280,6 +280,10 @@ export interface UploadState {
   remotePath: string | null;
   error: string | null;
   ts: number;
+  /** the ftp-target node id (added by the upload service) */
+  target?: string;
+  /** the clip's camera, when known */
+  camera?: string | null;
 }
 /** An FTP target's queue (`gatepost/ftp/state`, retained). */
 export interface FtpState {
@@ -290,6 +294,8 @@ export interface FtpState {
   oldest: number | null;
   lastError: string | null;
   ts: number;
+  /** the ftp-target node's name, when it has one */
+  name?: string | null;
 }
 
 export type AlarmSeverity = 'info' | 'warning' | 'critical';

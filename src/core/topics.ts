@@ -20,3 +20,6 @@ export const cameraMotionTopic = (camera: string): string => `gatepost/camera/${
 export const cameraSnapshotTopic = (camera: string): string => `gatepost/camera/${camera}/snapshot`;
 export const cameraRecordingStateTopic = (camera: string): string => `gatepost/camera/${camera}/recording/state`;
 export const cameraRecordingSetTopic = (camera: string): string => `gatepost/camera/${camera}/recording/set`;
+/** the FTP upload queues' summary (retained) and one target's queue (retained) */
+export const TOPIC_FTP_STATE = 'gatepost/ftp/state';
+export const ftpStateTopic = (target: string): string => `gatepost/ftp/${target}/state`;

@@ -2,8 +2,8 @@
  * `gatepost doctor` and GET /api/doctor (the «Система» page): one list of checks with a plain
  * verdict each, in Russian and English — config, ports, data dir permissions, disk space, clock,
  * database, backups and every configured device (relay, intercom, E-Poselok through the device
- * monitor's own probes; the iVMS SQL Server by TCP, login and its table; FTP, cameras and Telegram by
- * a connection to their address).
+ * monitor's own probes; the iVMS SQL Server by TCP, login and its table; the recordings' FTP server by a
+ * login with GATEPOST_FTP_*; cameras by a connection to their address; Telegram by getMe).
  * What is not configured is said so and skipped. Exit code of the command: 1 when a check fails.
  */
 import * as fs from 'fs';
@@ -19,6 +19,8 @@ import { quickCheck } from '../store/db';
 import { FFMPEG } from '../media/ffmpeg';
 import { listBackups } from './backup';
 import sqlite3 from 'sqlite3';
+import { Client as FtpClient } from 'basic-ftp';
+import { describeFtpError } from '../services/upload-service';
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 export interface Check {
@@ -330,24 +332,7 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
     );
   }
   jobs.push(checkIvms(env, timeoutMs));
-  // services configured by address only: a TCP connection is the check
-  const byAddress: Array<{ id: string; ru: string; en: string; v: string; port: number; hint: string }> = [
-    { id: 'ftp', ru: 'FTP камер', en: 'camera FTP', v: 'GATEPOST_FTP_URL', port: 21, hint: 'GATEPOST_FTP_URL' },
-  ];
-  for (const s of byAddress) {
-    const raw = (env[s.v] ?? '').trim();
-    const hp = raw ? hostPort(raw, s.port) : null;
-    if (!raw) jobs.push(Promise.resolve(c(s.id, 'skip', `${s.ru}: не настроено`, `${s.en}: not configured`)));
-    else if (!hp) jobs.push(Promise.resolve(c(s.id, 'fail', `${s.ru}: неверный адрес в ${s.hint}`, `${s.en}: invalid address in ${s.hint}`)));
-    else
-      jobs.push(
-        tcpReach(hp.host, hp.port, timeoutMs).then((e) =>
-          e
-            ? c(s.id, 'fail', `${s.ru} ${hp.shown}: НЕ ОТВЕЧАЕТ (${e})`, `${s.en} ${hp.shown}: DOES NOT ANSWER (${e})`)
-            : c(s.id, 'ok', `${s.ru} ${hp.shown}: отвечает`, `${s.en} ${hp.shown}: answers`),
-        ),
-      );
-  }
+  jobs.push(checkFtp(env, timeoutMs));
   // the shipped cameras flow's cameras (flows/cameras.json): GATEPOST_CAMERA_<n>_URL (+ _SUB_URL), n = 1…9
   const cams: Array<{ name: string; url: string }> = [];
   for (let n = 1; n <= 9; n++) {
@@ -390,6 +375,36 @@ async function checkDevices(ctx: DoctorContext): Promise<Check[]> {
     );
   }
   return Promise.all(jobs);
+}
+
+const truthy = (v: string | undefined) => /^(1|true|yes|on)$/i.test((v ?? '').trim());
+
+/** The recordings' FTP server of the shipped flows (GATEPOST_FTP_*): a real connection and login. */
+async function checkFtp(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Check> {
+  const host = (env.GATEPOST_FTP_HOST ?? '').trim();
+  if (!host) return c('ftp', 'skip', 'FTP записей: не настроено (GATEPOST_FTP_HOST)', 'recordings FTP: not configured (GATEPOST_FTP_HOST)');
+  const port = Number((env.GATEPOST_FTP_PORT ?? '').trim() || 21);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return c('ftp', 'fail', 'FTP записей: неверный порт в GATEPOST_FTP_PORT', 'recordings FTP: invalid port in GATEPOST_FTP_PORT');
+  const shown = `${host}:${port}`;
+  const secure = truthy(env.GATEPOST_FTP_SECURE);
+  const client = new FtpClient(Math.max(500, timeoutMs));
+  try {
+    await client.access({
+      host,
+      port,
+      user: env.GATEPOST_FTP_USER || 'anonymous',
+      password: env.GATEPOST_FTP_PASSWORD || '',
+      secure,
+      secureOptions: secure ? { rejectUnauthorized: !truthy(env.GATEPOST_FTP_ALLOW_SELF_SIGNED), servername: host } : undefined,
+    });
+    const tls = secure ? ', FTPS' : '';
+    return c('ftp', 'ok', `FTP записей ${shown}: вход выполнен${tls}`, `recordings FTP ${shown}: logged in${tls}`);
+  } catch (err) {
+    const why = describeFtpError(err, shown).text;
+    return c('ftp', 'fail', `FTP записей: ${why}`, `recordings FTP: ${why}`);
+  } finally {
+    client.close();
+  }
 }
 
 export async function runDoctor(ctx: DoctorContext): Promise<Check[]> {

@@ -22,6 +22,7 @@ import { accessRouter } from '../api/access';
 import { alertsRouter } from '../api/alerts';
 import { camerasRouter } from '../api/cameras';
 import { peopleRouter } from '../api/people';
+import { uploadsRouter } from '../api/uploads';
 import type { GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { Auth } from './auth';
@@ -59,6 +60,7 @@ export const API_ROUTERS: ReadonlyArray<[string, (hub: Hub) => express.Router]> 
   ['alerts', alertsRouter],
   ['cameras', camerasRouter],
   ['people', peopleRouter],
+  ['uploads', uploadsRouter],
 ];
 
 export interface ApiOptions {

@@ -5,7 +5,8 @@
  * tests/faults/web.test.ts: no CSP violation on the login page, the dashboard and the editor):
  *  - login: no script at all, only its own style (by hash);
  *  - dashboard (Dashboard 2.0): its Vue ui-template widgets compile templates at run time
- *    ('unsafe-eval') and Vuetify sets inline styles; scripts only from this origin;
+ *    ('unsafe-eval') and Vuetify sets inline styles; scripts only from this origin; the cameras'
+ *    live video is a MediaSource behind a blob: URL (media-src);
  *  - editor (Node-RED /admin): the node definitions are inline scripts; Monaco's workers (blob:);
  *    no eval (the editor, a function node's Monaco editor: no violation without it);
  *  - everything else (API JSON, static files): nothing runs.
@@ -32,6 +33,8 @@ export const CSP = {
     "connect-src 'self'",
     "worker-src 'self'",
     "manifest-src 'self'",
+    // the «Камеры» page: live video through Media Source Extensions plays from a blob: URL; clips from /api
+    "media-src 'self' blob:",
   ]),
   editor: join([
     "default-src 'self'",

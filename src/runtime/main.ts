@@ -28,6 +28,7 @@ import { FlowsManager } from './flows';
 import { startDemo, startDemoCamera, DemoDevice } from './demo';
 import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
+import { uploadsOf } from '../services/upload-service';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
 import { acquireInstanceLock, InstanceLockedError } from './instance-lock';
 import { startDeviceMonitor, DeviceMonitor, configuredDevices } from './device-monitor';
@@ -310,6 +311,8 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     const logState = (error: string | null) => (error ? degradedOf(hub).set('disk:log', error) : degradedOf(hub).clear('disk:log'));
     if (log.fileError()) logState(log.fileError());
     log.onFileState(logState);
+    // the FTP upload queue listens for finished clips from the start and resumes what was queued
+    uploadsOf(hub);
 
     // ---- Node-RED
     const userDir = path.join(cfg.dataDir, 'node-red');

@@ -14,15 +14,18 @@
  *    open a barrier after a restart). With the embedded broker the commands come from the
  *    broker's publish events, so the actor is the publishing client's user name / client id;
  *    with an external broker the bridge subscribes and the actor is 'mqtt'.
+ *  - every 'ftp-state' → `gatepost/ftp/<target>/state` (retained FtpState) and the summary of all
+ *    targets on `gatepost/ftp/state` (retained FtpSummary); re-published on every (re)connect.
  */
 import * as crypto from 'crypto';
 import mqtt, { MqttClient } from 'mqtt';
 import type { Hub } from '../services/hub';
 import { gatesOf } from '../services/gate-service';
 import { isGateCommand } from '../core/gate';
-import { gateStateTopic, TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE } from '../core/topics';
+import { gateStateTopic, TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE, TOPIC_FTP_STATE, ftpStateTopic } from '../core/topics';
 import { accessTopic, TOPIC_IVMS_STATE } from '../core/topics';
-import type { GateCommand, GateStatePayload } from '../core/contracts';
+import { uploadsOf } from '../services/upload-service';
+import type { FtpState, GateCommand, GateStatePayload } from '../core/contracts';
 import type { RuntimeLogger } from './logger';
 import type { EmbeddedBroker, PublishInfo } from './broker';
 import { FLOWS_CLIENT_ID, BRIDGE_CLIENT_ID_PREFIX } from './mqtt-acl';
@@ -33,7 +36,16 @@ export { TOPIC_AVAILABLE, TOPIC_EPOSELOK_STATE };
  * The topics the bridge owns (docs/MQTT.md names one owner per topic): nobody else — no shipped
  * flow, no example — publishes on them. `+` = one topic level.
  */
-export const BRIDGE_TOPICS: readonly string[] = [TOPIC_AVAILABLE, gateStateTopic('+'), TOPIC_EPOSELOK_STATE, TOPIC_IVMS_STATE, 'gatepost/access/+', ...CAMERA_BRIDGE_TOPICS];
+export const BRIDGE_TOPICS: readonly string[] = [
+  TOPIC_AVAILABLE,
+  gateStateTopic('+'),
+  TOPIC_EPOSELOK_STATE,
+  TOPIC_IVMS_STATE,
+  'gatepost/access/+',
+  ...CAMERA_BRIDGE_TOPICS,
+  TOPIC_FTP_STATE,
+  ftpStateTopic('+'),
+];
 const SET_TOPIC = /^gatepost\/gate\/([A-Za-z0-9_.-]{1,64})\/set$/;
 
 /** What the bridge needs of the gate service. */
@@ -83,6 +95,32 @@ export function parseSetPayload(payload: Buffer | string): GateCommand | null {
 }
 
 export { FLOWS_CLIENT_ID };
+
+/** `gatepost/ftp/state`: every FTP target's queue in one retained message. */
+export interface FtpSummary {
+  /** items waiting in all queues */
+  queued: number;
+  /** epoch ms of the oldest waiting item, or null */
+  oldest: number | null;
+  /** every target's server answered its last contact (true when there is no target) */
+  connected: boolean;
+  /** the first target's last error, or null */
+  lastError: string | null;
+  targets: FtpState[];
+  ts: number;
+}
+
+export function ftpSummary(states: FtpState[], ts: number): FtpSummary {
+  const oldest = states.map((s) => s.oldest).filter((x): x is number => x !== null);
+  return {
+    queued: states.reduce((n, s) => n + s.queued, 0),
+    oldest: oldest.length ? Math.min(...oldest) : null,
+    connected: states.every((s) => s.connected),
+    lastError: states.find((s) => s.lastError)?.lastError ?? null,
+    targets: states,
+    ts,
+  };
+}
 
 /**
  * Ends the flows' persistent MQTT session before Node-RED starts. The session exists so that the
@@ -149,6 +187,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     if (lastEposelok !== undefined) publish(TOPIC_EPOSELOK_STATE, JSON.stringify(lastEposelok), true);
     if (lastIvms !== undefined) publish(TOPIC_IVMS_STATE, JSON.stringify(lastIvms), true);
     cameras.republish();
+    publishFtp(null);
   };
   // the cameras' topics (src/runtime/camera-mqtt.ts)
   const cameras = cameraMqtt(hub, publish, log);
@@ -158,6 +197,19 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
     lastEposelok = s;
     publish(TOPIC_EPOSELOK_STATE, JSON.stringify(s), true);
   });
+  // FTP queues: the changed target's state, then the summary of all (null: republish all)
+  const publishFtp = (changed: FtpState | null) => {
+    let all: FtpState[];
+    try {
+      all = uploadsOf(hub).states();
+    } catch (err) {
+      log.warn(`could not list FTP targets: ${(err as Error).message}`);
+      return;
+    }
+    for (const s of changed ? [changed] : all) if (/^[A-Za-z0-9_.-]{1,64}$/.test(s.target)) publish(ftpStateTopic(s.target), JSON.stringify(s), true);
+    publish(TOPIC_FTP_STATE, JSON.stringify(ftpSummary(all, Date.now())), true);
+  };
+  const offFtp = hub.on('ftp-state', (s: FtpState) => publishFtp(s));
 
   const offIvms = hub.on('ivms-state', (s) => {
     lastIvms = s;
@@ -236,6 +288,7 @@ export async function startBridge(opts: BridgeOptions): Promise<MqttBridge> {
       offIvms();
       offAccess();
       cameras.stop();
+      offFtp();
       offPublish?.();
       if (client.connected) {
         await new Promise<void>((resolve) => {

@@ -346,4 +346,29 @@ CREATE INDEX qr_passes_pass ON qr_passes (pass_id);
 CREATE INDEX qr_passes_valid_to ON qr_passes (valid_to);
 `,
   },
+  {
+    version: 7,
+    name: 'the durable FTP upload queue (issue 14): one row per file and target, kept after delivery as the record',
+    up: `
+CREATE TABLE uploads (
+  id INTEGER PRIMARY KEY,          -- also the queue order within a target
+  target TEXT NOT NULL,            -- the ftp-target config node id
+  clip_id INTEGER,                 -- the camera's clip (ClipReady.clipId), null for other files
+  camera TEXT,                     -- {camera} of the directory template
+  file TEXT NOT NULL,              -- the local file (never deleted by the queue)
+  remote_name TEXT NOT NULL,       -- the file name on the server
+  size INTEGER,                    -- bytes, when known at enqueue
+  ref_ts INTEGER NOT NULL,         -- the time the directory template's date is taken from (clip start)
+  created_at INTEGER NOT NULL,
+  state TEXT NOT NULL,             -- 'queued' | 'uploading' | 'done' | 'failed' | 'dropped'
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  remote_path TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX uploads_target_state ON uploads (target, state, id);
+CREATE INDEX uploads_clip ON uploads (clip_id) WHERE clip_id IS NOT NULL;
+CREATE INDEX uploads_updated ON uploads (updated_at);
+`,
+  },
 ];

@@ -73,6 +73,8 @@ test('the package has the node types this test is written for', () => {
     'e-poselok-sync',
     'face-check',
     'frigate-lpr',
+    'ftp-target',
+    'ftp-upload',
     'gatepost-gate',
     'ivms-attlog',
     'ivms-sql',

@@ -59,6 +59,7 @@ describe('flows/dashboard.json', () => {
     expect(pages.slice(0, 4).map((p) => p.path)).toEqual(['/post', '/history', '/system', '/syslog']);
     expect(pages.map((p) => p.path)).toContain('/access');
     expect(pages.map((p) => p.path)).toContain('/people');
+    expect(pages.map((p) => p.path)).toContain('/cameras');
     for (const p of pages) {
       expect(byId.get(p.ui)?.type).toBe('ui-base');
       expect(byId.get(p.theme)?.type).toBe('ui-theme');
