@@ -67,7 +67,7 @@ afterAll(async () => {
 
 test('the package has the node types this test is written for', () => {
   // every type below must be checked; a new node type shows up here and is then checked as well
-  expect(types).toEqual(['e-poselok-config', 'e-poselok-sync', 'frigate-lpr', 'gatepost-gate', 'plate-check', 'sarapul-relay', 'sokol-door', 'temp-pass-store']);
+  expect(types).toEqual(['camera', 'e-poselok-config', 'e-poselok-sync', 'frigate-lpr', 'gatepost-gate', 'plate-check', 'rtsp-motion', 'sarapul-relay', 'sokol-door', 'temp-pass-store']);
 });
 
 describe.each(Object.keys(LANGS) as Lang[])('help in %s', (lang) => {

@@ -13,7 +13,7 @@ import { camerasOf, CameraDef } from '../../src/media/camera-service';
 import { eventsOf } from '../../src/services/events-service';
 import { runningFfmpeg } from '../../src/media/ffmpeg';
 import { startRtspCamera, RtspCamera } from '../helpers/rtsp-camera';
-import type { CameraMotion, ClipReady } from '../../src/core/contracts';
+import type { CameraFrame, CameraMotion, ClipReady } from '../../src/core/contracts';
 
 jest.setTimeout(90_000);
 
@@ -68,6 +68,8 @@ describe('camera service with a real RTSP camera', () => {
   test('motion ON with a snapshot, recorded as an event; OFF after the cooldown; a clip with pre-roll; no ffmpeg left', async () => {
     const motions: CameraMotion[] = [];
     const clips: ClipReady[] = [];
+    const frames: CameraFrame[] = [];
+    hub.on('camera-frame', (f) => frames.push(f));
     hub.on('camera-motion', (m) => motions.push(m));
     hub.on('clip-ready', (c) => clips.push(c));
     const svc = camerasOf(hub);
@@ -82,6 +84,10 @@ describe('camera service with a real RTSP camera', () => {
     expect(motions[0]).toMatchObject({ camera: 'yard', on: true });
     expect(motions[0].snapshot!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     await new Promise((r) => setTimeout(r, 1500));
+    // a full-resolution frame at the start and about one a second while motion lasts
+    await until(() => frames.length >= 2, 5000, 'a second frame');
+    expect(frames[0]).toMatchObject({ camera: 'yard', ts: motions[0].ts });
+    expect(frames[0].jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     await cam.motion(false);
     await until(() => motions.length >= 2, 10_000, 'motion OFF');
     expect(motions[1]).toMatchObject({ camera: 'yard', on: false });
@@ -99,6 +105,12 @@ describe('camera service with a real RTSP camera', () => {
     expect((await svc.clips('yard'))[0]).toMatchObject({ upload: 'done', remotePath: '/yard/x.mp4' });
     const events = await eventsOf(hub).query({ kind: 'motion' });
     expect(events.rows.map((e) => [e.kind, e.camera, e.decision])).toContainEqual(['motion', 'yard', 'repeat']);
+    // retention: beyond the size, the oldest clip goes (its upload is done), file and listing
+    await svc.define(cameraDef('yard', cam.url, { recording: true, retention: { maxAgeDays: 7, maxSizeMb: 0.001 } }), 'node-1');
+    expect(await svc.retention('yard')).toBe(1);
+    expect(fs.existsSync(clip.file)).toBe(false);
+    expect(await svc.clips('yard')).toEqual([]);
+    await until(() => svc.get('yard')!.pipelines.record.running, 20_000, 'recorder running again');
     const pids = Object.values(svc.pids('yard')).filter((p): p is number => !!p);
     expect(pids.length).toBeGreaterThanOrEqual(2);
     await svc.remove('yard', 'node-1');
