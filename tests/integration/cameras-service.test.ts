@@ -117,4 +117,41 @@ describe('camera service with a real RTSP camera', () => {
     for (const p of pids) expect(alive(p)).toBe(false);
     expect(runningFfmpeg()).toEqual([]);
   });
+
+  test('with a sub-stream: motion from the sub-stream, full-resolution frames from the main stream while motion lasts', async () => {
+    const sub = await startRtspCamera({ size: '320x180' });
+    const frames: CameraFrame[] = [];
+    const off = hub.on('camera-frame', (f) => f.camera === 'gate' && frames.push(f));
+    const svc = camerasOf(hub);
+    try {
+      await svc.define(cameraDef('gate', cam.url, { subUrl: sub.url }), 'node-2');
+      await until(() => !!svc.get('gate')?.online && !!svc.snapshot('gate'), 20_000, 'online with a picture');
+      expect(jpegWidth(svc.snapshot('gate')!)).toBe(320); // the latest picture: the sub-stream's
+      await sub.motion(true);
+      await until(() => frames.some((f) => jpegWidth(f.jpeg) === 640), 15_000, 'a main-stream frame');
+      await sub.motion(false);
+      await until(() => !svc.get('gate')!.motion, 15_000, 'motion OFF');
+      await new Promise((r) => setTimeout(r, 500));
+      const n = frames.length;
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(frames.length).toBe(n); // no frames without motion
+    } finally {
+      off();
+      await svc.remove('gate', 'node-2');
+      await sub.close();
+    }
+    expect(runningFfmpeg()).toEqual([]);
+  });
 });
+
+/** The width of a baseline JPEG (its SOF0 marker). */
+function jpegWidth(j: Buffer): number {
+  for (let i = 2; i + 9 < j.length;) {
+    if (j[i] !== 0xff) return -1;
+    const marker = j[i + 1];
+    const len = j.readUInt16BE(i + 2);
+    if (marker >= 0xc0 && marker <= 0xc2) return j.readUInt16BE(i + 7);
+    i += 2 + len;
+  }
+  return -1;
+}
