@@ -3,7 +3,8 @@
  * pipelines:
  *  - detect: the sub-stream (or the main stream) decoded to 160×90 gray frames at 5 fps on stdout
  *    (motion by `MotionDetector`, src/core/motion.ts) and a JPEG per second on fd 3 (the latest
- *    snapshot; 'camera-frame' while motion lasts);
+ *    snapshot; 'camera-frame' while motion lasts — with a sub-stream, a fourth ffmpeg reads a JPEG a
+ *    second from the main stream while motion lasts, so the frames are full resolution);
  *  - record: the copy-only segment ring and motion clips (recorder.ts), while recording is on;
  *  - live: fMP4 for the browser (live.ts), only while someone watches.
  * Emits 'camera-state' (online / offline + reason, motion, recording, pipelines), 'camera-motion'
@@ -93,6 +94,8 @@ class Camera {
   detect: Pipeline;
   recorder: Recorder;
   live: LiveStream;
+  /** with a sub-stream: the main stream's JPEGs (one a second) while motion lasts, for 'camera-frame' */
+  mainFrames: Pipeline | null = null;
   online = false;
   reason: string | null = 'starting';
   motion = false;
@@ -185,6 +188,40 @@ class Camera {
       onStatus: (s) => this.detectStatus(s),
       log,
     });
+    if (def.subUrl) {
+      this.mainFrames = new Pipeline({
+        name: `camera ${def.name} frames`,
+        args: () => [
+          '-loglevel',
+          'error',
+          '-threads',
+          '1',
+          ...rtspInput(main()),
+          '-map',
+          '0:v:0',
+          '-an',
+          '-vf',
+          "select='isnan(prev_selected_t)+gte(t-prev_selected_t\\,0.98)'",
+          '-fps_mode',
+          'passthrough',
+          '-q:v',
+          '4',
+          '-f',
+          'image2pipe',
+          '-c:v',
+          'mjpeg',
+          'pipe:1',
+        ],
+        onStart: (child) => {
+          const jpegs = new JpegSplitter((j) => {
+            this.mainFrames?.markRunning();
+            if (this.motion) this.svc.hub.emit('camera-frame', { camera: def.name, ts: this.svc.hub.clock.now(), jpeg: j });
+          });
+          child.stdout!.on('data', (d: Buffer) => jpegs.push(d));
+        },
+        log,
+      });
+    }
     const dir = path.join(mediaDir, def.name);
     this.recorder = new Recorder({
       name: def.name,
@@ -221,7 +258,7 @@ class Camera {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.watchdog) clearInterval(this.watchdog);
-    await Promise.all([this.detect.stop(), this.recorder.stop(), this.live.stop()]);
+    await Promise.all([this.detect.stop(), this.recorder.stop(), this.live.stop(), this.mainFrames?.stop()]);
     if (this.motion) this.setMotion(false, this.svc.hub.clock.now());
   }
 
@@ -249,7 +286,8 @@ class Camera {
 
   private jpeg(j: Buffer): void {
     this.latestJpeg = j;
-    if (this.motion) this.svc.hub.emit('camera-frame', { camera: this.def.name, ts: this.svc.hub.clock.now(), jpeg: j });
+    // with a sub-stream the full-resolution frames come from the main stream (mainFrames)
+    if (this.motion && !this.mainFrames) this.svc.hub.emit('camera-frame', { camera: this.def.name, ts: this.svc.hub.clock.now(), jpeg: j });
   }
 
   setMotion(on: boolean, ts: number): void {
@@ -257,6 +295,8 @@ class Camera {
     this.motion = on;
     if (on) this.lastMotionAt = ts;
     this.recorder.motion(on, ts);
+    if (on && !this.stopped) this.mainFrames?.start();
+    else void this.mainFrames?.stop();
     this.svc.motion(this, on, ts);
   }
 

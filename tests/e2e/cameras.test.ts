@@ -104,7 +104,21 @@ test('the shipped camera comes online; the unconfigured one is not run; status r
 });
 
 test('motion ON with the JPEG snapshot (retained), recorded in the history, OFF after the cooldown; the example camera too', async () => {
+  // the camera has given a picture (the snapshot at motion start is the latest one)
+  await waitFor('a first picture', async () => (await fetch(`${rt.url}/api/cameras/camera1/snapshot.jpg`, { headers: rt.basicAuth() })).status === 200, 30_000, 200);
   const from = msgs.length;
+  // the live stream (/api/stream) carries camera-state and camera-motion, never the JPEG bytes
+  const ac = new AbortController();
+  const stream = await fetch(`${rt.url}/api/stream`, { headers: rt.basicAuth(), signal: ac.signal });
+  let sse = '';
+  const reading = (async () => {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of stream.body as any) sse += dec.decode(chunk, { stream: true });
+    } catch {
+      /* aborted */
+    }
+  })();
   await cam.motion(true);
   await waitFor('motion ON', () => msgs.slice(from).find((m) => m.topic === 'gatepost/camera/camera1/motion' && m.payload.toString() === 'ON'), 15_000);
   const snap = msgs.slice(from).find((m) => m.topic === 'gatepost/camera/camera1/snapshot');
@@ -114,6 +128,13 @@ test('motion ON with the JPEG snapshot (retained), recorded in the history, OFF 
   await waitFor('example motion ON', () => msgs.slice(from).find((m) => m.topic === 'gatepost/camera/example_cam/motion' && m.payload.toString() === 'ON'), 15_000);
   const events = await waitFor('the motion event', async () => (await api('/api/events?kind=motion&limit=10')).rows.filter((r: any) => r.camera === 'camera1'), 10_000);
   expect(events[0]).toMatchObject({ kind: 'motion', camera: 'camera1' });
+  await waitFor('camera-motion on the live stream', () => /event: camera-motion\ndata: .*"on":true/.test(sse), 10_000);
+  ac.abort();
+  await reading;
+  const ev = JSON.parse(/event: camera-motion\ndata: (.*)/.exec(sse)![1]);
+  expect(ev).toMatchObject({ camera: expect.any(String), on: true });
+  expect(ev).not.toHaveProperty('snapshot');
+  expect(sse).toMatch(/event: camera-state\ndata: .*"pipelines"/);
   const shot = await fetch(`${rt.url}/api/cameras/camera1/snapshot.jpg`, { headers: rt.basicAuth() });
   expect(shot.status).toBe(200);
   expect(shot.headers.get('content-type')).toBe('image/jpeg');
