@@ -18,6 +18,7 @@
  */
 import type { Hub, Service } from './hub';
 import { eventsOf } from './events-service';
+import { isValidTimeZone } from '../core/validity';
 import type { AccessEventPayload, FeatureAlarm, IvmsRow } from '../core/contracts';
 import type { EventRecord } from '../store/events-store';
 import { AccessFilter, AccessLogRow, AccessStore } from '../store/access-store';
@@ -49,8 +50,11 @@ export interface IngestOptions {
 
 export interface IngestResult {
   inserted: number;
+  /** rows stored before (the rescan window) or repeated in this batch */
   duplicates: number;
   events: AccessEventPayload[];
+  /** rows that could not be read at all (no integer serialNo), logged */
+  skipped?: number;
 }
 
 export interface WorkTimeReport {
@@ -125,6 +129,7 @@ export class AccessLogService implements Service {
   private async ingestNow(source: string, rows: IvmsRow[], opts: IngestOptions): Promise<IngestResult> {
     const store = await this.ready();
     if (!rows.length) return { inserted: 0, duplicates: 0, events: [] };
+    if (opts.timezone && !isValidTimeZone(opts.timezone)) throw new Error(`access log ${source}: unknown time zone "${opts.timezone}"`);
     const now = this.hub.clock.now();
     const lt = this.localTime(opts.timezone || this.hub.timezone);
     // one row per serial (the last copy wins), then the serials not stored yet
@@ -145,11 +150,12 @@ export class AccessLogService implements Service {
       try {
         fresh.push(normalizeIvmsRow(r, { lt, now, directionMap: opts.directionMap }));
       } catch (err) {
+        bad++;
         this.hub.logger.error(`access log ${source}: row ${serial} could not be read: ${(err as Error).message}`);
       }
     }
     const duplicates = rows.length - bad - fresh.length;
-    if (!fresh.length) return { inserted: 0, duplicates, events: [] };
+    if (!fresh.length) return { inserted: 0, duplicates, events: [], skipped: bad };
     fresh.sort((a, b) => a.serialNo - b.serialNo);
     const recs = fresh.map((r) => this.recordOf(source, r));
     await eventsOf(this.hub).recordBatch(recs, (tx, written) =>
@@ -165,6 +171,7 @@ export class AccessLogService implements Service {
     return {
       inserted: fresh.length,
       duplicates,
+      skipped: bad,
       events: recs.map((rec) => {
         const { input: _input, ...ev } = rec;
         return ev;

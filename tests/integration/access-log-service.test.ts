@@ -144,8 +144,11 @@ describe('access log ingest', () => {
     const hub = Hub.open({ dbPath: file, logger: { ...silentLogger, warn: (m: string) => lines.push(m), error: (m: string) => lines.push(m) }, timezone: 'UTC' });
     const log = accessLogOf(hub);
     const r = await log.ingest('s', [row(NaN), { ...row(2), personName: null, employeeID: null, cardNo: null, doorName: null, direction: null }, row(3, { authLocal: 'garbage' })]);
-    expect(r.inserted).toBe(2);
+    expect(r).toMatchObject({ inserted: 2, duplicates: 0, skipped: 1 });
     expect(lines.join('\n')).toMatch(/without a valid serialNo/);
+    // an unknown zone is refused as a whole (nothing stored, the reader reports the error)
+    await expect(log.ingest('s', [row(50)], { timezone: 'Mars/Olympus' })).rejects.toThrow(/unknown time zone/);
+    expect(await log.highWater('s')).toBe(3);
     const rows = (await log.query({})).rows;
     expect(rows.find((x) => x.serialNo === 2)?.person).toBeNull();
     expect(rows.find((x) => x.serialNo === 3)?.timeMissing).toBe(true);
