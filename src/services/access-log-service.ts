@@ -40,6 +40,7 @@ import {
 const DAY_MS = 86400000;
 const COLLATOR = new Intl.Collator('ru');
 const AFTER_HOURS_CHECK_MS = 60000;
+const ALARMED_KEY = 'access.after-hours.alarmed';
 
 export interface IngestOptions {
   /** the site's direction labels (merged over the defaults) */
@@ -74,8 +75,8 @@ export class AccessLogService implements Service {
   private pruneTimer: NodeJS.Timeout | null = null;
   /** minutes after local midnight, or null (off) */
   private afterHours: number | null;
-  /** `${person}|${day}` already alarmed */
-  private alarmed = new Set<string>();
+  /** the people already alarmed today (kept in the meta table: once a day also across restarts) */
+  private alarmed: { day: string; persons: Set<string> } = { day: '', persons: new Set() };
   private closed = false;
   /** rows ingested since start */
   ingested = 0;
@@ -90,6 +91,12 @@ export class AccessLogService implements Service {
   async init(): Promise<void> {
     this.started = (async () => {
       this.store = new AccessStore(await this.hub.db());
+      try {
+        const saved = JSON.parse((await this.store.getMeta(ALARMED_KEY)) ?? 'null') as { day?: unknown; persons?: unknown } | null;
+        if (saved && typeof saved.day === 'string' && Array.isArray(saved.persons)) this.alarmed = { day: saved.day, persons: new Set(saved.persons.map(String)) };
+      } catch {
+        /* none kept, or unreadable: start afresh */
+      }
       this.prune().catch((err) => this.hub.logger.error(`access log retention prune failed: ${err.message}`));
       this.pruneTimer = setInterval(() => this.prune().catch((err) => this.hub.logger.error(`access log retention prune failed: ${err.message}`)), DAY_MS);
       this.pruneTimer.unref();
@@ -272,12 +279,12 @@ export class AccessLogService implements Service {
     const s = await this.summary();
     const lt = this.localTime();
     const today = lt.day(s.ts);
+    if (this.alarmed.day !== today) this.alarmed = { day: today, persons: new Set() };
     const raised: FeatureAlarm[] = [];
     for (const p of s.people) {
       if (!p.afterHours) continue;
-      const key = `${p.person}|${today}`;
-      if (this.alarmed.has(key)) continue;
-      this.alarmed.add(key);
+      if (this.alarmed.persons.has(p.person)) continue;
+      this.alarmed.persons.add(p.person);
       const who = p.name ?? p.employeeID ?? p.cardNo ?? p.person;
       const alarm: FeatureAlarm = {
         source: 'ivms',
@@ -290,7 +297,7 @@ export class AccessLogService implements Service {
       raised.push(alarm);
       this.hub.emit('alarm', alarm);
     }
-    if (this.alarmed.size > 10000) for (const k of [...this.alarmed]) if (!k.endsWith(`|${today}`)) this.alarmed.delete(k);
+    if (raised.length && this.store) await this.store.setMeta(ALARMED_KEY, JSON.stringify({ day: today, persons: [...this.alarmed.persons] }));
     return raised;
   }
 

@@ -324,6 +324,15 @@ export class AccessStore {
     return rows.map((r) => r.p);
   }
 
+  /** A small state value of the access log (the meta table), or null. */
+  async getMeta(key: string): Promise<string | null> {
+    const r = await this.db.getAfterWrites<{ value: string | null }>('SELECT value FROM meta WHERE key = ?', [key]);
+    return r?.value ?? null;
+  }
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
+  }
+
   /** Deletes rows older than `before` in chunks; returns the count. */
   async prune(before: number, chunk = 500): Promise<number> {
     let total = 0;

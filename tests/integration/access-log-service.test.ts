@@ -177,15 +177,28 @@ describe('access log ingest', () => {
     expect(alarms[0]).toMatchObject({ source: 'ivms', kind: 'after-hours', subject: 'Ильина Ирина' });
     expect(await log.checkAfterHours()).toEqual([]);
     expect(alarms).toHaveLength(1);
-    clock.t += 24 * 3600000; // the next day she is still in (stale after 24 h: not inside any more)
-    expect(await log.checkAfterHours()).toEqual([]);
+    // a restart the same day does not alarm again
+    await Hub.closeAll();
+    const hub2 = Hub.open({ dbPath: file, logger: silentLogger, timezone: 'Europe/Moscow', clock });
+    const log2 = accessLogOf(hub2);
+    log2.setAfterHours('20:00');
+    expect(await log2.checkAfterHours()).toEqual([]);
+    // the next evening (she entered again that morning) she is alarmed again, once
+    const alarms2: FeatureAlarm[] = [];
+    hub2.on('alarm', (a) => 'kind' in a && a.source === 'ivms' && alarms2.push(a as FeatureAlarm));
+    clock.t += 24 * 3600000;
+    await log2.ingest('s', [row(6, { employeeID: '2', personName: 'Ильина Ирина', authLocal: '2024-03-12T09:00:00' })]);
+    await log2.checkAfterHours();
+    await log2.checkAfterHours();
+    expect(alarms2.map((a) => a.subject)).toEqual(['Ильина Ирина']);
+    expect((await log2.summary()).people[0]).toMatchObject({ person: 'id:2', afterHours: true });
 
-    const w = await log.workTime('2024-03-10', '2024-03-11');
+    const w = await log2.workTime('2024-03-10', '2024-03-11');
     const byPerson = (p: string) => w.days.filter((d) => d.person === p).map((d) => [d.day, d.insideMs / 3600000, d.flags]);
     expect(byPerson('id:1')).toEqual([['2024-03-11', 9, []]]);
     expect(byPerson('id:3')).toEqual([['2024-03-10', 8, []]]);
     expect(byPerson('id:2')).toEqual([['2024-03-11', 0, ['missing-exit']]]);
     expect(w.total).toMatchObject({ people: 3, days: 3, insideMs: 17 * 3600000, flaggedDays: 1 });
-    expect((await log.workTime('2024-03-11', '2024-03-11', 'id:3')).days).toEqual([]);
+    expect((await log2.workTime('2024-03-11', '2024-03-11', 'id:3')).days).toEqual([]);
   });
 });
