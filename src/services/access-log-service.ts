@@ -18,6 +18,7 @@
  */
 import type { Hub, Service } from './hub';
 import { eventsOf } from './events-service';
+import { isValidTimeZone } from '../core/validity';
 import type { AccessEventPayload, FeatureAlarm, IvmsRow } from '../core/contracts';
 import type { EventRecord } from '../store/events-store';
 import { AccessFilter, AccessLogRow, AccessStore } from '../store/access-store';
@@ -39,6 +40,7 @@ import {
 const DAY_MS = 86400000;
 const COLLATOR = new Intl.Collator('ru');
 const AFTER_HOURS_CHECK_MS = 60000;
+const ALARMED_KEY = 'access.after-hours.alarmed';
 
 export interface IngestOptions {
   /** the site's direction labels (merged over the defaults) */
@@ -49,8 +51,11 @@ export interface IngestOptions {
 
 export interface IngestResult {
   inserted: number;
+  /** rows stored before (the rescan window) or repeated in this batch */
   duplicates: number;
   events: AccessEventPayload[];
+  /** rows that could not be read at all (no integer serialNo), logged */
+  skipped?: number;
 }
 
 export interface WorkTimeReport {
@@ -70,8 +75,8 @@ export class AccessLogService implements Service {
   private pruneTimer: NodeJS.Timeout | null = null;
   /** minutes after local midnight, or null (off) */
   private afterHours: number | null;
-  /** `${person}|${day}` already alarmed */
-  private alarmed = new Set<string>();
+  /** the people already alarmed today (kept in the meta table: once a day also across restarts) */
+  private alarmed: { day: string; persons: Set<string> } = { day: '', persons: new Set() };
   private closed = false;
   /** rows ingested since start */
   ingested = 0;
@@ -86,6 +91,12 @@ export class AccessLogService implements Service {
   async init(): Promise<void> {
     this.started = (async () => {
       this.store = new AccessStore(await this.hub.db());
+      try {
+        const saved = JSON.parse((await this.store.getMeta(ALARMED_KEY)) ?? 'null') as { day?: unknown; persons?: unknown } | null;
+        if (saved && typeof saved.day === 'string' && Array.isArray(saved.persons)) this.alarmed = { day: saved.day, persons: new Set(saved.persons.map(String)) };
+      } catch {
+        /* none kept, or unreadable: start afresh */
+      }
       this.prune().catch((err) => this.hub.logger.error(`access log retention prune failed: ${err.message}`));
       this.pruneTimer = setInterval(() => this.prune().catch((err) => this.hub.logger.error(`access log retention prune failed: ${err.message}`)), DAY_MS);
       this.pruneTimer.unref();
@@ -125,6 +136,7 @@ export class AccessLogService implements Service {
   private async ingestNow(source: string, rows: IvmsRow[], opts: IngestOptions): Promise<IngestResult> {
     const store = await this.ready();
     if (!rows.length) return { inserted: 0, duplicates: 0, events: [] };
+    if (opts.timezone && !isValidTimeZone(opts.timezone)) throw new Error(`access log ${source}: unknown time zone "${opts.timezone}"`);
     const now = this.hub.clock.now();
     const lt = this.localTime(opts.timezone || this.hub.timezone);
     // one row per serial (the last copy wins), then the serials not stored yet
@@ -145,11 +157,12 @@ export class AccessLogService implements Service {
       try {
         fresh.push(normalizeIvmsRow(r, { lt, now, directionMap: opts.directionMap }));
       } catch (err) {
+        bad++;
         this.hub.logger.error(`access log ${source}: row ${serial} could not be read: ${(err as Error).message}`);
       }
     }
     const duplicates = rows.length - bad - fresh.length;
-    if (!fresh.length) return { inserted: 0, duplicates, events: [] };
+    if (!fresh.length) return { inserted: 0, duplicates, events: [], skipped: bad };
     fresh.sort((a, b) => a.serialNo - b.serialNo);
     const recs = fresh.map((r) => this.recordOf(source, r));
     await eventsOf(this.hub).recordBatch(recs, (tx, written) =>
@@ -165,6 +178,7 @@ export class AccessLogService implements Service {
     return {
       inserted: fresh.length,
       duplicates,
+      skipped: bad,
       events: recs.map((rec) => {
         const { input: _input, ...ev } = rec;
         return ev;
@@ -265,12 +279,12 @@ export class AccessLogService implements Service {
     const s = await this.summary();
     const lt = this.localTime();
     const today = lt.day(s.ts);
+    if (this.alarmed.day !== today) this.alarmed = { day: today, persons: new Set() };
     const raised: FeatureAlarm[] = [];
     for (const p of s.people) {
       if (!p.afterHours) continue;
-      const key = `${p.person}|${today}`;
-      if (this.alarmed.has(key)) continue;
-      this.alarmed.add(key);
+      if (this.alarmed.persons.has(p.person)) continue;
+      this.alarmed.persons.add(p.person);
       const who = p.name ?? p.employeeID ?? p.cardNo ?? p.person;
       const alarm: FeatureAlarm = {
         source: 'ivms',
@@ -283,7 +297,7 @@ export class AccessLogService implements Service {
       raised.push(alarm);
       this.hub.emit('alarm', alarm);
     }
-    if (this.alarmed.size > 10000) for (const k of [...this.alarmed]) if (!k.endsWith(`|${today}`)) this.alarmed.delete(k);
+    if (raised.length && this.store) await this.store.setMeta(ALARMED_KEY, JSON.stringify({ day: today, persons: [...this.alarmed.persons] }));
     return raised;
   }
 

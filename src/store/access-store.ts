@@ -3,7 +3,8 @@
  * written inside the events service's transaction (one commit for the access events and the log),
  * the filtered log (newest first, keyset pages for CSV), the doors, each person's last passage and
  * the compact passages the work-time report pairs. Only parameters reach SQL; text search is
- * `instr()` on a lower-cased key, so `%`, `_` and quotes in a query are plain characters.
+ * `instr()` on each person's lower-cased spellings (ivms_last.search_key: a person is found by any
+ * name, card or ID seen, clean or raw), so `%`, `_` and quotes in a query are plain characters.
  */
 import type { Db, Tx } from './db';
 import type { AccessDirection, AccessRow, IvmsKind, LastPassage, Passage } from '../core/attlog';
@@ -36,7 +37,7 @@ export interface AccessFilter {
   to?: number;
   /** clean door name (exact) */
   door?: string;
-  /** parts of a name / card / employee ID, matched in lower case against the clean and the raw text (any of them) */
+  /** parts of a name / card / employee ID (lower case): the rows of the people with any spelling (clean or raw) containing one of them */
   q?: string[];
   kind?: IvmsKind;
   direction?: AccessDirection | 'unknown';
@@ -51,7 +52,7 @@ export interface AccessFilter {
 const COLUMNS = [
   'id', 'source', 'serial_no', 'ts', 'auth_local', 'time_missing', 'direction', 'direction_raw', 'kind', 'person_key',
   'person_name', 'person_name_raw', 'employee_id', 'card_no', 'door', 'door_raw', 'reader', 'reader_raw', 'device',
-  'device_raw', 'device_sn', 'verify_mode', 'search_key', 'ingested_at',
+  'device_raw', 'device_sn', 'verify_mode', 'ingested_at',
 ] as const;
 const SELECT =
   'id, source, serial_no, ts, auth_local, time_missing, direction, direction_raw, kind, person_key, person_name, person_name_raw, employee_id, card_no, door, door_raw, reader, device, device_sn';
@@ -63,20 +64,21 @@ function insertOf(n: number): string {
   if (!sql) inserts.set(n, (sql = `INSERT OR IGNORE INTO ivms_rows (${COLUMNS.join(', ')}) VALUES ${Array(n).fill(ROW).join(', ')}`));
   return sql;
 }
-const LAST_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
+const LAST_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const NEWER = '(excluded.ts > ivms_last.ts OR (excluded.ts = ivms_last.ts AND excluded.id > ivms_last.id))';
 const lastInserts = new Map<number, string>();
 function lastInsertOf(n: number): string {
   let sql = lastInserts.get(n);
   if (!sql) {
+    const keep = (c: string) => `${c} = CASE WHEN ${NEWER} THEN excluded.${c} ELSE ivms_last.${c} END`;
     sql =
-      `INSERT INTO ivms_last (person_key, id, ts, direction, door, person_name, employee_id, card_no) VALUES ${Array(n).fill(LAST_ROW).join(', ')} ` +
-      'ON CONFLICT (person_key) DO UPDATE SET id = excluded.id, ts = excluded.ts, direction = excluded.direction, door = excluded.door, ' +
-      'person_name = excluded.person_name, employee_id = excluded.employee_id, card_no = excluded.card_no ' +
-      'WHERE excluded.ts > ivms_last.ts OR (excluded.ts = ivms_last.ts AND excluded.id > ivms_last.id)';
+      `INSERT INTO ivms_last (person_key, id, ts, direction, door, person_name, employee_id, card_no, search_key) VALUES ${Array(n).fill(LAST_ROW).join(', ')} ` +
+      `ON CONFLICT (person_key) DO UPDATE SET search_key = excluded.search_key, ${['id', 'ts', 'direction', 'door', 'person_name', 'employee_id', 'card_no'].map(keep).join(', ')}`;
     lastInserts.set(n, sql);
   }
   return sql;
 }
+const SEP = '\u0001';
 
 interface DbRow {
   id: number;
@@ -137,8 +139,25 @@ function where(f: AccessFilter): { sql: string; params: unknown[] } {
   else if (f.direction) add('direction = ?', f.direction);
   if (f.person) add('person_key = ?', f.person);
   if (f.source) add('source = ?', f.source);
-  if (f.q && f.q.length) add(`(${f.q.map(() => 'instr(search_key, ?) > 0').join(' OR ')})`, ...f.q);
+  // the people whose spellings match (ivms_last: one row a person), then their rows through the person index
+  if (f.q && f.q.length) add(`person_key IN (SELECT person_key FROM ivms_last WHERE ${f.q.map(() => 'instr(search_key, ?) > 0').join(' OR ')})`, ...f.q);
   return { sql: w.length ? `WHERE ${w.join(' AND ')}` : '', params: p };
+}
+
+/** '1709280000000i,1709310000000o,…' → passages, read char by char (no substring per passage: a month holds a million). */
+export function parsePassages(seq: string): Passage[] {
+  const out: Passage[] = [];
+  let ts = 0;
+  for (let i = 0; i < seq.length; i++) {
+    const c = seq.charCodeAt(i);
+    if (c >= 48 && c <= 57) ts = ts * 10 + (c - 48);
+    else if (c === 44) ts = 0;
+    else {
+      out.push({ ts, direction: c === 105 ? 'in' : c === 111 ? 'out' : null });
+      ts = 0;
+    }
+  }
+  return out;
 }
 
 export class AccessStore {
@@ -169,7 +188,7 @@ export class AccessStore {
       for (const { id, row: r } of chunk) {
         params.push(id, source, r.serialNo, r.ts, r.authLocal, r.timeMissing ? 1 : 0, r.direction, r.directionRaw, r.kind, r.personKey);
         params.push(r.personName, r.personNameRaw, r.employeeID, r.cardNo, r.door, r.doorRaw, r.reader, r.readerRaw, r.device);
-        params.push(r.deviceRaw, r.deviceSN, r.verifyMode, r.searchKey, ingestedAt);
+        params.push(r.deviceRaw, r.deviceSN, r.verifyMode, ingestedAt);
       }
       await tx.run(insertOf(chunk.length), params);
     }
@@ -191,11 +210,25 @@ export class AccessStore {
         }
       }
     }
+    // every spelling a person was seen with (the stored ones and this batch's)
+    const spellings = new Map<string, Set<string>>();
+    for (const { row: r } of rows) {
+      if (!r.personKey) continue;
+      let set = spellings.get(r.personKey);
+      if (!set) spellings.set(r.personKey, (set = new Set()));
+      for (const part of r.searchKey.split(SEP)) if (part) set.add(part);
+    }
+    const keys = [...spellings.keys()];
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const stored = await tx.all<{ p: string; k: string }>(`SELECT person_key AS p, search_key AS k FROM ivms_last WHERE person_key IN (${chunk.map(() => '?').join(', ')})`, chunk);
+      for (const x of stored) for (const part of x.k.split(SEP)) if (part) spellings.get(x.p)!.add(part);
+    }
     const lasts = [...last.values()];
     for (let i = 0; i < lasts.length; i += INSERT_ROWS) {
       const chunk = lasts.slice(i, i + INSERT_ROWS);
       const params: unknown[] = [];
-      for (const { id, row: r } of chunk) params.push(r.personKey, id, r.ts, r.direction, r.door, r.personName, r.employeeID, r.cardNo);
+      for (const { id, row: r } of chunk) params.push(r.personKey, id, r.ts, r.direction, r.door, r.personName, r.employeeID, r.cardNo, [...spellings.get(r.personKey!)!].join(SEP));
       await tx.run(lastInsertOf(chunk.length), params);
     }
     for (const [door, d] of doors) {
@@ -279,24 +312,25 @@ export class AccessStore {
     const out = new Map<string, { name: string | null; passages: Passage[] }>();
     for (const r of rows) {
       if (!r.seq) continue;
-      const passages: Passage[] = [];
-      for (const item of r.seq.split(',')) {
-        const d = item.charCodeAt(item.length - 1);
-        passages.push({ ts: Number(item.slice(0, -1)), direction: d === 105 ? 'in' : d === 111 ? 'out' : null });
-      }
-      out.set(r.p, { name: r.name, passages });
+      out.set(r.p, { name: r.name, passages: parsePassages(r.seq) });
     }
     return out;
   }
 
-  /** Person keys whose name / card / employee ID contains the text (lower case). */
+  /** Person keys whose name / card / employee ID (any spelling seen) contains the text (lower case). */
   async personsMatching(q: string[], limit = 1000): Promise<string[]> {
     if (!q.length) return [];
-    const rows = await this.db.all<{ p: string }>(`SELECT DISTINCT person_key AS p FROM ivms_rows WHERE person_key IS NOT NULL AND (${q.map(() => 'instr(search_key, ?) > 0').join(' OR ')}) LIMIT ?`, [
-      ...q,
-      limit,
-    ]);
+    const rows = await this.db.all<{ p: string }>(`SELECT person_key AS p FROM ivms_last WHERE ${q.map(() => 'instr(search_key, ?) > 0').join(' OR ')} LIMIT ?`, [...q, limit]);
     return rows.map((r) => r.p);
+  }
+
+  /** A small state value of the access log (the meta table), or null. */
+  async getMeta(key: string): Promise<string | null> {
+    const r = await this.db.getAfterWrites<{ value: string | null }>('SELECT value FROM meta WHERE key = ?', [key]);
+    return r?.value ?? null;
+  }
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.db.run('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [key, value]);
   }
 
   /** Deletes rows older than `before` in chunks; returns the count. */

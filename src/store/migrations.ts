@@ -180,7 +180,6 @@ CREATE TABLE ivms_rows (
   device_raw TEXT,
   device_sn TEXT,
   verify_mode TEXT,
-  search_key TEXT NOT NULL DEFAULT '', -- lower-case clean and raw name, card, employee ID
   ingested_at INTEGER NOT NULL,
   UNIQUE (source, serial_no)
 );
@@ -198,7 +197,8 @@ CREATE TABLE ivms_last (
   door TEXT,
   person_name TEXT,
   employee_id TEXT,
-  card_no TEXT
+  card_no TEXT,
+  search_key TEXT NOT NULL DEFAULT ''  -- every spelling of the person's name, cards and IDs seen (lower case, char(1)-separated): the log's search
 );
 
 -- The doors seen, with the spelling iVMS stored.
