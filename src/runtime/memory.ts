@@ -1,0 +1,65 @@
+/**
+ * Where the runtime's memory goes (issue 17): the process figures at each start stage (what a
+ * stage added is the difference to the one before: Node.js itself, the broker, the database,
+ * Node-RED, the flows and Dashboard, the pass index), and now: RSS, V8 heap, memory outside the
+ * heap (Buffers), the pass index's entries, sqlite's page cache setting, and the heavy optional
+ * modules loaded. `memory` of GET /api/system; the footprint benchmark prints it.
+ */
+export interface MemoryStage {
+  stage: string;
+  /** ms since the process started */
+  atMs: number;
+  rssMb: number;
+  heapUsedMb: number;
+  externalMb: number;
+}
+
+export interface MemoryReport {
+  rssMb: number;
+  heapUsedMb: number;
+  heapTotalMb: number;
+  externalMb: number;
+  arrayBuffersMb: number;
+  stages: MemoryStage[];
+  /** the pass index: entries, whether loaded, and the heap it took while loading (approximate: other work runs beside it) */
+  passIndex: { mirror: number; temporary: number; loaded: boolean; loadMs: number | null; heapMb: number | null } | null;
+  /** heavy optional modules present in require.cache (they load only with their feature) */
+  heavyModulesLoaded: string[];
+}
+
+const mb = (n: number) => Math.round((n / 1048576) * 10) / 10;
+const stages: MemoryStage[] = [];
+
+/** Records the process memory now under `stage` (cheap: process.memoryUsage()). */
+export function markMemory(stage: string): void {
+  const m = process.memoryUsage();
+  stages.push({ stage, atMs: Math.round(performance.now()), rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), externalMb: mb(m.external) });
+}
+
+/**
+ * Modules that are big and needed only by one optional feature (iVMS: mssql, Telegram: grammy,
+ * face / QR recognition: TensorFlow, face-api, ZXing, FTP uploads): loaded on first use, never at
+ * start. tests/integration/lazy-modules.test.ts boots the runtime and checks this list.
+ */
+export const HEAVY_OPTIONAL_MODULES = ['mssql', 'tedious', 'grammy', '@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@vladmandic/face-api', '@zxing/library', 'basic-ftp', 'qrcode'];
+
+/** The heavy optional modules whose files are in require.cache. */
+export function heavyModulesLoaded(cache: Record<string, unknown> = require.cache): string[] {
+  // Node-RED's node scan reads every package.json of node_modules through require(): not the module's code
+  const keys = Object.keys(cache).filter((k) => !k.endsWith('/package.json'));
+  return HEAVY_OPTIONAL_MODULES.filter((m) => keys.some((k) => k.includes(`/node_modules/${m}/`)));
+}
+
+export function memoryReport(passIndex: MemoryReport['passIndex']): MemoryReport {
+  const m = process.memoryUsage();
+  return {
+    rssMb: mb(m.rss),
+    heapUsedMb: mb(m.heapUsed),
+    heapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external),
+    arrayBuffersMb: mb(m.arrayBuffers),
+    stages: [...stages],
+    passIndex,
+    heavyModulesLoaded: heavyModulesLoaded(),
+  };
+}
