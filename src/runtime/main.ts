@@ -46,7 +46,7 @@ import demoList from '../emulators/eposelok-demo.json';
 import { checkDatabaseAtStart, CorruptDatabaseError, EXIT_CORRUPT_DB } from '../ops/integrity';
 import { startBackupSchedule, BackupSchedule } from '../ops/backup';
 import { runOpsCommand } from '../ops/cli';
-import { markMemory } from './memory';
+import { markMemory, settleAfterStart } from './memory';
 
 export interface Runtime {
   config: RuntimeConfig;
@@ -353,6 +353,10 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     await flowsTakeMqtt(nr!, broker, log, cfg.flowsReadyTimeoutMs);
     ready = true;
     markMemory('ready');
+    // the garbage of the index load and of the first sync, collected once they are over (memory.ts)
+    void settleAfterStart(hub, { stopped: () => closing }).then((ms) => {
+      if (ms !== null) log.info(`start-up garbage collected (one full GC, ${ms} ms)`);
+    });
     backups = startBackupSchedule({ dataDir: cfg.dataDir, keep: cfg.backupKeep, hour: cfg.backupHour, timezone: cfg.timezone, log: log.child('backup') });
     void backups.tick();
   } catch (err) {

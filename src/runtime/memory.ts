@@ -5,6 +5,11 @@
  * heap (Buffers), the pass index's entries, sqlite's page cache setting, and the heavy optional
  * modules loaded. `memory` of GET /api/system; the footprint benchmark prints it.
  */
+import * as v8 from 'v8';
+import * as vm from 'vm';
+import type { Hub } from '../services/hub';
+import { passesOf } from '../services/passes-service';
+import { eposelokOf } from '../services/eposelok-service';
 export interface MemoryStage {
   stage: string;
   /** ms since the process started */
@@ -62,4 +67,43 @@ export function memoryReport(passIndex: MemoryReport['passIndex']): MemoryReport
     passIndex,
     heavyModulesLoaded: heavyModulesLoaded(),
   };
+}
+
+/**
+ * One full garbage collection once the start-up work is over (the pass index loaded, the first
+ * E-Poselok sync done): the load and the first sync leave tens of MB of garbage that V8 otherwise
+ * keeps (with the heap pages it grew for them) for minutes at idle. Through V8's own `gc`
+ * (--expose-gc set at run time, not on the command line). Resolves with the pause in ms, or null
+ * when it could not run.
+ */
+export function collectStartGarbage(): number | null {
+  try {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as (() => void) | undefined;
+    if (typeof gc !== 'function') return null;
+    const t0 = performance.now();
+    gc();
+    const ms = performance.now() - t0;
+    markMemory('start garbage collected');
+    return Math.round(ms);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * After the start: waits for the pass index, then `quietMs`, then until no E-Poselok sync runs
+ * (the first one starts after the index; at most `maxWaitMs` in all), then collectStartGarbage().
+ * `stopped()` true: gives up.
+ */
+export async function settleAfterStart(hub: Hub, opts: { quietMs?: number; maxWaitMs?: number; stopped: () => boolean }): Promise<number | null> {
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+  const t0 = Date.now();
+  const max = opts.maxWaitMs ?? 120_000;
+  await passesOf(hub)
+    .ready()
+    .catch(() => undefined);
+  await sleep(opts.quietMs ?? 10_000);
+  while (eposelokOf(hub).state().syncing && Date.now() - t0 < max && !opts.stopped()) await sleep(1000);
+  return opts.stopped() ? null : collectStartGarbage();
 }

@@ -60,7 +60,7 @@ const caches = new WeakMap<Db, Promise<MirrorPass[]>>();
  * The cache is a second copy of the mirror (~20 MB for 100k passes) beside the pass index: it is
  * dropped this long after the last apply (syncs are hourly; the next one reloads it in chunks).
  */
-export const MIRROR_CACHE_KEEP_MS = 120_000;
+export const MIRROR_CACHE_KEEP_MS = 10_000;
 const cacheTimers = new WeakMap<Db, NodeJS.Timeout>();
 function keepCacheAwhile(db: Db): void {
   clearTimeout(cacheTimers.get(db));

@@ -81,7 +81,7 @@ export class PassesStore {
    * time keeps the load's peak small: the whole table in one all() held every row twice (sqlite3's
    * native copy and the JS objects) — ~200 MB of RSS for 100k passes that the allocator kept.
    */
-  async *mirrorPages(pageSize = 2000): AsyncGenerator<MirrorPass[]> {
+  async *mirrorPages(pageSize = 5000): AsyncGenerator<MirrorPass[]> {
     let after = 0;
     for (;;) {
       const rows = await this.db.all<MirrorRow>('SELECT id, list, canonical, raw, digits, house, first_seen, last_seen FROM mirror_passes WHERE id > ? ORDER BY id LIMIT ?', [after, pageSize]);
