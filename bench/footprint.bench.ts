@@ -262,7 +262,23 @@ export async function footprintRows(): Promise<BenchRow[]> {
     rows.push({ area: 'footprint', metric: 'start to first allowed plate → relay, ms', value: all((r) => r.firstOpenMs), note: 'pass index loaded, flows taking plates' });
     rows.push({ area: 'footprint', metric: `idle RSS ${envNum('BENCH_FP_IDLE_S', 60)} s after ready, MB`, value: all((r) => r.rssIdleMb), goal: '≤ 200 MB', note });
     const mem = rounds[rounds.length - 1].memory as Record<string, unknown> | null;
-    if (mem) rows.push({ area: 'footprint', metric: 'memory breakdown (runtime, last round)', value: JSON.stringify(mem).slice(0, 600) });
+    if (mem) {
+      // what each start stage added (RSS, V8 heap), then the state at idle
+      const stages = (mem.stages as Array<{ stage: string; atMs: number; rssMb: number; heapUsedMb: number }>) ?? [];
+      let prev = { rssMb: 0, heapUsedMb: 0 };
+      for (const st of stages) {
+        rows.push({ area: 'memory', metric: `start stage: ${st.stage}`, value: `RSS ${st.rssMb} MB (+${(st.rssMb - prev.rssMb).toFixed(1)}), heap ${st.heapUsedMb} MB (+${(st.heapUsedMb - prev.heapUsedMb).toFixed(1)})`, note: `at ${st.atMs} ms` });
+        prev = st;
+      }
+      const pi = mem.passIndex as { mirror: number; temporary: number; loadMs: number; heapMb: number } | null;
+      if (pi) rows.push({ area: 'memory', metric: 'pass index load', value: `${pi.mirror} mirror + ${pi.temporary} temporary: heap +${pi.heapMb} MB while loading`, note: `${pi.loadMs} ms, beside the start` });
+      rows.push({
+        area: 'memory',
+        metric: `at idle (${envNum('BENCH_FP_IDLE_S', 60)} s)`,
+        value: `RSS ${mem.rssMb} MB: V8 heap used ${mem.heapUsedMb} / total ${mem.heapTotalMb} MB, external ${mem.externalMb} MB`,
+        note: `heavy optional modules loaded: ${JSON.stringify(mem.heavyModulesLoaded)}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 'unset'}`,
+      });
+    }
     rows.push({ area: 'footprint', metric: 'idle CPU, % of one core', value: all((r) => r.idleCpuPct, 2) });
     rows.push({ area: 'footprint', metric: 'CPU per decision at 20 plates/s, ms', value: all((r) => r.cpuPerDecisionMs, 2), goal: '≤ 1 ms', note: 'process CPU minus an equal idle window' });
     rows.push({
