@@ -213,7 +213,11 @@ async function round(template: string, plates: string[], k: number, work: string
     const t1 = Date.now();
     const syncStart = performance.now();
     const syncRun = apiOf(rt, '/api/eposelok/sync', { method: 'POST', body: JSON.stringify({ confirm: true }) });
-    const syncPhase = await rig.phase(20, 0, syncRun.catch(() => undefined));
+    const syncPhase = await rig.phase(
+      20,
+      0,
+      syncRun.catch(() => undefined),
+    );
     const sync = await syncRun;
     const syncMs = performance.now() - syncStart;
     if (!sync.ok) throw new Error(`sync failed: ${JSON.stringify(sync).slice(0, 200)}`);
@@ -267,11 +271,22 @@ export async function footprintRows(): Promise<BenchRow[]> {
       const stages = (mem.stages as Array<{ stage: string; atMs: number; rssMb: number; heapUsedMb: number }>) ?? [];
       let prev = { rssMb: 0, heapUsedMb: 0 };
       for (const st of stages) {
-        rows.push({ area: 'memory', metric: `start stage: ${st.stage}`, value: `RSS ${st.rssMb} MB (+${(st.rssMb - prev.rssMb).toFixed(1)}), heap ${st.heapUsedMb} MB (+${(st.heapUsedMb - prev.heapUsedMb).toFixed(1)})`, note: `at ${st.atMs} ms` });
+        rows.push({
+          area: 'memory',
+          metric: `start stage: ${st.stage}`,
+          value: `RSS ${st.rssMb} MB (+${(st.rssMb - prev.rssMb).toFixed(1)}), heap ${st.heapUsedMb} MB (+${(st.heapUsedMb - prev.heapUsedMb).toFixed(1)})`,
+          note: `at ${st.atMs} ms`,
+        });
         prev = st;
       }
       const pi = mem.passIndex as { mirror: number; temporary: number; loadMs: number; heapMb: number } | null;
-      if (pi) rows.push({ area: 'memory', metric: 'pass index load', value: `${pi.mirror} mirror + ${pi.temporary} temporary: heap +${pi.heapMb} MB while loading`, note: `${pi.loadMs} ms, beside the start` });
+      if (pi)
+        rows.push({
+          area: 'memory',
+          metric: 'pass index load',
+          value: `${pi.mirror} mirror + ${pi.temporary} temporary: heap +${pi.heapMb} MB while loading`,
+          note: `${pi.loadMs} ms, beside the start`,
+        });
       rows.push({
         area: 'memory',
         metric: `at idle (${envNum('BENCH_FP_IDLE_S', 60)} s)`,

@@ -104,37 +104,34 @@ function plainRequest(req: HttpRequest, started: number): Promise<HttpAnswer<str
       clearTimeout(timer);
       reject(err);
     };
-    const r = http.request(
-      { agent: httpAgent, method: req.method ?? 'GET', hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || 80, path: `${u.pathname}${u.search}`, headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > maxBytes) {
-            fail(new DeviceError(`ERR_BAD_RESPONSE: maxContentLength size of ${maxBytes} exceeded`, 'network'));
-            r.destroy();
-          } else chunks.push(c);
-        });
-        res.on('error', (err: NodeJS.ErrnoException) => fail(new DeviceError(`${err.code ?? 'network error'}: ${err.message}`, 'network')));
-        res.on('end', () => {
-          if (settled) return;
-          let body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-          const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
-          try {
-            if (enc === 'gzip' || enc === 'x-gzip') body = zlib.gunzipSync(body);
-            else if (enc === 'deflate') body = zlib.inflateSync(body);
-          } catch (err) {
-            return fail(new DeviceError(`ERR_BAD_RESPONSE: ${(err as Error).message}`, 'network'));
-          }
-          const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = String(v);
-          settled = true;
-          clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: out, body: body.toString('utf8'), latencyMs: performance.now() - started });
-        });
-      },
-    );
+    const r = http.request({ agent: httpAgent, method: req.method ?? 'GET', hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || 80, path: `${u.pathname}${u.search}`, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) {
+          fail(new DeviceError(`ERR_BAD_RESPONSE: maxContentLength size of ${maxBytes} exceeded`, 'network'));
+          r.destroy();
+        } else chunks.push(c);
+      });
+      res.on('error', (err: NodeJS.ErrnoException) => fail(new DeviceError(`${err.code ?? 'network error'}: ${err.message}`, 'network')));
+      res.on('end', () => {
+        if (settled) return;
+        let body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
+        try {
+          if (enc === 'gzip' || enc === 'x-gzip') body = zlib.gunzipSync(body);
+          else if (enc === 'deflate') body = zlib.inflateSync(body);
+        } catch (err) {
+          return fail(new DeviceError(`ERR_BAD_RESPONSE: ${(err as Error).message}`, 'network'));
+        }
+        const out: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = String(v);
+        settled = true;
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: out, body: body.toString('utf8'), latencyMs: performance.now() - started });
+      });
+    });
     const timer = setTimeout(() => {
       fail(new DeviceError(`timeout after ${Math.round(performance.now() - started)} ms`, 'timeout'));
       r.destroy();

@@ -23,7 +23,8 @@ jest.setTimeout(60_000);
 const N = 30_000;
 const L = 'ABEKMHOPCTYX';
 /** distinct canonical plates: letter, 3 digits, 2 letters, region 77..96 */
-const plateOf = (i: number) => `${L[i % 12]}${String(Math.floor(i / 12) % 1000).padStart(3, '0')}${L[Math.floor(i / 12000) % 12]}${L[Math.floor(i / 144000) % 12]}${77 + (Math.floor(i / 1728000) % 20)}`;
+const plateOf = (i: number) =>
+  `${L[i % 12]}${String(Math.floor(i / 12) % 1000).padStart(3, '0')}${L[Math.floor(i / 12000) % 12]}${L[Math.floor(i / 144000) % 12]}${77 + (Math.floor(i / 1728000) % 20)}`;
 
 let dir: string;
 let dbPath: string;
