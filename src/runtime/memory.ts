@@ -10,6 +10,7 @@ import * as vm from 'vm';
 import type { Hub } from '../services/hub';
 import { passesOf } from '../services/passes-service';
 import { eposelokOf } from '../services/eposelok-service';
+import { MIRROR_CACHE_KEEP_MS } from '../store/mirror-store';
 export interface MemoryStage {
   stage: string;
   /** ms since the process started */
@@ -105,5 +106,7 @@ export async function settleAfterStart(hub: Hub, opts: { quietMs?: number; maxWa
     .catch(() => undefined);
   await sleep(opts.quietMs ?? 10_000);
   while (eposelokOf(hub).state().syncing && Date.now() - t0 < max && !opts.stopped()) await sleep(1000);
+  // the sync's copy of the mirror is dropped MIRROR_CACHE_KEEP_MS after it (mirror-store.ts)
+  if (eposelokOf(hub).state().lastAttemptAt !== null) await sleep(MIRROR_CACHE_KEEP_MS + 1000);
   return opts.stopped() ? null : collectStartGarbage();
 }
