@@ -2,7 +2,7 @@
  * The scaling table of issue 17 (run by footprint.bench.ts): passes 10k / 100k (/ 1M) and events
  * 1M (/ 10M with BENCH_FP_LARGE=1) → decision p50/p99 (in-process PlateChecker, mirror hits and
  * misses: the decision itself, and with its event committed), search p99, events queries p99 (last
- * 24 h; one plate over a year), sqlite file size, and of the built runtime on that data: start to
+ * 24 h; one plate over a year), sqlite file size (BENCH_FP_SIZES=<passes>x<events>,… picks sizes), and of the built runtime on that data: start to
  * /api/health 200 and idle RSS BENCH_SCALE_IDLE_S (10) s after ready. 127.0.0.1 only.
  *
  *   node dist/bench/scaling.js --generate <db> <passes> <events> <plates.json>   (a dataset; events ~2.85 years back whatever their number)
@@ -108,6 +108,8 @@ export async function scalingRows(): Promise<BenchRow[]> {
     [100_000, 1_000_000],
   ];
   if (large) sizes.push([1_000_000, 1_000_000], [100_000, 10_000_000]);
+  // BENCH_FP_SIZES=<passes>x<events>,… : only these
+  if (process.env.BENCH_FP_SIZES) sizes.splice(0, sizes.length, ...process.env.BENCH_FP_SIZES.split(',').map((x) => x.split('x').map(Number) as [number, number]));
   const rows: BenchRow[] = [];
   for (const [passes, events] of sizes) {
     const work = tempDir('gp-bench-scale-');
