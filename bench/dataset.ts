@@ -64,6 +64,8 @@ export interface DatasetOptions {
   seed?: number;
   /** epoch ms the data is relative to (default Date.now()) */
   now?: number;
+  /** ms between two events (default 90 s: 1M events span ~2.85 years) */
+  spacingMs?: number;
 }
 
 export interface Dataset {
@@ -85,6 +87,7 @@ export async function generateDataset(db: Db, opts: DatasetOptions = {}): Promis
   const TEMP = opts.temp ?? 5_000;
   const EVENTS = opts.events ?? 1_000_000;
   const now = opts.now ?? Date.now();
+  const spacing = opts.spacingMs ?? 90_000;
   const rand = rng(opts.seed ?? 42);
   const pick = <T>(a: ArrayLike<T>): T => a[Math.floor(rand() * a.length)];
   const plate = () => `${pick(PLATE_LETTERS)}${String(Math.floor(rand() * 1000)).padStart(3, '0')}${pick(PLATE_LETTERS)}${pick(PLATE_LETTERS)}${pick(REGIONS)}`;
@@ -142,7 +145,7 @@ export async function generateDataset(db: Db, opts: DatasetOptions = {}): Promis
       for (let i = c; i < Math.min(EVENTS, c + CHUNK); i++) {
         const p = i % 3 ? pick(mirrorPlates) : plate();
         await ins.add([
-          now - (EVENTS - i) * 90_000,
+          now - (EVENTS - i) * spacing,
           i % 2 ? 'cam1' : 'cam2',
           i % 2 ? 'main' : 'side',
           i % 2 ? 'entry' : 'exit',

@@ -17,6 +17,7 @@ import type { Schema } from '../../src/core/schema';
 import { TOPIC_EPOSELOK_STATE } from '../../src/core/topics';
 import { EposelokClient, EposelokConfig } from '../../src/devices/eposelok-client';
 import { eposelokOf, EposelokState, SyncReport, SyncTrigger } from '../../src/services/eposelok-service';
+import { passesOf } from '../../src/services/passes-service';
 import type { OnlineChecker } from '../../src/core/contracts';
 
 interface ConfigDef extends NodeDef {
@@ -218,7 +219,15 @@ export = function (RED: NodeAPI): void {
         if (closed) return;
         last = svc.state();
         status();
-        if (syncOnStart) startTimer = setTimeout(() => void background('start'), 0);
+        // the first sync after the pass index is loaded: not beside it at start (CPU and memory peak)
+        if (syncOnStart) {
+          passesOf(hub)
+            .ready()
+            .catch(() => undefined)
+            .then(() => {
+              if (!closed) startTimer = setTimeout(() => void background('start'), 0);
+            });
+        }
       },
       (err) => {
         node.error(`E-Poselok state not loaded: ${(err as Error).message}`);

@@ -44,20 +44,37 @@ export interface PassMatch {
   how: string;
 }
 
-type Multi = Map<string, PassEntry[]>;
+/**
+ * key → the entries under it. Most keys (a canonical plate, a plate without region) have one
+ * entry: it is stored as itself, an array only from the second on (an array per entry is ~56
+ * bytes; with 100k passes and two such maps that is ~11 MB of the index).
+ */
+type Multi = Map<string, PassEntry | PassEntry[]>;
+const NONE: readonly PassEntry[] = [];
+/** The entries under a key, in the order they were put (never mutate the result). */
+function listOf(m: Multi, key: string | null | undefined): readonly PassEntry[] {
+  const v = key ? m.get(key) : undefined;
+  return v === undefined ? NONE : Array.isArray(v) ? v : [v];
+}
 function put(m: Multi, key: string | null, e: PassEntry): void {
   if (!key) return;
-  const list = m.get(key);
-  if (list) list.push(e);
-  else m.set(key, [e]);
+  const v = m.get(key);
+  if (v === undefined) m.set(key, e);
+  else if (Array.isArray(v)) v.push(e);
+  else m.set(key, [v, e]);
 }
 function drop(m: Multi, key: string | null, e: PassEntry): void {
   if (!key) return;
-  const list = m.get(key);
-  if (!list) return;
-  const i = list.indexOf(e);
-  if (i >= 0) list.splice(i, 1);
-  if (!list.length) m.delete(key);
+  const v = m.get(key);
+  if (v === undefined) return;
+  if (!Array.isArray(v)) {
+    if (v === e) m.delete(key);
+    return;
+  }
+  const i = v.indexOf(e);
+  if (i >= 0) v.splice(i, 1);
+  if (!v.length) m.delete(key);
+  else if (v.length === 1) m.set(key, v[0]);
 }
 
 function grams(text: string): Set<string> {
@@ -66,7 +83,26 @@ function grams(text: string): Set<string> {
   return out;
 }
 
-export function mirrorEntry(p: MirrorPass): PassEntry {
+/**
+ * One copy of each short repeated text (list names, houses, 3-digit numbers): every sqlite row
+ * brings its own copy, 100k passes hold only a few thousand distinct values. Bounded: when it
+ * holds `max` texts it starts over (a later copy is then only not shared).
+ */
+export class Interner {
+  private texts = new Map<string, string>();
+  constructor(private readonly max = 50_000) {}
+  of<T extends string | null | undefined>(s: T): T {
+    if (typeof s !== 'string' || s.length > 32) return s;
+    const have = this.texts.get(s);
+    if (have !== undefined) return have as T;
+    if (this.texts.size >= this.max) this.texts.clear();
+    this.texts.set(s, s);
+    return s;
+  }
+}
+const noIntern = { of: <T>(s: T): T => s };
+
+export function mirrorEntry(p: MirrorPass, strings: Pick<Interner, 'of'> = noIntern): PassEntry {
   const plate = normalizePlate(p.canonical);
   return {
     ref: `mirror:${p.id}`,
@@ -74,10 +110,11 @@ export function mirrorEntry(p: MirrorPass): PassEntry {
     id: p.id,
     canonical: p.canonical,
     regionless: plate ? withoutRegion(plate) : null,
-    digits: p.digits,
-    raw: p.raw,
-    house: p.house,
-    list: p.list,
+    digits: strings.of(p.digits),
+    // most raw texts are the canonical plate: keep one string
+    raw: p.raw === p.canonical ? p.canonical : p.raw,
+    house: strings.of(p.house),
+    list: strings.of(p.list),
     text: p.canonical,
   };
 }
@@ -134,6 +171,7 @@ export class PassIndex {
    * were indexed (arrays: a bulk load only pushes; removals keep the order of the others).
    */
   private trigrams = new Map<string, PassEntry[]>();
+  private readonly strings = new Interner();
 
   get mirrorSize(): number {
     return this.mirror.byRef.size;
@@ -217,7 +255,7 @@ export class PassIndex {
   }
 
   upsertMirror(p: MirrorPass): void {
-    this.upsert(mirrorEntry(p));
+    this.upsert(mirrorEntry(p, this.strings));
   }
 
   /**
@@ -228,7 +266,7 @@ export class PassIndex {
   upsertMirrors(passes: readonly MirrorPass[]): void {
     const side = this.mirror;
     for (const p of passes) {
-      const e = mirrorEntry(p);
+      const e = mirrorEntry(p, this.strings);
       if (side.byRef.has(e.ref)) this.upsert(e);
       else {
         side.add(e);
@@ -274,17 +312,18 @@ export class PassIndex {
   }
 
   /** The first active entry of a list (exact lookups). */
-  private static firstActive(list: PassEntry[] | undefined, now: number): PassEntry | undefined {
-    return list?.find((e) => PassIndex.isActive(e, now));
+  private static firstActive(list: readonly PassEntry[], now: number): PassEntry | undefined {
+    for (const e of list) if (PassIndex.isActive(e, now)) return e;
+    return undefined;
   }
 
   /** Exact canonical, then (ignore-region policy) the plate without its region, on one side. */
   private findExact(side: Side, plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
-    let e = PassIndex.firstActive(side.byCanonical.get(plate.canonical), now);
+    let e = PassIndex.firstActive(listOf(side.byCanonical, plate.canonical), now);
     if (e) return { entry: e, policy: 'exact', how: 'exact' };
     if (policy.ignoreRegion) {
       const key = withoutRegion(plate);
-      e = key ? PassIndex.firstActive(side.byRegionless.get(key), now) : undefined;
+      e = key ? PassIndex.firstActive(listOf(side.byRegionless, key), now) : undefined;
       if (e) return { entry: e, policy: 'ignore-region', how: 'ignore-region' };
     }
     return null;
@@ -320,7 +359,7 @@ export class PassIndex {
     const m = this.findExact(this.mirror, plate, policy, now) ?? this.findExact(this.temp, plate, policy, now);
     if (m) return m;
     if (plate.digits) {
-      const e = PassIndex.firstActive(this.temp.digitsOnly.get(plate.digits), now);
+      const e = PassIndex.firstActive(listOf(this.temp.digitsOnly, plate.digits), now);
       if (e) return { entry: e, policy: 'exact', how: 'digits' };
     }
     if (policy.maxEditDistance > 0) {
@@ -352,7 +391,7 @@ export class PassIndex {
       return out.length >= limit;
     };
     if (/^\d{3}$/.test(nq)) {
-      for (const side of [this.temp, this.mirror]) for (const e of side.byDigits.get(nq) ?? []) if (take(e)) return out;
+      for (const side of [this.temp, this.mirror]) for (const e of listOf(side.byDigits, nq)) if (take(e)) return out;
     }
     if (nq.length >= 3) {
       let smallest: PassEntry[] | undefined;

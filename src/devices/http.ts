@@ -1,10 +1,17 @@
 /**
- * The one HTTP client of gatepost's device drivers (E-Poselok, relays, intercoms): axios with
- * keep-alive agents, a hard timeout, and an answer that never throws for HTTP status — callers
- * decide what a status means. Network errors and timeouts do throw a DeviceError.
+ * The one HTTP client of gatepost's device drivers (E-Poselok, relays, intercoms): keep-alive
+ * agents, a hard timeout, and an answer that never throws for HTTP status — callers decide what a
+ * status means. Network errors and timeouts do throw a DeviceError.
+ *
+ * Two ways through, one contract: a plain http:// request without a body and with a text answer
+ * (every relay command, the E-Poselok online check) goes straight through node:http — the plate's
+ * hot path, where axios's config merging, adapters and interceptors cost ~1 ms of CPU a request
+ * (bench/footprint.bench.ts); everything else (https, bodies, binary answers such as the
+ * E-Poselok list) goes through axios.
  */
 import http from 'http';
 import https from 'https';
+import zlib from 'zlib';
 import axios, { AxiosRequestConfig } from 'axios';
 
 const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
@@ -45,6 +52,7 @@ export async function httpRequest(req: HttpRequest & { responseType: 'buffer' })
 export async function httpRequest(req: HttpRequest): Promise<HttpAnswer<string>>;
 export async function httpRequest(req: HttpRequest): Promise<HttpAnswer<string | Buffer>> {
   const started = performance.now();
+  if (req.body === undefined && req.responseType !== 'buffer' && req.url.startsWith('http://')) return plainRequest(req, started);
   const config: AxiosRequestConfig = {
     method: req.method ?? 'GET',
     url: req.url,
@@ -72,6 +80,65 @@ export async function httpRequest(req: HttpRequest): Promise<HttpAnswer<string |
     }
     throw new DeviceError(`${err?.code ?? 'network error'}: ${err?.message ?? err}`, 'network');
   }
+}
+
+const ACCEPT = 'application/json, text/plain, */*';
+
+/** A bodiless http:// request with a text answer through node:http (see the top of this file). */
+function plainRequest(req: HttpRequest, started: number): Promise<HttpAnswer<string>> {
+  return new Promise((resolve, reject) => {
+    let u: URL;
+    try {
+      u = new URL(req.url);
+    } catch (err) {
+      return reject(new DeviceError(`ERR_INVALID_URL: ${(err as Error).message}`, 'network'));
+    }
+    const headers: Record<string, string> = { Accept: ACCEPT, 'Accept-Encoding': 'gzip, deflate', ...req.headers };
+    const user = req.auth ?? (u.username ? { username: decodeURIComponent(u.username), password: decodeURIComponent(u.password) } : undefined);
+    if (user) headers.Authorization = `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+    const maxBytes = req.maxBytes ?? 16 * 1024 * 1024;
+    let settled = false;
+    const fail = (err: DeviceError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    };
+    const r = http.request({ agent: httpAgent, method: req.method ?? 'GET', hostname: u.hostname.replace(/^\[|\]$/g, ''), port: u.port || 80, path: `${u.pathname}${u.search}`, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) {
+          fail(new DeviceError(`ERR_BAD_RESPONSE: maxContentLength size of ${maxBytes} exceeded`, 'network'));
+          r.destroy();
+        } else chunks.push(c);
+      });
+      res.on('error', (err: NodeJS.ErrnoException) => fail(new DeviceError(`${err.code ?? 'network error'}: ${err.message}`, 'network')));
+      res.on('end', () => {
+        if (settled) return;
+        let body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+        const enc = String(res.headers['content-encoding'] ?? '').toLowerCase();
+        try {
+          if (enc === 'gzip' || enc === 'x-gzip') body = zlib.gunzipSync(body);
+          else if (enc === 'deflate') body = zlib.inflateSync(body);
+        } catch (err) {
+          return fail(new DeviceError(`ERR_BAD_RESPONSE: ${(err as Error).message}`, 'network'));
+        }
+        const out: Record<string, string> = {};
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out[k] = String(v);
+        settled = true;
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, headers: out, body: body.toString('utf8'), latencyMs: performance.now() - started });
+      });
+    });
+    const timer = setTimeout(() => {
+      fail(new DeviceError(`timeout after ${Math.round(performance.now() - started)} ms`, 'timeout'));
+      r.destroy();
+    }, req.timeoutMs);
+    r.on('error', (err: NodeJS.ErrnoException) => fail(new DeviceError(`${err.code ?? 'network error'}: ${err.message}`, 'network')));
+    r.end();
+  });
 }
 
 /** A URL with its password-like query parameters masked, for logs. */

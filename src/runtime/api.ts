@@ -5,7 +5,7 @@
  *    down). 200 is liveness: `degraded` lists what works worse than it should (devices that do not
  *    answer their probe, a full or read-only disk, …: src/services/degraded.ts) — monitor it;
  *  - behind auth (session cookie or HTTP Basic, `req.user = { username }`):
- *    GET /api/me, GET /api/system (also event-loop stalls and CSV exports), GET /api/stream (Server-Sent Events from the hub bus),
+ *    GET /api/me, GET /api/system (also event-loop stalls, CSV exports and `memory`: src/runtime/memory.ts), GET /api/stream (Server-Sent Events from the hub bus),
  *    and the domain routers of API_ROUTERS (src/api/<area>.ts exporting <area>Router(hub)), imported
  *    statically so the compiler checks them.
  */
@@ -30,6 +30,8 @@ import { redactUrl } from '../devices/http';
 import { degradedOf } from '../services/degraded';
 import { exportStatus } from '../api/csv-stream';
 import { loopStatus } from './loop-monitor';
+import { memoryReport } from './memory';
+import { passesOf } from '../services/passes-service';
 import type { ConnectionStats } from './http-limits';
 
 export interface RuntimeStatus {
@@ -175,6 +177,11 @@ export function createApi(opts: ApiOptions): MountedApi {
       eventLoop: loopStatus(req.query.loopSince === undefined ? undefined : Number(req.query.loopSince)),
       exports: exportStatus(),
       connections: st.connections?.() ?? null,
+      // where the memory goes: start stages, heap, the pass index, heavy optional modules (memory.ts)
+      memory: (() => {
+        const p = passesOf(hub);
+        return memoryReport({ mirror: p.index.mirrorSize, temporary: p.index.tempSize, loaded: p.isReady, loadMs: p.loadStats?.ms ?? null, heapMb: p.loadStats?.heapMb ?? null });
+      })(),
     });
   });
 

@@ -80,17 +80,29 @@ export class PassesService implements Service {
 
   constructor(private readonly hub: Hub) {}
 
+  /** how long the load at start took and the heap it added (approximate: other work runs beside it) */
+  loadStats: { ms: number; heapMb: number } | null = null;
+
   async init(): Promise<void> {
     this.started = (async () => {
       const db = await this.hub.db();
       this.store = new PassesStore(db);
+      const t0 = performance.now();
+      const heap0 = process.memoryUsage().heapUsed;
       const now = this.hub.clock.now();
-      const [mirror, temp] = await Promise.all([this.store.loadMirror(), this.store.loadLiveTemp(now)]);
-      this.index.upsertMirrors(mirror);
+      const temp = await this.store.loadLiveTemp(now);
+      // the mirror page by page, a macrotask between pages: the load runs beside the start (Node-RED,
+      // the flows) and beside early plates without stalling them; decisions wait for it (plate-checker.ts)
+      for await (const page of this.store.mirrorPages()) {
+        this.index.upsertMirrors(page);
+        await new Promise<void>((r) => setImmediate(r));
+      }
       for (const t of temp) this.index.upsertTemp(t, now);
+      this.loadStats = { ms: Math.round(performance.now() - t0), heapMb: Math.round((process.memoryUsage().heapUsed - heap0) / 104857.6) / 10 };
       this.loading = false;
       // changes announced while the snapshot was loading (idempotent replays)
       for (const fn of this.pendingMirror.splice(0)) fn();
+      for (const fn of this.readyWaiters.splice(0)) fn();
       this.sweepTimer = setInterval(() => this.index.sweep(this.hub.clock.now()), SWEEP_MS);
       this.sweepTimer.unref();
       this.hub.logger.info(`passes loaded: ${this.index.mirrorSize} mirror, ${this.index.tempSize} temporary`);
@@ -98,9 +110,31 @@ export class PassesService implements Service {
     return this.started;
   }
 
+  private readyWaiters: Array<() => void> = [];
+
   /** Resolves once the index is loaded. */
   async ready(): Promise<void> {
     await this.started;
+  }
+
+  /**
+   * Resolves true once the index is loaded, or false after `ms` (a decision waits this long at
+   * most; it never decides from a half-loaded index).
+   */
+  whenLoaded(ms: number): Promise<boolean> {
+    if (!this.loading) return Promise.resolve(true);
+    if (ms <= 0) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (v: boolean) => {
+        clearTimeout(timer);
+        const i = this.readyWaiters.indexOf(onLoaded);
+        if (i >= 0) this.readyWaiters.splice(i, 1);
+        resolve(v);
+      };
+      const onLoaded = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      this.readyWaiters.push(onLoaded);
+    });
   }
   get isReady(): boolean {
     return !this.loading;

@@ -36,6 +36,12 @@ export interface PlateCheckOptions {
   maxAgeMs?: number;
   onlineTimeoutMs?: number;
   checker?: OnlineChecker | null;
+  /**
+   * While the pass index is still loading (the first seconds after a start) a decision waits for
+   * it at most this long (default INDEX_WAIT_MS); then it goes to the online check, or is denied
+   * with the reason "pass list still loading" — never decided from a half-loaded index.
+   */
+  indexWaitMs?: number;
 }
 
 export interface PlateCheckInput {
@@ -87,6 +93,10 @@ export const MAX_AHEAD_MS = 5 * 60_000;
  * database must not keep the barrier closed; a failing disk ends the wait at once: held).
  */
 export const DURABLE_WAIT_MS = 2000;
+/** Default of PlateCheckOptions.indexWaitMs. */
+export const INDEX_WAIT_MS = 3000;
+/** The reason of a denial decided before the pass index was loaded, without an online check. */
+export const INDEX_LOADING_REASON = 'pass list still loading: not checked (no online check configured)';
 
 export class PlateChecker {
   readonly counters: PlateCheckCounters = { allowed: 0, denied: 0, repeat: 0, rejected: 0, fallback: 0 };
@@ -104,6 +114,7 @@ export class PlateChecker {
       repeatWindowMs: options.repeatWindowMs ?? 15000,
       maxAgeMs: options.maxAgeMs ?? DEFAULT_MAX_AGE_MS,
       onlineTimeoutMs: options.onlineTimeoutMs ?? 1500,
+      indexWaitMs: options.indexWaitMs ?? INDEX_WAIT_MS,
     };
     this.repeats = new RepeatWindow(this.opts.repeatWindowMs);
     passesOf(hub);
@@ -267,16 +278,19 @@ export class PlateChecker {
     }
 
     const passes = passesOf(this.hub);
-    let outcome: Outcome | null = passes.isReady ? decideLocal(plate, passes.index, this.opts.policy, now) : null;
-    if (!passes.isReady) this.hub.logger.warn('plate-check: passes not loaded yet, local lists skipped');
+    // the index loads beside the start: a plate read meanwhile waits for it (bounded), then is decided locally
+    const loaded = passes.isReady || (await passes.whenLoaded(this.opts.indexWaitMs));
+    let outcome: Outcome | null = loaded ? decideLocal(plate, passes.index, this.opts.policy, this.hub.clock.now()) : null;
+    if (!loaded) this.hub.logger.warn(`plate-check: ${plate.canonical}: the pass list is still loading after ${this.opts.indexWaitMs} ms; local lists skipped`);
     if (!outcome) {
       const checker = this.opts.checker;
       if (checker) {
         const r = await checkOnline(checker, plate, this.opts.onlineTimeoutMs, this.hub.clock);
         outcome = outcomeOfOnline(r);
         if (r.status === 'unavailable') this.hub.logger.warn(`plate-check: E-Poselok online check unavailable: ${r.error ?? 'unknown error'}`);
+        if (!loaded && outcome.decision !== 'allowed') outcome = { ...outcome, reason: `${outcome.reason} (pass list still loading)` };
       } else {
-        outcome = { decision: 'denied', source: 'none', reason: 'no pass (no online check configured)' };
+        outcome = { decision: 'denied', source: 'none', reason: loaded ? 'no pass (no online check configured)' : INDEX_LOADING_REASON };
       }
     }
     Object.assign(rec, outcome);

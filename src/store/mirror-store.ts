@@ -51,11 +51,26 @@ const CHUNKS = [2048, 256, 32, 4, 1];
 const LOAD_CHUNK = 5000;
 
 /**
- * The committed mirror, per database: loaded once (in chunks, so no single long stall of the
- * event loop), then kept in step after every committed apply. Safe because this store is the
+ * The committed mirror, per database: loaded (in chunks, so no single long stall of the
+ * event loop) by the first apply after a while, then kept in step after every committed apply. Safe because this store is the
  * only writer of mirror_passes and applies are serialised by the database's write queue.
  */
 const caches = new WeakMap<Db, Promise<MirrorPass[]>>();
+/**
+ * The cache is a second copy of the mirror (~20 MB for 100k passes) beside the pass index: it is
+ * dropped this long after the last apply (syncs are hourly; the next one reloads it in chunks).
+ */
+export const MIRROR_CACHE_KEEP_MS = 10_000;
+const cacheTimers = new WeakMap<Db, NodeJS.Timeout>();
+function keepCacheAwhile(db: Db): void {
+  clearTimeout(cacheTimers.get(db));
+  const t = setTimeout(() => {
+    caches.delete(db);
+    cacheTimers.delete(db);
+  }, MIRROR_CACHE_KEEP_MS);
+  t.unref();
+  cacheTimers.set(db, t);
+}
 /** applies of one database run one after another (each diffs against the previous one's result) */
 const applyChains = new WeakMap<Db, Promise<unknown>>();
 function* chunks<T>(items: T[]): Generator<T[]> {
@@ -159,6 +174,7 @@ export class MirrorStore {
     });
     // only a committed transaction moves the cache
     if (result.applied && next) caches.set(this.db, Promise.resolve(next));
+    keepCacheAwhile(this.db);
     return result;
   }
 

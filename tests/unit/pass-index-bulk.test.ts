@@ -32,12 +32,14 @@ const temp = (id: number, canonical: string | null, digits: string | null): Temp
 
 /** Every internal structure, in iteration order (the order decides search results at a limit). */
 function snapshot(idx: PassIndex): unknown {
+  // a key with one entry holds the entry itself, with more an array (pass-index.ts Multi)
+  const refs = (l: any) => (Array.isArray(l) ? l : [l]).map((e: any) => e.ref);
   const side = (s: any) => ({
     byRef: [...s.byRef.keys()],
-    byCanonical: [...s.byCanonical].map(([k, l]: [string, any[]]) => [k, l.map((e) => e.ref)]).sort(),
-    byRegionless: [...s.byRegionless].map(([k, l]: [string, any[]]) => [k, l.map((e) => e.ref)]).sort(),
-    byDigits: [...s.byDigits].map(([k, l]: [string, any[]]) => [k, l.map((e) => e.ref)]).sort(),
-    digitsOnly: [...s.digitsOnly].map(([k, l]: [string, any[]]) => [k, l.map((e) => e.ref)]).sort(),
+    byCanonical: [...s.byCanonical].map(([k, l]: [string, any]) => [k, refs(l)]).sort(),
+    byRegionless: [...s.byRegionless].map(([k, l]: [string, any]) => [k, refs(l)]).sort(),
+    byDigits: [...s.byDigits].map(([k, l]: [string, any]) => [k, refs(l)]).sort(),
+    digitsOnly: [...s.digitsOnly].map(([k, l]: [string, any]) => [k, refs(l)]).sort(),
     entries: [...s.byRef.values()],
   });
   const i = idx as any;
