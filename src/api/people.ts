@@ -20,7 +20,11 @@
  *  POST   /passes/qr/png                      {token, width?} → image/png of a known token (404 for any other text)
  */
 import express from 'express';
-import * as QRCode from 'qrcode';
+import type * as QRCodeNs from 'qrcode';
+import { lazy } from '../core/lazy';
+
+/** qrcode, loaded when the first QR picture is made */
+const QRCode = lazy((): typeof QRCodeNs => require('qrcode'));
 import type { Hub } from '../services/hub';
 import { peopleOf, PeopleError, PHOTO_MAX_BYTES } from '../services/people-service';
 import { faceRecogniserOf } from '../media/face-recogniser';
@@ -50,7 +54,7 @@ export const faceRecogniserEnabled = (): boolean => /^(on|1|true|yes)$/i.test(pr
 
 /** A QR code PNG of a token (error correction M, 4-module quiet zone). */
 export function qrPng(token: string, width = 320): Promise<Buffer> {
-  return QRCode.toBuffer(token, { type: 'png', errorCorrectionLevel: 'M', margin: 4, width });
+  return QRCode().toBuffer(token, { type: 'png', errorCorrectionLevel: 'M', margin: 4, width });
 }
 
 export function peopleRouter(hub: Hub): express.Router {

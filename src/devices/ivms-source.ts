@@ -12,7 +12,11 @@
  * Errors are `IvmsError` with a kind (config / login / network / timeout / sql) and a readable
  * message; the password is never part of a message.
  */
-import sql from 'mssql';
+import type * as sql from 'mssql';
+import { lazy } from '../core/lazy';
+
+/** mssql (and tedious), loaded when a source first connects */
+const mssql = lazy((): typeof sql => require('mssql'));
 import { IVMS_COLUMNS } from '../core/contracts';
 import type { IvmsColumn, IvmsRow } from '../core/contracts';
 
@@ -185,7 +189,7 @@ export class IvmsSource {
     if (this.pool?.connected) return this.pool;
     if (this.connecting) return this.connecting;
     const c = this.config;
-    const pool = new sql.ConnectionPool({
+    const pool = new (mssql().ConnectionPool)({
       server: c.host,
       port: c.port,
       database: c.database || undefined,
@@ -299,8 +303,8 @@ export class IvmsSource {
     const list = await this.columns();
     const s = quoteIdent(this.cols.serialNo!, 'column');
     const rows = await this.query(`SELECT TOP (@limit) ${list} FROM ${this.tableSql} WHERE ${s} > @after ORDER BY ${s}`, [
-      ['limit', sql.Int, this.limit(limit)],
-      ['after', sql.BigInt, Math.floor(serial)],
+      ['limit', mssql().Int, this.limit(limit)],
+      ['after', mssql().BigInt, Math.floor(serial)],
     ]);
     return rows.map((r) => this.mapRow(r));
   }
@@ -310,9 +314,9 @@ export class IvmsSource {
     const list = await this.columns();
     const s = quoteIdent(this.cols.serialNo!, 'column');
     const rows = await this.query(`SELECT TOP (@limit) ${list} FROM ${this.tableSql} WHERE ${s} >= @from AND ${s} <= @to ORDER BY ${s}`, [
-      ['limit', sql.Int, this.limit(limit)],
-      ['from', sql.BigInt, Math.floor(fromSerial)],
-      ['to', sql.BigInt, Math.floor(toSerial)],
+      ['limit', mssql().Int, this.limit(limit)],
+      ['from', mssql().BigInt, Math.floor(fromSerial)],
+      ['to', mssql().BigInt, Math.floor(toSerial)],
     ]);
     return rows.map((r) => this.mapRow(r));
   }
@@ -321,9 +325,9 @@ export class IvmsSource {
   async readSerials(fromSerial: number, toSerial: number, limit = 50000): Promise<number[]> {
     const s = quoteIdent(this.cols.serialNo!, 'column');
     const rows = await this.query(`SELECT TOP (@limit) ${s} FROM ${this.tableSql} WHERE ${s} >= @from AND ${s} <= @to ORDER BY ${s}`, [
-      ['limit', sql.Int, Math.max(1, Math.min(100000, Math.floor(limit)))],
-      ['from', sql.BigInt, Math.floor(fromSerial)],
-      ['to', sql.BigInt, Math.floor(toSerial)],
+      ['limit', mssql().Int, Math.max(1, Math.min(100000, Math.floor(limit)))],
+      ['from', mssql().BigInt, Math.floor(fromSerial)],
+      ['to', mssql().BigInt, Math.floor(toSerial)],
     ]);
     return rows.map((r) => Number(Object.values(r)[0]));
   }
@@ -339,7 +343,7 @@ export class IvmsSource {
     const ms = Date.parse(`${sinceLocal.slice(0, 19)}Z`);
     if (!Number.isFinite(ms)) throw new IvmsError('config', `bad time ${sinceLocal}`);
     const rows = await this.query(`SELECT MIN(${quoteIdent(this.cols.serialNo!, 'column')}) AS m FROM ${this.tableSql} WHERE ${quoteIdent(dt, 'column')} >= @since`, [
-      ['since', sql.DateTime2(3), new Date(ms)],
+      ['since', mssql().DateTime2(3), new Date(ms)],
     ]);
     const m = rows[0]?.m;
     return m === null || m === undefined ? null : Number(m);

@@ -53,9 +53,9 @@ export function loadFaceApi(): Promise<FaceApi> {
   if (!loading) {
     loading = (async () => {
       // the node-wasm build requires @tensorflow/tfjs + @tensorflow/tfjs-backend-wasm (no native binding)
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+
       const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
+
       const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(p: string): void };
       wasm.setWasmPaths(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + path.sep);
       const tf = faceapi.tf as unknown as { setBackend(b: string): Promise<boolean>; ready(): Promise<void> };

@@ -2,13 +2,19 @@
  * QR decoding with @zxing/library (pure JS, nothing downloaded at run time): gray pixels in, the
  * text out (null when the frame holds no readable code).
  */
-import { BarcodeFormat, BinaryBitmap, DecodeHintType, HybridBinarizer, NotFoundException, QRCodeReader, RGBLuminanceSource, ChecksumException, FormatException } from '@zxing/library';
+import type * as Zxing from '@zxing/library';
+import { lazy } from '../core/lazy';
 import type { RawImage } from './image';
 
-const hints = new Map<DecodeHintType, unknown>([
-  [DecodeHintType.POSSIBLE_FORMATS, [BarcodeFormat.QR_CODE]],
-  [DecodeHintType.TRY_HARDER, true],
-]);
+/** ZXing, loaded when the first code is decoded */
+const zxing = lazy((): typeof Zxing => require('@zxing/library'));
+const hints = lazy(() => {
+  const { DecodeHintType, BarcodeFormat } = zxing();
+  return new Map<Zxing.DecodeHintType, unknown>([
+    [DecodeHintType.POSSIBLE_FORMATS, [BarcodeFormat.QR_CODE]],
+    [DecodeHintType.TRY_HARDER, true],
+  ]);
+});
 
 /** Gray luminance of a raw image (RGB → ITU-R 601 luma). */
 export function luminanceOf(img: RawImage): Uint8ClampedArray {
@@ -20,10 +26,11 @@ export function luminanceOf(img: RawImage): Uint8ClampedArray {
 
 /** The QR text in the image, or null. */
 export function decodeQr(img: RawImage): string | null {
+  const { RGBLuminanceSource, QRCodeReader, BinaryBitmap, HybridBinarizer, NotFoundException, ChecksumException, FormatException } = zxing();
   const source = new RGBLuminanceSource(luminanceOf(img), img.width, img.height);
   const reader = new QRCodeReader();
   try {
-    return reader.decode(new BinaryBitmap(new HybridBinarizer(source)), hints).getText();
+    return reader.decode(new BinaryBitmap(new HybridBinarizer(source)), hints()).getText();
   } catch (err) {
     if (err instanceof NotFoundException || err instanceof ChecksumException || err instanceof FormatException) return null;
     throw err;

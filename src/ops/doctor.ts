@@ -19,8 +19,12 @@ import { quickCheck } from '../store/db';
 import { FFMPEG } from '../media/ffmpeg';
 import { listBackups } from './backup';
 import sqlite3 from 'sqlite3';
-import { Client as FtpClient } from 'basic-ftp';
+import type * as BasicFtp from 'basic-ftp';
+import { lazy } from '../core/lazy';
 import { describeFtpError } from '../services/upload-service';
+
+/** basic-ftp, loaded when the FTP check runs */
+const basicFtp = lazy((): typeof BasicFtp => require('basic-ftp'));
 
 export type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
 export interface Check {
@@ -387,7 +391,7 @@ async function checkFtp(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Chec
   if (!Number.isInteger(port) || port < 1 || port > 65535) return c('ftp', 'fail', 'FTP записей: неверный порт в GATEPOST_FTP_PORT', 'recordings FTP: invalid port in GATEPOST_FTP_PORT');
   const shown = `${host}:${port}`;
   const secure = truthy(env.GATEPOST_FTP_SECURE);
-  const client = new FtpClient(Math.max(500, timeoutMs));
+  const client = new (basicFtp().Client)(Math.max(500, timeoutMs));
   try {
     await client.access({
       host,

@@ -9,7 +9,12 @@
  * node-fetch's errors may carry the URL `…/bot<token>/method`). Started by the `telegram-bot`
  * config node; a failed start (API unreachable) is retried; a refused token (401) stops it.
  */
-import { Bot, GrammyError, HttpError, InlineKeyboard, InputFile } from 'grammy';
+import type { Bot, HttpError } from 'grammy';
+import type * as Grammy from 'grammy';
+import { lazy } from '../core/lazy';
+
+/** grammy, loaded when a bot starts (not at all while no bot is configured) */
+const grammy = lazy((): typeof Grammy => require('grammy'));
 import type { Hub } from './hub';
 import { alarmsOf, AlertTransport, BotReply, TransportError } from './alarm-service';
 import { redactUrl } from '../devices/http';
@@ -23,7 +28,7 @@ type FetchConfig = NonNullable<NonNullable<ConstructorParameters<typeof Bot>[1]>
 
 /** The inner error of grammy's HttpError (node-fetch's, which may carry the URL with the token). */
 function innerError(err: unknown): string {
-  if (!(err instanceof HttpError)) return '';
+  if (!(err instanceof grammy().HttpError)) return '';
   const inner = (err as HttpError).error;
   return inner instanceof Error ? inner.message : inner === undefined ? '' : String(inner);
 }
@@ -49,9 +54,8 @@ export function redactToken(text: string, token?: string): string {
   return s.replace(/bot\d{3,}:[A-Za-z0-9_-]{10,}/g, 'bot***').replace(/\b\d{5,}:[A-Za-z0-9_-]{30,}\b/g, '***');
 }
 
-/** A proxy agent for node-fetch (https-proxy-agent, which the npm tree already carries). */
+/** A proxy agent for node-fetch (https-proxy-agent, a dependency of ours; loaded only when a proxy is set). */
 function proxyAgent(proxy: string): unknown {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require('https-proxy-agent');
   const Agent = mod.HttpsProxyAgent ?? mod.default ?? mod;
   return typeof Agent === 'function' && Agent.prototype ? new Agent(proxy) : Agent(proxy);
@@ -99,7 +103,7 @@ export class TelegramBot implements AlertTransport {
       }
     }
     const pollSeconds = this.opts.pollSeconds ?? 25;
-    const bot = new Bot(this.opts.token, {
+    const bot = new (grammy().Bot)(this.opts.token, {
       client: { apiRoot: this.apiRoot, timeoutSeconds: pollSeconds + 15, baseFetchConfig: agent ? ({ agent, compress: true } as unknown as FetchConfig) : undefined },
     });
     this.bot = bot;
@@ -140,7 +144,7 @@ export class TelegramBot implements AlertTransport {
     })()
       .catch((err) => {
         if (this.stopped) return;
-        const refused = err instanceof GrammyError && (err.error_code === 401 || err.error_code === 404);
+        const refused = err instanceof grammy().GrammyError && (err.error_code === 401 || err.error_code === 404);
         const msg = this.redact(err);
         svc.setBotState({ state: 'error', username: null, error: refused ? `token refused: ${msg}` : msg });
         this.log(refused ? 'error' : 'warn', `${refused ? 'token refused, bot stopped' : 'not connected, retrying'}: ${msg}`);
@@ -175,7 +179,7 @@ export class TelegramBot implements AlertTransport {
 
   private async reply(chatId: number, r: BotReply): Promise<void> {
     try {
-      const kb = r.buttons?.length ? InlineKeyboard.from([r.buttons.map((b) => InlineKeyboard.text(b.text, b.data))]) : undefined;
+      const kb = r.buttons?.length ? grammy().InlineKeyboard.from([r.buttons.map((b) => grammy().InlineKeyboard.text(b.text, b.data))]) : undefined;
       await this.bot!.api.sendMessage(chatId, r.text, kb ? { reply_markup: kb } : undefined, sig(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000)));
     } catch (err) {
       this.log('warn', `reply to chat ${chatId} failed: ${this.redact(err)}`);
@@ -188,17 +192,17 @@ export class TelegramBot implements AlertTransport {
     if (!bot) throw new TransportError('bot not started');
     const signal = sig(AbortSignal.timeout(this.opts.sendTimeoutMs ?? 15_000));
     try {
-      if (image) await bot.api.sendPhoto(chatId, new InputFile(image, 'alert.jpg'), { caption: text.slice(0, 1024) }, signal);
+      if (image) await bot.api.sendPhoto(chatId, new (grammy().InputFile)(image, 'alert.jpg'), { caption: text.slice(0, 1024) }, signal);
       else await bot.api.sendMessage(chatId, text, undefined, signal);
       const st = alarmsOf(this.hub).botState();
       if (st.state === 'error' && bot.isRunning()) alarmsOf(this.hub).setBotState({ state: 'running', username: st.username ?? bot.botInfo?.username ?? null, error: null });
     } catch (err) {
       const msg = this.redact(err);
-      if (!(err instanceof GrammyError) || err.error_code >= 500) {
+      if (!(err instanceof grammy().GrammyError) || err.error_code >= 500) {
         const st = alarmsOf(this.hub).botState();
         alarmsOf(this.hub).setBotState({ state: 'error', username: st.username, error: `Bot API unreachable: ${msg}` });
       }
-      if (err instanceof GrammyError) {
+      if (err instanceof grammy().GrammyError) {
         if (err.error_code === 429) throw new TransportError(msg, Math.max(1, Number(err.parameters?.retry_after) || 5) * 1000);
         if (err.error_code >= 500) throw new TransportError(msg);
         if (err.error_code === 401) throw new TransportError(msg);
@@ -211,7 +215,7 @@ export class TelegramBot implements AlertTransport {
 
 /** The doctor's check: getMe against the API root. Resolves with the bot's username or rejects with a redacted error. */
 export async function telegramGetMe(token: string, apiRoot: string | undefined, timeoutMs: number): Promise<string> {
-  const bot = new Bot(token, { client: { apiRoot: (apiRoot || DEFAULT_API_ROOT).replace(/\/+$/, ''), timeoutSeconds: Math.ceil(timeoutMs / 1000) } });
+  const bot = new (grammy().Bot)(token, { client: { apiRoot: (apiRoot || DEFAULT_API_ROOT).replace(/\/+$/, ''), timeoutSeconds: Math.ceil(timeoutMs / 1000) } });
   try {
     const me = await bot.api.getMe(sig(AbortSignal.timeout(timeoutMs)));
     return me.username ?? String(me.id);

@@ -22,7 +22,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { Client, FTPError } from 'basic-ftp';
+import type { Client } from 'basic-ftp';
+import type * as BasicFtp from 'basic-ftp';
+import { lazy } from '../core/lazy';
+
+/** basic-ftp, loaded when the first upload starts */
+const basicFtp = lazy((): typeof BasicFtp => require('basic-ftp'));
 import type { Hub, Service } from './hub';
 import { degradedOf } from './degraded';
 import { UploadsStore, UploadRow } from '../store/uploads-store';
@@ -153,7 +158,7 @@ export function describeFtpError(err: unknown, server: string): { text: string; 
   const msg = String(e?.message ?? err)
     .replace(/\s+/g, ' ')
     .slice(0, 160);
-  const ftpCode: number = err instanceof FTPError && typeof e.code === 'number' && e.code >= 100 && e.code < 600 ? e.code : 0;
+  const ftpCode: number = err instanceof basicFtp().FTPError && typeof e.code === 'number' && e.code >= 100 && e.code < 600 ? e.code : 0;
   if (ftpCode === 530) return { text: `login refused by ${server} (530): check the user and password — ${msg}`, connection: true };
   if (ftpCode === 421) return { text: `${server} closed the session (421): ${msg}`, connection: true };
   if (ftpCode) return { text: `${server} answered ${ftpCode}: ${msg}`, connection: ftpCode < 500 };
@@ -487,7 +492,7 @@ export class UploadService implements Service {
       const d = err instanceof SizeMismatch ? { text: `${server}: ${err.message}`, connection: false } : describeFtpError(err, server);
       const aboutFile = stage === 'transfer' && !d.connection;
       // a 4xx answer during the transfer: the server is there but refuses for now (not the file's fault)
-      const answered = stage === 'transfer' && err instanceof FTPError && Number(err.code) >= 400;
+      const answered = stage === 'transfer' && err instanceof basicFtp().FTPError && Number(err.code) >= 400;
       t.failures++;
       if (aboutFile && cfg.maxAttempts > 0 && attempts >= cfg.maxAttempts) {
         this.hub.logger.error(`uploads: upload ${item.id} (${item.remoteName}) failed after ${attempts} attempts: ${d.text}`);
@@ -510,7 +515,7 @@ export class UploadService implements Service {
     t.idleTimer = null;
     if (t.client && !t.client.closed) return t.client;
     const cfg = t.cfg!;
-    const client = new Client(cfg.timeoutMs);
+    const client = new (basicFtp().Client)(cfg.timeoutMs);
     t.client = client;
     t.cwd = null;
     try {
@@ -669,7 +674,7 @@ async function remoteSizeOf(client: Client, name: string): Promise<number> {
   try {
     return await client.size(name);
   } catch (err) {
-    if (!(err instanceof FTPError) || ![500, 501, 502, 504].includes(Number(err.code))) throw err;
+    if (!(err instanceof basicFtp().FTPError) || ![500, 501, 502, 504].includes(Number(err.code))) throw err;
     const entry = (await client.list()).find((f) => f.name === name);
     if (!entry) throw new SizeMismatch(`${name} is not listed on the server after the upload`);
     return entry.size;
