@@ -841,6 +841,10 @@ Object.assign(GATEPOST_STRINGS.ru, {
   'qr.pass': 'пропуск {id}',
   'qr.revoked': 'отозван',
   'qr.revoke': 'Отозвать',
+  'qr.sendTo': 'Отправить в Telegram',
+  'qr.noSend': 'не отправлять',
+  'qr.sent': 'Отправлено в чат «{chat}» (очередь оповещений)',
+  'qr.notSent': 'Не отправлено в чат: {message}',
 });
 Object.assign(GATEPOST_STRINGS.en, {
   'nav.people': 'People',
@@ -886,6 +890,10 @@ Object.assign(GATEPOST_STRINGS.en, {
   'qr.pass': 'pass {id}',
   'qr.revoked': 'revoked',
   'qr.revoke': 'Revoke',
+  'qr.sendTo': 'Send to Telegram',
+  'qr.noSend': 'do not send',
+  'qr.sent': 'Sent to the chat “{chat}” (alert queue)',
+  'qr.notSent': 'Not sent to the chat: {message}',
 });
 if (typeof module !== 'undefined' && module.exports) module.exports = { GATEPOST_STRINGS: GATEPOST_STRINGS };
 /* alerts: «Система» → «Оповещения» (issue 15) */

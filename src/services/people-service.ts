@@ -54,6 +54,9 @@ export const PHOTO_TYPES = ['image/jpeg', 'image/png'];
 /** allowed QR reads and card events kept for the second factor */
 const FACTOR_KEEP_MS = 10 * 60_000;
 
+/** A raw reader payload as it may be stored (a rejected read's credential): a pass token in it is never kept. */
+const hideTokens = (s: string): string => s.replace(/GPQ1\.[A-Za-z0-9_-]+/g, 'GPQ1.…');
+
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** What a QR / face decision produced: the recorded event, and the output of the node (1 allowed, 2 denied, 3 repeat / rejected). */
@@ -383,11 +386,11 @@ export class PeopleService implements Service {
     const ts = late ? now : (read.ts ?? now);
     const base: Omit<AccessInput, 'decision' | 'source' | 'reason'> = { kind: 'qr', ts, accessPoint: read.accessPoint, device: read.reader, direction: read.direction, requestId: read.requestId };
     if (read.retain === true) {
-      return this.recordOutcome({ ...base, decision: 'rejected', source: 'none', reason: RETAINED_READ, credential: isQrToken(read.text ?? '') ? 'qr:retained' : (read.text ?? read.input ?? '').slice(0, 64) }, 3, read.image);
+      return this.recordOutcome({ ...base, decision: 'rejected', source: 'none', reason: RETAINED_READ, credential: hideTokens(read.text ?? read.input ?? '').slice(0, 64) }, 3, read.image);
     }
     if (read.text === null) {
       return this.recordOutcome(
-        { ...base, decision: 'rejected', source: 'none', reason: `malformed QR read: ${read.rejected ?? 'no text'}`, credential: (read.input ?? '').slice(0, 64) },
+        { ...base, decision: 'rejected', source: 'none', reason: `malformed QR read: ${read.rejected ?? 'no text'}`, credential: hideTokens(read.input ?? '').slice(0, 64) },
         3,
         read.image,
       );
