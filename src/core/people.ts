@@ -270,15 +270,23 @@ export function qrReadOf(payload: unknown): Validated<{ text: string; ts?: numbe
  * The message that goes with a QR guest pass sent to a chat (the PNG's caption): who it is for,
  * validity, uses and the doors. `when` formats a time in the site's zone.
  */
-export function qrPassText(
-  q: { id: number; label: string; validFrom: number; validTo: number; maxUses: number; accessPoints: string[] },
-  lang: 'ru' | 'en',
-  when: (ts: number) => string,
-): string {
+export function qrPassText(q: { id: number; label: string; validFrom: number; validTo: number; maxUses: number; accessPoints: string[] }, lang: 'ru' | 'en', when: (ts: number) => string): string {
   const doors = q.accessPoints.length ? q.accessPoints.join(', ') : lang === 'en' ? 'any door' : 'любая дверь';
   return lang === 'en'
-    ? [`🎫 Guest pass #${q.id}${q.label ? `: ${q.label}` : ''}`, `Valid ${when(q.validFrom)} – ${when(q.validTo)}`, `Entries: ${q.maxUses}`, `Door: ${doors}`, 'Show this QR code to the camera or the reader at the door.'].join('\n')
-    : [`🎫 Гостевой пропуск №${q.id}${q.label ? `: ${q.label}` : ''}`, `Действует ${when(q.validFrom)} – ${when(q.validTo)}`, `Проходов: ${q.maxUses}`, `Дверь: ${doors}`, 'Покажите этот QR-код камере или считывателю у двери.'].join('\n')
+    ? [
+        `🎫 Guest pass #${q.id}${q.label ? `: ${q.label}` : ''}`,
+        `Valid ${when(q.validFrom)} – ${when(q.validTo)}`,
+        `Entries: ${q.maxUses}`,
+        `Door: ${doors}`,
+        'Show this QR code to the camera or the reader at the door.',
+      ].join('\n')
+    : [
+        `🎫 Гостевой пропуск №${q.id}${q.label ? `: ${q.label}` : ''}`,
+        `Действует ${when(q.validFrom)} – ${when(q.validTo)}`,
+        `Проходов: ${q.maxUses}`,
+        `Дверь: ${doors}`,
+        'Покажите этот QR-код камере или считывателю у двери.',
+      ].join('\n');
 }
 
 // ---------- faces ----------
