@@ -8,6 +8,8 @@
  *    the alarm outbox; the photo decodes (@zxing/library) to the token, which opens the wicket once;
  *  - an unknown / unverified chat or a bad id is refused (404 / 400) and issues nothing;
  *  - the dashboard's QR form offers the verified chats (Chromium) and sends to the chosen one;
+ *  - a guard (not admin) issues a QR for a temporary pass from the guard screen's «QR» button,
+ *    sees the card, sends it to the chat; the page still fits 1280×800 without scrolling;
  *  - a read with a `ts` older than 30 s (or far ahead) is denied, counts no use, opens nothing.
  */
 import * as fs from 'fs';
@@ -64,7 +66,13 @@ beforeAll(async () => {
   for (const f of fs.readdirSync(path.join(ROOT, 'flows'))) fs.copyFileSync(path.join(ROOT, 'flows', f), path.join(flowsDir, f));
   rt = await startGatepost({
     flowsDir,
-    env: site.env({ GATEPOST_TZ: 'Europe/Moscow', GATEPOST_TELEGRAM_BOT_TOKEN: tg.token, GATEPOST_TELEGRAM_API_URL: tg.apiRoot, GATEPOST_TELEGRAM_POLL_S: '1' }),
+    env: site.env({
+      GATEPOST_USERS: 'guard1:guard-qr-pass-1',
+      GATEPOST_TZ: 'Europe/Moscow',
+      GATEPOST_TELEGRAM_BOT_TOKEN: tg.token,
+      GATEPOST_TELEGRAM_API_URL: tg.apiRoot,
+      GATEPOST_TELEGRAM_POLL_S: '1',
+    }),
     mqttUsers: 'gate-reader:gate-reader-secret:camera,side-reader:side-reader-secret:camera',
   });
   reader = await connect(rt.mqttUrl, { username: 'gate-reader', password: 'gate-reader-secret', clientId: 'e2e-qrchat-reader' });
@@ -192,6 +200,59 @@ describe('a QR guest pass sent to a Telegram chat', () => {
       const shown = decodeQr(await decodeImage(Buffer.from(src!.split(',')[1], 'base64'), { gray: true }));
       const photo = await tg.waitForSent((s) => tg.sent.indexOf(s) >= sentBefore && s.chatId === GUEST_CHAT && s.method === 'sendPhoto' && s.text.includes('гость из браузера'), 20_000);
       expect(await photoText(photo.id)).toBe(shown);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  });
+});
+
+describe('the guard screen: «QR» on a temporary pass (a guard, Chromium)', () => {
+  test('a guard issues a QR for a pass from the post page: the card shows it, the chat gets it, the code opens the wicket; the page fits 1280×800', async () => {
+    const tp = (await post('/api/passes/temporary', { digits: '654', house: '12', note: 'гость', preset: 'today' })).pass;
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'ru-RU' })).newPage();
+      page.setDefaultTimeout(20_000);
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${rt.url}/dashboard`);
+      await page.waitForURL('**/login**');
+      await page.fill('input[name=username]', 'guard1');
+      await page.fill('input[name=password]', 'guard-qr-pass-1');
+      await Promise.all([page.waitForURL('**/dashboard/**'), page.click('button[type=submit]')]);
+      const row = `[data-testid=gp-pass][data-pass-id="${tp.id}"]`;
+      await page.waitForSelector(`${row} [data-testid=gp-pass-qr]`);
+      // three row buttons still fit: nothing on the post page scrolls
+      const overflow = await page.evaluate(() => ({ w: document.documentElement.scrollWidth, h: document.documentElement.scrollHeight }));
+      expect(overflow.w).toBeLessThanOrEqual(1280);
+      expect(overflow.h).toBeLessThanOrEqual(800);
+      await page.click(`${row} [data-testid=gp-pass-qr]`);
+      await page.waitForSelector('[data-testid=gp-pass-qr-chat] option[value="7101"]', { state: 'attached' });
+      await page.selectOption('[data-testid=gp-pass-qr-chat]', String(GUEST_CHAT));
+      const sentBefore = tg.sent.length;
+      await page.click('[data-testid=gp-pass-qr-issue]');
+      const src = await (await page.waitForSelector('[data-testid=gp-pass-qr-img]')).getAttribute('src');
+      const shown = decodeQr(await decodeImage(Buffer.from(src!.split(',')[1], 'base64'), { gray: true }));
+      expect(shown).toMatch(/^GPQ1\./);
+      expect(await page.textContent('[data-testid=gp-pass-qr-card]')).toContain('654');
+      expect(await page.textContent('[data-testid=gp-pass-qr-sent]')).toContain('Гость Петров');
+      const photo = await tg.waitForSent((s) => tg.sent.indexOf(s) >= sentBefore && s.chatId === GUEST_CHAT && s.method === 'sendPhoto', 20_000);
+      expect(await photoText(photo.id)).toBe(shown);
+      const q = (await api(`/api/passes/qr?passId=${tp.id}`)).qr;
+      expect(q).toHaveLength(1);
+      expect(q[0]).toMatchObject({ passId: tp.id, author: 'guard1', maxUses: 1 });
+      // closing forgets the token: the dialog is gone
+      await page.click('[data-testid=gp-pass-qr-close]');
+      await page.waitForSelector('[data-testid=gp-pass-qr-dialog]', { state: 'detached' });
+      const before = opens();
+      const n = seen.messages.length;
+      await publish(reader, 'gatepost/qr/gate-reader', shown!);
+      expect(await nextAccess(n)).toMatchObject({ decision: 'allowed', credential: `qr:${q[0].id}` });
+      await waitFor('the wicket relay to open', () => opens() === before + 1);
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
