@@ -73,7 +73,7 @@ var GATEPOST_STRINGS = {
     'passes.cancelAsk': 'Аннулировать пропуск {plate}?',
     'passes.cancelled': 'Пропуск аннулирован: {plate}',
     'passes.extend': 'Продлить',
-    'passes.qr': 'QR-код для гостя',
+    'passes.qr': 'Код-пропуск для гостя: показать, напечатать, отправить',
     'passes.qrTitle': 'QR-пропуск: {plate}',
     'passes.qrClose': 'Закрыть',
     'passes.extended': 'Пропуск продлён: {plate}',
