@@ -73,6 +73,9 @@ var GATEPOST_STRINGS = {
     'passes.cancelAsk': 'Аннулировать пропуск {plate}?',
     'passes.cancelled': 'Пропуск аннулирован: {plate}',
     'passes.extend': 'Продлить',
+    'passes.qr': 'Код-пропуск для гостя: показать, напечатать, отправить',
+    'passes.qrTitle': 'QR-пропуск: {plate}',
+    'passes.qrClose': 'Закрыть',
     'passes.extended': 'Пропуск продлён: {plate}',
     'passes.empty': 'Активных временных пропусков нет',
     'passes.digitsOnly': 'по цифрам {digits}',
@@ -379,6 +382,9 @@ var GATEPOST_STRINGS = {
     'passes.cancelAsk': 'Cancel the pass {plate}?',
     'passes.cancelled': 'Pass cancelled: {plate}',
     'passes.extend': 'Extend',
+    'passes.qr': 'QR code for the guest',
+    'passes.qrTitle': 'QR pass: {plate}',
+    'passes.qrClose': 'Close',
     'passes.extended': 'Pass extended: {plate}',
     'passes.empty': 'No active temporary passes',
     'passes.digitsOnly': 'by digits {digits}',
@@ -841,6 +847,10 @@ Object.assign(GATEPOST_STRINGS.ru, {
   'qr.pass': 'пропуск {id}',
   'qr.revoked': 'отозван',
   'qr.revoke': 'Отозвать',
+  'qr.sendTo': 'Отправить в Telegram',
+  'qr.noSend': 'не отправлять',
+  'qr.sent': 'Отправлено в чат «{chat}» (очередь оповещений)',
+  'qr.notSent': 'Не отправлено в чат: {message}',
 });
 Object.assign(GATEPOST_STRINGS.en, {
   'nav.people': 'People',
@@ -886,6 +896,10 @@ Object.assign(GATEPOST_STRINGS.en, {
   'qr.pass': 'pass {id}',
   'qr.revoked': 'revoked',
   'qr.revoke': 'Revoke',
+  'qr.sendTo': 'Send to Telegram',
+  'qr.noSend': 'do not send',
+  'qr.sent': 'Sent to the chat “{chat}” (alert queue)',
+  'qr.notSent': 'Not sent to the chat: {message}',
 });
 if (typeof module !== 'undefined' && module.exports) module.exports = { GATEPOST_STRINGS: GATEPOST_STRINGS };
 /* alerts: «Система» → «Оповещения» (issue 15) */

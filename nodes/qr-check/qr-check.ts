@@ -12,7 +12,7 @@ import type { Schema } from '../../src/core/schema';
 import { parseCameraMap } from '../../src/services/plate-checker';
 import { peopleOf, type AccessOutcome } from '../../src/services/people-service';
 import { qrFramesOf } from '../../src/services/qr-frames';
-import { qrTextOf, readerOfTopic } from '../../src/core/people';
+import { qrReadOf, readerOfTopic } from '../../src/core/people';
 import { textProp } from '../common/env';
 
 interface QrCheckDef extends NodeDef {
@@ -79,7 +79,7 @@ export = function (RED: NodeAPI): void {
       if (configError) return done(new Error(configError));
       const reader = readerOfTopic(msg.topic, 'qr') ?? (typeof msg.reader === 'string' && msg.reader ? msg.reader.slice(0, 64) : 'flow');
       const route = routeOf(reader, msg.gate);
-      const parsed = qrTextOf(msg.payload);
+      const parsed = qrReadOf(msg.payload);
       let input = '';
       if (!parsed.ok) {
         try {
@@ -91,7 +91,9 @@ export = function (RED: NodeAPI): void {
       people
         .decideQr(
           {
-            text: parsed.ok ? parsed.value : null,
+            text: parsed.ok ? parsed.value.text : null,
+            ts: parsed.ok ? parsed.value.ts : undefined,
+            retain: msg.retain === true,
             rejected: parsed.ok ? undefined : parsed.error,
             input,
             reader,

@@ -13,8 +13,11 @@
  *  DELETE /people/:id/photos/:photoId (admin) → { ok }
  *  POST   /people/:id/enrol       (admin)     → { enrolled, skipped, faces } (the built-in recogniser: GATEPOST_FACE_RECOGNISER=on) | 409 when off
  *  DELETE /people/:id/faces       (admin)     → { removed }
- *  POST   /passes/qr                          {passId? | personId?, label?, maxUses? (1), accessPoints?, preset?/days?/from?/to?} → 201 { qr, token, png } (png: data URL; the token is shown only here)
+ *  POST   /passes/qr                          {passId? | personId?, label?, maxUses? (1), accessPoints?, preset?/days?/from?/to?, sendTo?} → 201 { qr, token, png, sent? } (png: data URL; the token is shown only here)
+ *                                              sendTo: a verified Telegram chat id (GET /passes/qr/chats): the PNG + validity, uses, door go
+ *                                              through the alarm service's durable outbox; 400 not an id, 404 unknown / unverified chat (nothing issued)
  *  POST   /passes/temporary/:id/qr            the same, bound to that temporary pass
+ *  GET    /passes/qr/chats                    → { chats: [{chatId, title, role}] } the verified chats a pass can be sent to
  *  GET    /passes/qr[?passId=&personId=&all=1] → { qr: QrPassView[] }
  *  POST   /passes/qr/:id/revoke               → { qr } | 404 | 409
  *  POST   /passes/qr/png                      {token, width?} → image/png of a known token (404 for any other text)
@@ -28,6 +31,9 @@ const QRCode = lazy((): typeof QRCodeNs => require('qrcode'));
 import type { Hub } from '../services/hub';
 import { peopleOf, PeopleError, PHOTO_MAX_BYTES } from '../services/people-service';
 import { faceRecogniserOf } from '../media/face-recogniser';
+import { alarmsOf } from '../services/alarm-service';
+import { qrPassText } from '../core/people';
+import { localStamp } from '../core/alarms';
 import { actorOf, asyncHandler, HttpError, requireAdmin } from './util';
 
 const json = express.json({ limit: '16kb' });
@@ -161,9 +167,30 @@ export function peopleRouter(hub: Hub): express.Router {
 
   // ---------- QR guest passes ----------
   const issue = async (req: express.Request, res: express.Response, extra: Record<string, unknown>) => {
-    const { qr, token } = await guard(async () => (await people()).createQr({ ...body(req), ...extra }, actorOf(req)));
+    const { sendTo, ...input } = body(req);
+    // the chat is checked before the pass exists: a refused send issues nothing
+    let chatId: number | null = null;
+    if (sendTo !== undefined && sendTo !== null && sendTo !== '') {
+      if (!/^-?\d{1,16}$/.test(String(sendTo))) throw new HttpError(400, 'sendTo must be a chat id (an integer)');
+      chatId = Number(sendTo);
+      if (!(await alarmsOf(hub).verifiedChats()).some((c) => c.chatId === chatId)) throw new HttpError(404, `no verified Telegram chat ${chatId}`);
+    }
+    const { qr, token } = await guard(async () => (await people()).createQr({ ...input, ...extra }, actorOf(req)));
     const png = await qrPng(token);
-    res.status(201).json({ qr, token, png: `data:image/png;base64,${png.toString('base64')}` });
+    let sent: { chatId: number; queued: boolean; error?: string } | undefined;
+    if (chatId !== null) {
+      const alarms = alarmsOf(hub);
+      const text = qrPassText(qr, alarms.getSettings().lang, (ts) => localStamp(ts, hub.timezone));
+      try {
+        await alarms.sendTo(chatId, text, png);
+        hub.logger.info(`QR pass ${qr.id} sent to Telegram chat ${chatId} by ${actorOf(req) || 'anonymous'}`);
+        sent = { chatId, queued: true };
+      } catch (err) {
+        // revoked in between: the pass exists, its token is in this answer only
+        sent = { chatId, queued: false, error: (err as Error).message };
+      }
+    }
+    res.status(201).json({ qr, token, png: `data:image/png;base64,${png.toString('base64')}`, ...(sent ? { sent } : {}) });
   };
   router.post(
     '/passes/qr',
@@ -174,6 +201,12 @@ export function peopleRouter(hub: Hub): express.Router {
     '/passes/temporary/:id/qr',
     json,
     asyncHandler((req, res) => issue(req, res, { passId: req.params.id })),
+  );
+  router.get(
+    '/passes/qr/chats',
+    asyncHandler(async (_req, res) => {
+      res.json({ chats: await alarmsOf(hub).verifiedChats() });
+    }),
   );
   router.get(
     '/passes/qr',

@@ -7,6 +7,7 @@
  * Fallback passages (`gatepost/lpr/<camera>/fallback`, published by `gatepost-lpr` when it
  * delivers its queue) are the same JSON plus the decision already taken: `parseFallbackInput`.
  */
+import { readTsOf } from './read-age';
 export const MAX_INPUT_BYTES = 64 * 1024;
 /** how much of a rejected input is kept in the event store */
 export const KEPT_INPUT_CHARS = 256;
@@ -92,11 +93,9 @@ function fromObject(o: Record<string, unknown>, input: string): LprParse {
     else if (d === 'exit' || d === 'out') value.direction = 'exit';
     else return fail('"direction" must be entry or exit', input);
   }
-  if (o.ts !== undefined && o.ts !== null && o.ts !== '') {
-    const t = typeof o.ts === 'number' ? o.ts : typeof o.ts === 'string' ? (/^\d+$/.test(o.ts) ? Number(o.ts) : Date.parse(o.ts)) : NaN;
-    if (!Number.isFinite(t) || t <= 0) return fail('"ts" must be epoch ms or an ISO time', input);
-    value.ts = t < 1e11 ? t * 1000 : t; // epoch seconds from some LPR products
-  }
+  const ts = readTsOf(o.ts); // epoch ms, epoch seconds from some LPR products, or ISO
+  if (ts === null) return fail('"ts" must be epoch ms or an ISO time', input);
+  if (ts !== undefined) value.ts = ts;
   if (o.image !== undefined && o.image !== null && o.image !== '') {
     if (typeof o.image !== 'string') return fail('"image" must be a URL or base64 JPEG', input);
     value.image = o.image;

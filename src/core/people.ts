@@ -5,6 +5,7 @@
  * Pure TypeScript: no Node-RED, no sqlite, no network, no Date.now() (every rule takes `now`).
  */
 import { parseTime, validityWindow, type Validated } from './validity';
+import { readTsOf } from './read-age';
 
 // ---------- person ----------
 export interface Person {
@@ -230,7 +231,14 @@ export function readerOfTopic(topic: unknown, kind: 'qr' | 'face'): string | nul
 
 /** The QR text of a reader's message: a string / Buffer payload, or JSON `{ text | code | data }`. */
 export function qrTextOf(payload: unknown): Validated<string> {
+  const r = qrReadOf(payload);
+  return r.ok ? { ok: true, value: r.value.text } : r;
+}
+
+/** A reader's payload: the text, and the time the reader saw it when it says (`{"text": "…", "ts": …}`: epoch ms / s or ISO). */
+export function qrReadOf(payload: unknown): Validated<{ text: string; ts?: number }> {
   let v: unknown = payload;
+  let ts: number | undefined;
   if (Buffer.isBuffer(v)) v = v.toString('utf8');
   if (typeof v === 'string') {
     const s = v.trim();
@@ -245,6 +253,9 @@ export function qrTextOf(payload: unknown): Validated<string> {
   if (v && typeof v === 'object' && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;
     v = o.text ?? o.code ?? o.data ?? o.qr;
+    const t = readTsOf(o.ts);
+    if (t === null) return { ok: false, error: '"ts" must be epoch ms or an ISO time' };
+    ts = t;
   }
   if (typeof v !== 'string') return { ok: false, error: 'no QR text in the payload (a string, or JSON with "text")' };
   const s = v.trim();
@@ -252,7 +263,30 @@ export function qrTextOf(payload: unknown): Validated<string> {
   if (s.length > MAX_QR_TEXT) return { ok: false, error: `QR text longer than ${MAX_QR_TEXT} characters` };
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(s)) return { ok: false, error: 'QR text is binary or not UTF-8' };
-  return { ok: true, value: s };
+  return { ok: true, value: ts === undefined ? { text: s } : { text: s, ts } };
+}
+
+/**
+ * The message that goes with a QR guest pass sent to a chat (the PNG's caption): who it is for,
+ * validity, uses and the doors. `when` formats a time in the site's zone.
+ */
+export function qrPassText(q: { id: number; label: string; validFrom: number; validTo: number; maxUses: number; accessPoints: string[] }, lang: 'ru' | 'en', when: (ts: number) => string): string {
+  const doors = q.accessPoints.length ? q.accessPoints.join(', ') : lang === 'en' ? 'any door' : 'любая дверь';
+  return lang === 'en'
+    ? [
+        `🎫 Guest pass #${q.id}${q.label ? `: ${q.label}` : ''}`,
+        `Valid ${when(q.validFrom)} – ${when(q.validTo)}`,
+        `Entries: ${q.maxUses}`,
+        `Door: ${doors}`,
+        'Show this QR code to the camera or the reader at the door.',
+      ].join('\n')
+    : [
+        `🎫 Гостевой пропуск №${q.id}${q.label ? `: ${q.label}` : ''}`,
+        `Действует ${when(q.validFrom)} – ${when(q.validTo)}`,
+        `Проходов: ${q.maxUses}`,
+        `Дверь: ${doors}`,
+        'Покажите этот QR-код камере или считывателю у двери.',
+      ].join('\n');
 }
 
 // ---------- faces ----------

@@ -3,7 +3,9 @@
  * (rtsp_camera.py beside this file, run with /usr/bin/python3), H.264 baseline 640×360 @ 5 fps,
  * a keyframe a second. Motion is switched on demand (`motion(true)`: the test pattern scrolls);
  * optional RTSP basic auth (a wrong password gets 401); an image mode streams a still picture
- * (a QR code PNG …). Used by tests, the demo mode and the benchmarks.
+ * (a QR code PNG …) in front of an empty grey scene: `show(false)` (or `hidden: true` at start)
+ * leaves the empty scene, `show(true)` brings the picture in — a guest holding up a code, a real
+ * scene change the camera's motion detector sees. Used by tests, the demo mode and the benchmarks.
  *
  *   const cam = await startRtspCamera({ user: 'u', password: 'p' });
  *   cam.url          // rtsp://127.0.0.1:<port>/cam (no credentials)
@@ -26,6 +28,8 @@ export interface RtspCameraOptions {
   password?: string;
   /** a picture file (PNG/JPEG) streamed as a still */
   image?: string;
+  /** image mode: start with the empty scene (the picture comes with show(true)) */
+  hidden?: boolean;
   /** start with motion */
   moving?: boolean;
   bitrate?: number;
@@ -36,6 +40,8 @@ export interface RtspCamera {
   port: number;
   proc: ChildProcess;
   motion(on: boolean): Promise<void>;
+  /** image mode: the picture in front of the empty scene (true) or the empty scene only (false) */
+  show(on: boolean): Promise<void>;
   /** stops serving (a stream that ends mid-way); resolves when the server exited */
   close(): Promise<void>;
 }
@@ -54,6 +60,7 @@ export async function startRtspCamera(opts: RtspCameraOptions = {}): Promise<Rts
   const args = [RTSP_CAMERA_SCRIPT, '--port', String(opts.port ?? 0), '--path', opts.path ?? '/cam', '--size', opts.size ?? '640x360', '--fps', String(opts.fps ?? 5)];
   if (opts.user) args.push('--user', opts.user, '--password', opts.password ?? '');
   if (opts.image) args.push('--image', opts.image);
+  if (opts.image && opts.hidden) args.push('--hidden');
   if (opts.moving) args.push('--motion');
   if (opts.bitrate) args.push('--bitrate', String(opts.bitrate));
   const proc = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -98,6 +105,7 @@ export async function startRtspCamera(opts: RtspCameraOptions = {}): Promise<Rts
     port,
     proc,
     motion: (on) => command(on ? 'motion on' : 'motion off'),
+    show: (on) => command(on ? 'show on' : 'show off'),
     close: async () => {
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.stdin!.end();

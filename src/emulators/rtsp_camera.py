@@ -2,17 +2,21 @@
 """A synthetic RTSP camera for tests, the demo mode and benchmarks (GStreamer's RTSP server).
 
 Serves rtsp://127.0.0.1:<port>/<path> (H.264 baseline over RTP; clients use TCP) from
-videotestsrc, or a still picture (--image file.png) frozen into a live stream.
+videotestsrc, or a still picture (--image file.png) frozen into a live stream. In image mode the
+picture stands in front of an empty scene (a plain grey background): `show off` (or --hidden at
+start) leaves the empty scene, `show on` puts the picture back — a person holding up a code to
+the camera, a real change of the scene (motion) that the camera's detector sees.
 
 Control: one command per line on stdin; the server quits when stdin closes (so it never outlives
 its parent):
   motion on | motion off   the test pattern scrolls (motion) or stands still
+  show on | show off       image mode: the picture in front of the empty scene, or the empty scene
   quit                     stop serving (a stream that ends mid-way)
 Prints `READY <port>` on stdout once it listens, `OK <command>` after each command.
 
 Options: --port N (0 = any free port), --path /cam, --size 640x360, --fps 5, --user U --password P
-(RTSP basic auth: a wrong password is refused with 401), --image file.png, --motion (start moving),
---bitrate kbit/s.
+(RTSP basic auth: a wrong password is refused with 401), --image file.png, --hidden (image mode:
+start with the empty scene), --motion (start moving), --bitrate kbit/s.
 """
 import argparse
 import sys
@@ -36,22 +40,26 @@ def main():
     ap.add_argument('--user')
     ap.add_argument('--password')
     ap.add_argument('--image')
+    ap.add_argument('--hidden', action='store_true')
     ap.add_argument('--motion', action='store_true')
     ap.add_argument('--bitrate', type=int, default=800)
     a = ap.parse_args()
     w, h = a.size.split('x')
     Gst.init(None)
-    state = {'moving': a.motion, 'sources': []}
+    state = {'moving': a.motion, 'sources': [], 'shown': not a.hidden, 'pictures': []}
 
     caps = 'video/x-raw,width=%s,height=%s,framerate=%d/1' % (w, h, a.fps)
     enc = ('x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d ! video/x-h264,profile=baseline ! '
            'rtph264pay name=pay0 pt=96 config-interval=1' % (a.fps, a.bitrate))
     if a.image:
-        src = ('filesrc location="%s" ! decodebin ! videoconvert ! videoscale ! video/x-raw,width=%s,height=%s ! '
-               'imagefreeze is-live=true ! videorate ! %s ! videoconvert ! video/x-raw,format=I420 ! ' % (a.image, w, h, caps))
+        # the empty scene (sink_0) and the picture (sink_1, alpha 1 shown / 0 hidden) mixed live
+        src = ('compositor name=mix background=black ! %s ! videoconvert ! video/x-raw,format=I420 ! %s '
+               'videotestsrc is-live=true pattern=solid-color foreground-color=0xff6e6e6e ! %s ! mix.sink_0 '
+               'filesrc location="%s" ! decodebin ! videoconvert ! videoscale ! video/x-raw,width=%s,height=%s ! '
+               'imagefreeze is-live=true ! videorate ! %s ! mix.sink_1 ' % (caps, enc, caps, a.image, w, h, caps))
     else:
         src = ('videotestsrc name=src is-live=true pattern=smpte75 horizontal-speed=%d ! %s ! ' % (SPEED if a.motion else 0, caps))
-    launch = '( %s%s )' % (src, enc)
+    launch = '( %s )' % src if a.image else '( %s%s )' % (src, enc)
 
     server = GstRtspServer.RTSPServer()
     server.set_address('127.0.0.1')
@@ -66,6 +74,13 @@ def main():
     factory.set_protocols(GstRtsp.RTSPLowerTrans.TCP)
 
     def on_configure(_factory, media):
+        mix = media.get_element().get_by_name('mix')
+        if mix is not None:
+            pad = mix.get_static_pad('sink_1')
+            if pad is not None:
+                pad.set_property('alpha', 1.0 if state['shown'] else 0.0)
+                state['pictures'].append(pad)
+                media.connect('unprepared', lambda _m: pad in state['pictures'] and state['pictures'].remove(pad))
         el = media.get_element().get_by_name('src')
         if el is not None:
             el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
@@ -96,6 +111,10 @@ def main():
             state['moving'] = line == 'motion on'
             for el in state['sources']:
                 el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
+        elif line in ('show on', 'show off'):
+            state['shown'] = line == 'show on'
+            for pad in state['pictures']:
+                pad.set_property('alpha', 1.0 if state['shown'] else 0.0)
         elif line == 'quit':
             loop.quit()
             return False

@@ -40,6 +40,8 @@ export interface TelegramEmulator extends HttpEmulator {
   waitForSent(pred: (m: SentMessage) => boolean, timeoutMs?: number): Promise<SentMessage>;
   /** getUpdates calls so far */
   polls(): number;
+  /** the bytes of a sent photo (by the sent message's id), to decode what the chat would see */
+  photoBytes(messageId: number): Buffer | undefined;
 }
 
 export interface TelegramEmulatorOptions {
@@ -87,6 +89,7 @@ export async function startTelegramEmulator(opts: TelegramEmulatorOptions = {}):
   const sent: SentMessage[] = [];
   const answers: Array<{ id: string; text: string | null; ts: number }> = [];
   const sentListeners = new Set<(m: SentMessage) => void>();
+  const photoData = new Map<number, Buffer>();
   let nextUpdate = 1;
   let nextMessage = 1000;
   let pollCount = 0;
@@ -204,6 +207,7 @@ export async function startTelegramEmulator(opts: TelegramEmulatorOptions = {}):
           photo: photo ? { size: photo.value.length, jpeg: photo.value[0] === 0xff && photo.value[1] === 0xd8, filename: photo.filename ?? '' } : undefined,
           buttons,
         });
+        if (photo) photoData.set(s.id, photo.value);
         return ok({ message_id: s.id, date: Math.floor(s.ts / 1000), chat: chatOf(chatId), text, ...(buttons ? { reply_markup: p.reply_markup } : {}) });
       }
       case 'answerCallbackQuery':
@@ -218,6 +222,7 @@ export async function startTelegramEmulator(opts: TelegramEmulatorOptions = {}):
     token,
     sent,
     answers,
+    photoBytes: (id: number) => photoData.get(id),
     message(chatId: number, text: string, title?: string): number {
       chats.set(chatId, { title: title ?? chats.get(chatId)?.title ?? `Chat ${chatId}` });
       const chat = chatOf(chatId);

@@ -265,6 +265,26 @@ export class AlarmService implements Service {
     return this.fanOut(tag, severity, (chat) => ({ chatId: chat.chatId, alertId: null, createdAt: now, text: body, image }), false);
   }
 
+  /**
+   * A message a user sends on purpose to one verified chat (a QR guest pass to the guest's chat):
+   * through the durable outbox, outside the alarm types and the flood control. 404 for a chat that
+   * is unknown or not verified. Resolves once queued.
+   */
+  async sendTo(chatId: number, text: string, image: Buffer | null): Promise<void> {
+    await this.loaded;
+    const chat = this.chats.get(chatId);
+    if (!chat || chat.state !== 'verified') throw new AlertError(`no verified chat ${chatId}`, 404);
+    const store = this.requireStore();
+    await store.enqueue([{ chatId, alertId: null, createdAt: this.hub.clock.now(), text: text.slice(0, image ? 1024 : 4000), image }]);
+    this.kick();
+  }
+
+  /** The verified chats as a picker shows them (any user may choose one to send a pass to). */
+  async verifiedChats(): Promise<Array<{ chatId: number; title: string; role: ChatRole }>> {
+    await this.loaded;
+    return [...this.chats.values()].filter((c) => c.state === 'verified').map((c) => ({ chatId: c.chatId, title: c.title, role: c.role }));
+  }
+
   private async fanOut(
     type: string,
     severity: Alert['severity'],

@@ -35,7 +35,8 @@ import {
 } from '../core/people';
 import { CardTaken, PeopleStore, QrPassView, qrStateOfRow } from '../store/people-store';
 import type { EventRecord } from '../store/events-store';
-import { DEFAULT_MAX_AGE_MS, DURABLE_WAIT_MS, MAX_AHEAD_MS } from './plate-checker';
+import { DURABLE_WAIT_MS } from './plate-checker';
+import { DEFAULT_MAX_AGE_MS, readAgeRefusal, RETAINED_READ } from '../core/read-age';
 
 /** A refused request: 400 bad input, 404 unknown, 409 conflict. */
 export class PeopleError extends Error {
@@ -53,6 +54,9 @@ export const PHOTO_TYPES = ['image/jpeg', 'image/png'];
 /** allowed QR reads and card events kept for the second factor */
 const FACTOR_KEEP_MS = 10 * 60_000;
 
+/** A raw reader payload as it may be stored (a rejected read's credential): a pass token in it is never kept. */
+const hideTokens = (s: string): string => s.replace(/GPQ1\.[A-Za-z0-9_-]+/g, 'GPQ1.…');
+
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** What a QR / face decision produced: the recorded event, and the output of the node (1 allowed, 2 denied, 3 repeat / rejected). */
@@ -64,7 +68,7 @@ export interface AccessOutcome {
 }
 
 export interface QrRead {
-  /** the QR text as read (validated by qrTextOf) or null with `rejected` */
+  /** the QR text as read (validated by qrReadOf) or null with `rejected` */
   text: string | null;
   rejected?: string;
   /** the raw input, for the record of a rejected read */
@@ -72,9 +76,12 @@ export interface QrRead {
   reader: string;
   accessPoint?: string;
   direction?: 'entry' | 'exit';
+  /** when the reader saw it (a reader's `ts`, a camera frame's time): older than 30 s → denied as stale */
   ts?: number;
   requestId?: string;
   image?: Buffer;
+  /** the MQTT retain flag: a retained code is a replay (every reconnect / deploy), rejected */
+  retain?: boolean;
 }
 
 export interface FaceRead {
@@ -374,11 +381,16 @@ export class PeopleService implements Service {
   private async decideQrNow(read: QrRead, repeatWindowMs: number): Promise<AccessOutcome> {
     const store = await this.st();
     const now = this.hub.clock.now();
-    const ts = read.ts ?? now;
+    const late = readAgeRefusal(read.ts, now, DEFAULT_MAX_AGE_MS, 'QR read');
+    // a read refused for its age is recorded at the decision time (its age is in the reason)
+    const ts = late ? now : (read.ts ?? now);
     const base: Omit<AccessInput, 'decision' | 'source' | 'reason'> = { kind: 'qr', ts, accessPoint: read.accessPoint, device: read.reader, direction: read.direction, requestId: read.requestId };
+    if (read.retain === true) {
+      return this.recordOutcome({ ...base, decision: 'rejected', source: 'none', reason: RETAINED_READ, credential: hideTokens(read.text ?? read.input ?? '').slice(0, 64) }, 3, read.image);
+    }
     if (read.text === null) {
       return this.recordOutcome(
-        { ...base, decision: 'rejected', source: 'none', reason: `malformed QR read: ${read.rejected ?? 'no text'}`, credential: (read.input ?? '').slice(0, 64) },
+        { ...base, decision: 'rejected', source: 'none', reason: `malformed QR read: ${read.rejected ?? 'no text'}`, credential: hideTokens(read.input ?? '').slice(0, 64) },
         3,
         read.image,
       );
@@ -387,6 +399,8 @@ export class PeopleService implements Service {
     const credential = state ? `qr:${state.id}` : isQrToken(read.text) ? `qr:unknown:${hash.slice(0, 8)}` : read.text.slice(0, 64);
     const person = state?.personId ? this.people.get(state.personId) : undefined;
     const who = { personId: person ? String(person.id) : undefined, personName: person?.name };
+    // a code that waited at the broker (or a reader with a wrong clock) opens nothing and is not counted
+    if (late) return this.recordOutcome({ ...base, ...who, credential, decision: 'denied', source: 'none', reason: late.reason }, 2, read.image);
     const key = `${read.reader}\u0000${hash}`;
     const last = this.lastAllowed.get(key);
     if (state && last !== undefined && repeatWindowMs > 0 && now - last <= repeatWindowMs) {
@@ -456,8 +470,8 @@ export class PeopleService implements Service {
         read.image,
       );
     // a report that waited in a queue (a broker backlog after an outage) never opens the door late
-    if (r.ts !== undefined && now - r.ts > DEFAULT_MAX_AGE_MS) return rec('denied', `stale report: seen ${Math.round((now - r.ts) / 1000)} s ago${dist}`, 2);
-    if (r.ts !== undefined && r.ts - now > MAX_AHEAD_MS) return rec('denied', `clock skew: report ${Math.round((r.ts - now) / 1000)} s ahead${dist}`, 2);
+    const late = readAgeRefusal(r.ts, now, DEFAULT_MAX_AGE_MS, 'report');
+    if (late) return rec('denied', `${late.reason}${dist}`, 2);
     if (!person) return rec('denied', `unknown person ${r.personId ?? r.name}${dist}`, 2);
     if (r.confidence < read.minConfidence) return rec('denied', `confidence ${r.confidence.toFixed(2)} below ${read.minConfidence}${dist}`, 2);
     const refusal = personRefusal(person, read.accessPoint, now);

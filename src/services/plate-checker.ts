@@ -9,6 +9,7 @@
  * gatepost was down) are not decided: they are recorded as given, with their original `ts`,
  * once per requestId, always on output 3; the repeat window is not touched.
  */
+import { DEFAULT_MAX_AGE_MS, MAX_AHEAD_MS, readAgeRefusal, RETAINED_READ } from '../core/read-age';
 import type { Hub } from './hub';
 import type { Decision, MatchPolicy, OnlineChecker } from '../core/contracts';
 import { checkOnline, decideLocal, outcomeOfOnline, Outcome, RepeatWindow } from '../core/decision';
@@ -84,10 +85,8 @@ export function parseCameraMap(v: unknown): Record<string, CameraRoute> | null {
   return map.size ? Object.fromEntries(map) : null;
 }
 
-/** Default of PlateCheckOptions.maxAgeMs. */
-export const DEFAULT_MAX_AGE_MS = 30_000;
-/** A read's `ts` this far ahead of our clock is denied as `clock skew`. */
-export const MAX_AHEAD_MS = 5 * 60_000;
+/** Default of PlateCheckOptions.maxAgeMs; MAX_AHEAD_MS: a read this far ahead is `clock skew` (src/core/read-age.ts). */
+export { DEFAULT_MAX_AGE_MS, MAX_AHEAD_MS };
 /**
  * At most this long a decision waits for its event's write before it goes out anyway (a hung
  * database must not keep the barrier closed; a failing disk ends the wait at once: held).
@@ -203,7 +202,7 @@ export class PlateChecker {
     // a retained plate is replayed to every new subscription (each full deploy): never a live read
     if (input.retain === true) {
       base.gate = this.opts.defaultGate;
-      return this.reject(base, 'retained message (a replay, not a live read)', rawInput, started, now);
+      return this.reject(base, RETAINED_READ, rawInput, started, now);
     }
     if (msgGate !== undefined && !isTopicLevel(msgGate)) {
       base.gate = this.opts.defaultGate;
@@ -255,14 +254,10 @@ export class PlateChecker {
 
     // a read too old (a backlog) or from the future (a wrong camera clock) opens nothing; it does
     // not start a repeat window either. Recorded at the decision time, the read's age in the reason.
-    const when = v.ts === undefined ? null : v.ts > now + MAX_AHEAD_MS ? 'skew' : now - v.ts > this.opts.maxAgeMs ? 'stale' : null;
-    if (when) {
-      const ts = v.ts as number;
+    const late = readAgeRefusal(v.ts, now, this.opts.maxAgeMs);
+    if (late) {
       rec.ts = now;
-      rec.reason =
-        when === 'stale'
-          ? `stale read: taken ${Math.round((now - ts) / 1000)} s ago (max ${Math.round(this.opts.maxAgeMs / 1000)} s)`
-          : `clock skew: read time ${Math.round((ts - now) / 1000)} s ahead of gatepost's clock`;
+      rec.reason = late.reason;
       rec.latencyMs = performance.now() - started;
       this.counters.denied++;
       this.hub.logger.warn(`plate-check: ${plate.canonical} at ${gate}: ${rec.reason}`);

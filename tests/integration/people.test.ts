@@ -245,7 +245,7 @@ describe('people service and API', () => {
     expect((await face({ personId: String(p.id), confidence: 0.5 })).event.reason).toMatch(/confidence 0.50 below 0.8/);
     expect((await face({ name: 'Никто', confidence: 0.99 })).event.reason).toMatch(/unknown person/);
     expect((await face({ personId: String(p.id), confidence: 0.99 }, { accessPoint: 'main' })).event.reason).toMatch(/not allowed at main/);
-    expect((await face({ personId: String(p.id), confidence: 0.99, ts: now - 60_000 })).event.reason).toMatch(/^stale report: seen 60 s ago/);
+    expect((await face({ personId: String(p.id), confidence: 0.99, ts: now - 60_000 })).event.reason).toMatch(/^stale report: taken 60 s ago/);
     expect((await face({ personId: String(p.id), confidence: 0.99, ts: now + 3600_000 })).event.reason).toMatch(/^clock skew/);
     // face + card: the card read (an iVMS event of kind card) must come first, within the window
     const needCard = await face({ personId: String(p.id), confidence: 0.99 }, { second: 'card' });

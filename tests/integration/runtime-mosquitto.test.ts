@@ -6,25 +6,16 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn, spawnSync, ChildProcess } from 'child_process';
 import type { MqttClient } from 'mqtt';
-import { startGatepost, freePort, tempDir, GatepostHandle } from '../helpers/runtime';
+import { startGatepost, tempDir, GatepostHandle } from '../helpers/runtime';
+import { mosquittoAvailable, startMosquitto, Mosquitto } from '../helpers/mosquitto';
 import { writeTestFlows } from '../helpers/runtime-flows';
 import { connect, subscribe, collector, end, sleep, untilFlowTakesPlates } from '../helpers/mqtt-test';
 import { startClGateEmulator, ClGateEmulator } from '../../src/emulators/clgate';
 
 jest.setTimeout(120_000);
 
-function which(bin: string, extra: string[]): string | null {
-  for (const p of [...(process.env.PATH ?? '').split(':'), ...extra]) {
-    const f = path.join(p, bin);
-    if (p && fs.existsSync(f)) return f;
-  }
-  return null;
-}
-const MOSQUITTO = which('mosquitto', ['/usr/sbin', '/usr/local/sbin']);
-const MOSQUITTO_PASSWD = which('mosquitto_passwd', ['/usr/bin', '/usr/local/bin']);
-const available = !!(MOSQUITTO && MOSQUITTO_PASSWD);
+const available = mosquittoAvailable;
 
 if (!available && process.env.CI === 'true') {
   test('mosquitto is installed (required in CI)', () => {
@@ -37,8 +28,7 @@ const d = available ? describe : describe.skip;
 d('gatepost runtime with an external Mosquitto', () => {
   const USERS = { gatepost: 'internal-pw-1', lpr: 'lpr-pw-1', ops: 'ops-pw-1' };
   let dir: string;
-  let mosq: ChildProcess;
-  let mosqLog = '';
+  let mosquitto: Mosquitto;
   let port: number;
   let rt: GatepostHandle;
   let relay: ClGateEmulator;
@@ -47,57 +37,19 @@ d('gatepost runtime with an external Mosquitto', () => {
 
   beforeAll(async () => {
     dir = tempDir('gatepost-mosq-');
-    port = await freePort();
-    const pwFile = path.join(dir, 'passwd');
-    fs.writeFileSync(pwFile, '');
-    for (const [u, p] of Object.entries(USERS)) {
-      const r = spawnSync(MOSQUITTO_PASSWD!, ['-b', pwFile, u, p], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
-    }
-    fs.writeFileSync(
-      path.join(dir, 'acl'),
-      [
-        'user gatepost',
-        'topic readwrite #',
-        'user lpr',
-        'topic write gatepost/lpr/+',
-        'topic write gatepost/lpr/+/fallback',
-        'topic read gatepost/decision/#',
-        'topic read gatepost/available',
-        'user ops',
-        'topic write gatepost/gate/+/set',
-        'topic read gatepost/#',
-        '',
-      ].join('\n'),
-    );
-    fs.writeFileSync(
-      path.join(dir, 'mosquitto.conf'),
-      [
-        `listener ${port} 127.0.0.1`,
-        'allow_anonymous false',
-        `password_file ${pwFile}`,
-        `acl_file ${path.join(dir, 'acl')}`,
-        'persistence false',
-        // as root, mosquitto would switch to the `mosquitto` user, which cannot read this private temp dir
-        ...(process.getuid?.() === 0 ? ['user root'] : []),
-        'log_dest stderr',
-        'log_type error',
-        'log_type warning',
-        '',
-      ].join('\n'),
-    );
-    mosq = spawn(MOSQUITTO!, ['-c', path.join(dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    mosq.stderr!.on('data', (b) => (mosqLog += b));
-    mosq.stdout!.on('data', (b) => (mosqLog += b));
-    for (let i = 0; ; i++) {
-      try {
-        await end(await connect(`mqtt://127.0.0.1:${port}`, { username: 'gatepost', password: USERS.gatepost }, 1000));
-        break;
-      } catch (err) {
-        if (i > 50) throw new Error(`mosquitto did not start: ${(err as Error).message}\n${mosqLog}`);
-        await sleep(100);
-      }
-    }
+    mosquitto = await startMosquitto(dir, USERS, [
+      'user gatepost',
+      'topic readwrite #',
+      'user lpr',
+      'topic write gatepost/lpr/+',
+      'topic write gatepost/lpr/+/fallback',
+      'topic read gatepost/decision/#',
+      'topic read gatepost/available',
+      'user ops',
+      'topic write gatepost/gate/+/set',
+      'topic read gatepost/#',
+    ]);
+    port = mosquitto.port;
     relay = await startClGateEmulator({ token: 'relay-token-2' });
     const flowsDir = path.join(dir, 'flows');
     writeTestFlows(flowsDir);
@@ -118,7 +70,7 @@ d('gatepost runtime with an external Mosquitto', () => {
     for (const c of clients) await end(c);
     const ex = await rt?.stop();
     if (ex) expect(ex.code).toBe(0);
-    mosq?.kill('SIGTERM');
+    mosquitto?.stop();
     await relay?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
