@@ -12,7 +12,8 @@ import { hubFor } from '../common/hub';
 import { fail, nodeConfig, translator } from '../common/node-base';
 import type { Schema } from '../../src/core/schema';
 import { parseCameraMap } from '../../src/services/plate-checker';
-import { peopleOf, type AccessOutcome } from '../../src/services/people-service';
+import { peopleOf } from '../../src/services/people-service';
+import { accessOutputs, rawInput } from '../common/access-check';
 import { faceRecogniserOf } from '../../src/media/face-recogniser';
 import { parseFaceReport, readerOfTopic, SECOND_FACTORS, type FaceReport, type SecondFactor } from '../../src/core/people';
 import { textProp } from '../common/env';
@@ -75,32 +76,17 @@ export = function (RED: NodeAPI): void {
     const secondWindowMs = (cfg.value?.secondWindow ?? 30) * 1000;
     const threshold = cfg.value?.threshold ?? 0.5;
     const people = peopleOf(hub);
-    const counters = { allowed: 0, denied: 0, other: 0 };
-    const countText = () => `✓${counters.allowed} ✗${counters.denied} ⚠${counters.other}`;
 
     if (configError) node.status({ fill: 'red', shape: 'ring', text: t('face-check.status.config', 'configuration error') });
     else node.status({ fill: 'grey', shape: 'dot', text: t('face-check.status.ready', 'ready') });
 
-    const routeOf = (camera: string, msgGate: unknown) => {
-      const r = cameras?.[camera];
-      return { gate: typeof msgGate === 'string' && msgGate ? msgGate : (r?.gate ?? defaultGate), direction: r?.direction ?? defaultDirection };
-    };
-    const emit = (o: AccessOutcome, msg: Record<string, any>, send: (m: any) => void) => {
-      const e = o.event;
-      msg.payload = e;
-      msg.topic = `gatepost/access/${e.gate ?? defaultGate}`;
-      msg.gate = e.gate;
-      const out: Array<typeof msg | null> = [null, null, null];
-      out[o.output - 1] = msg;
-      send(out);
-      if (o.output === 1) counters.allowed++;
-      else if (o.output === 2) counters.denied++;
-      else counters.other++;
-      if (e.decision === 'rejected') {
-        node.warn(t('face-check.errors.rejected', `face report rejected: ${e.reason}`, { reason: e.reason }));
-        node.status({ fill: 'yellow', shape: 'ring', text: `${e.reason.slice(0, 28)} · ${countText()}` });
-      } else node.status({ fill: e.decision === 'allowed' ? 'green' : 'red', shape: 'dot', text: `${e.personName ?? ''} ${e.decision} · ${countText()}` });
-    };
+    const { routeOf, emit } = accessOutputs(node, {
+      map: cameras,
+      defaultGate,
+      defaultDirection,
+      rejectedText: (reason) => t('face-check.errors.rejected', `face report rejected: ${reason}`, { reason }),
+      statusText: (e) => `${e.personName ?? ''} ${e.decision}`,
+    });
     const decide = (camera: string, report: FaceReport | null, rejected: string | undefined, input: string, msgGate: unknown, image?: Buffer) => {
       const route = routeOf(camera, msgGate);
       return people.decideFace({
@@ -122,14 +108,7 @@ export = function (RED: NodeAPI): void {
       if (configError) return done(new Error(configError));
       const camera = readerOfTopic(msg.topic, 'face') ?? (typeof msg.camera === 'string' && msg.camera ? msg.camera.slice(0, 64) : 'flow');
       const parsed = parseFaceReport(msg.payload);
-      let input = '';
-      if (!parsed.ok) {
-        try {
-          input = Buffer.isBuffer(msg.payload) ? msg.payload.toString('utf8') : typeof msg.payload === 'string' ? msg.payload : JSON.stringify(msg.payload ?? null);
-        } catch {
-          input = String(msg.payload);
-        }
-      }
+      const input = parsed.ok ? '' : rawInput(msg.payload);
       decide(camera, parsed.ok ? parsed.value : null, parsed.ok ? undefined : parsed.error, input, msg.gate).then(
         (o) => {
           emit(o, msg, send);

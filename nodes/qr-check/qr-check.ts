@@ -10,7 +10,8 @@ import { hubFor } from '../common/hub';
 import { fail, nodeConfig, translator } from '../common/node-base';
 import type { Schema } from '../../src/core/schema';
 import { parseCameraMap } from '../../src/services/plate-checker';
-import { peopleOf, type AccessOutcome } from '../../src/services/people-service';
+import { peopleOf } from '../../src/services/people-service';
+import { accessOutputs, rawInput } from '../common/access-check';
 import { qrFramesOf } from '../../src/services/qr-frames';
 import { qrReadOf, readerOfTopic } from '../../src/core/people';
 import { textProp } from '../common/env';
@@ -45,49 +46,26 @@ export = function (RED: NodeAPI): void {
     const defaultGate = textProp(config.gate ?? '') || 'wicket';
     const defaultDirection = config.direction === 'entry' || config.direction === 'exit' ? config.direction : undefined;
     const repeatWindowMs = (cfg.value?.repeatWindow ?? 5) * 1000;
-    const counters = { allowed: 0, denied: 0, other: 0 };
     const people = peopleOf(hub);
-    const countText = () => `✓${counters.allowed} ✗${counters.denied} ↻${counters.other}`;
 
     if (configError) {
       if (!cfg.invalid) node.status({ fill: 'red', shape: 'ring', text: t('qr-check.status.config', 'configuration error') });
     } else node.status({ fill: 'grey', shape: 'dot', text: t('qr-check.status.ready', 'ready') });
 
-    const routeOf = (reader: string, msgGate: unknown) => {
-      const r = readers?.[reader];
-      return { gate: typeof msgGate === 'string' && msgGate ? msgGate : (r?.gate ?? defaultGate), direction: r?.direction ?? defaultDirection };
-    };
-
-    const emit = (o: AccessOutcome, msg: Record<string, any>, send: (m: any) => void) => {
-      const e = o.event;
-      msg.payload = e;
-      msg.topic = `gatepost/access/${e.gate ?? defaultGate}`;
-      msg.gate = e.gate;
-      const out: Array<typeof msg | null> = [null, null, null];
-      out[o.output - 1] = msg;
-      send(out);
-      if (o.output === 1) counters.allowed++;
-      else if (o.output === 2) counters.denied++;
-      else counters.other++;
-      if (e.decision === 'rejected') {
-        node.warn(t('qr-check.errors.rejected', `QR read rejected: ${e.reason}`, { reason: e.reason }));
-        node.status({ fill: 'yellow', shape: 'ring', text: `${e.reason.slice(0, 28)} · ${countText()}` });
-      } else node.status({ fill: e.decision === 'allowed' ? 'green' : e.decision === 'denied' ? 'red' : 'blue', shape: 'dot', text: `${e.decision}: ${e.reason.slice(0, 28)} · ${countText()}` });
-    };
+    const { routeOf, emit } = accessOutputs(node, {
+      map: readers,
+      defaultGate,
+      defaultDirection,
+      rejectedText: (reason) => t('qr-check.errors.rejected', `QR read rejected: ${reason}`, { reason }),
+      statusText: (e) => `${e.decision}: ${e.reason.slice(0, 28)}`,
+    });
 
     node.on('input', (msg: NodeMessageInFlow & Record<string, any>, send, done) => {
       if (configError) return done(new Error(configError));
       const reader = readerOfTopic(msg.topic, 'qr') ?? (typeof msg.reader === 'string' && msg.reader ? msg.reader.slice(0, 64) : 'flow');
       const route = routeOf(reader, msg.gate);
       const parsed = qrReadOf(msg.payload);
-      let input = '';
-      if (!parsed.ok) {
-        try {
-          input = Buffer.isBuffer(msg.payload) ? msg.payload.toString('utf8') : typeof msg.payload === 'string' ? msg.payload : JSON.stringify(msg.payload ?? null);
-        } catch {
-          input = String(msg.payload);
-        }
-      }
+      const input = parsed.ok ? '' : rawInput(msg.payload);
       people
         .decideQr(
           {
