@@ -92,6 +92,13 @@ afterAll(async () => {
 });
 
 describe('shipped flows + every example: plates decided exactly as configured', () => {
+  test('the shipped flows and every example start without an error and with every node type installed', () => {
+    const out = rt.output();
+    expect(out).toMatch(/gatepost ready in \d+ ms/); // the runtime's own log is what is read here
+    expect(out).not.toMatch(/missing (node )?types|Waiting for missing types|Unknown type/i);
+    expect(out.split('\n').filter((l) => /\bERROR\b/.test(l))).toEqual([]);
+  });
+
   test('the flows really are the shipped ones plus every example, and the listed plate opens the barrier once', async () => {
     const flows: any = await api('/admin/flows', { headers: { 'Node-RED-API-Version': 'v2' } });
     const tabs = flows.flows.filter((x: any) => x.type === 'tab').map((x: any) => x.id);
