@@ -324,9 +324,37 @@ export class PassIndex {
    */
   *mirrorDiffSteps(added: readonly MirrorPass[], removedIds: readonly number[], updated: readonly MirrorPass[], revoked: ReadonlySet<number>): Steps<void> {
     try {
-      for (let i = 0; i < removedIds.length; i += DIFF_STEP) {
-        this.removeRefs(removedIds.slice(i, i + DIFF_STEP).map((id) => `mirror:${id}`));
-        yield;
+      // off the lookup maps first (cheap), then each trigram postings list touched is filtered
+      // once (search hides the revoked entries meanwhile)
+      const gone = new Set<PassEntry>();
+      for (let i = 0; i < removedIds.length; i++) {
+        const old = this.mirror.byRef.get(`mirror:${removedIds[i]}`);
+        if (old) {
+          this.mirror.remove(old);
+          gone.add(old);
+        }
+        if (i % DIFF_STEP === DIFF_STEP - 1) yield;
+      }
+      if (gone.size) {
+        const touched = new Set<string>();
+        let n = 0;
+        for (const e of gone) {
+          for (let i = 0; i + 3 <= e.text.length; i++) touched.add(e.text.slice(i, i + 3));
+          if (++n % DIFF_STEP === 0) yield;
+        }
+        let postings = 0;
+        for (const g of touched) {
+          const list = this.trigrams.get(g);
+          if (!list) continue;
+          const kept = list.filter((x) => !gone.has(x));
+          if (kept.length) this.trigrams.set(g, kept);
+          else this.trigrams.delete(g);
+          postings += list.length;
+          if (postings >= DIFF_STEP * 10) {
+            postings = 0;
+            yield;
+          }
+        }
       }
     } finally {
       // their entries are gone (or the steps were abandoned: never leave a pass revoked for good)
@@ -337,8 +365,9 @@ export class PassIndex {
       this.upsertMirrors(added.slice(i, i + DIFF_STEP));
       yield;
     }
-    for (let i = 0; i < updated.length; i += DIFF_STEP) {
-      this.upsertMirrors(updated.slice(i, i + DIFF_STEP));
+    // (an update drops its old entry's postings one by one: smaller steps)
+    for (let i = 0; i < updated.length; i += DIFF_STEP / 5) {
+      this.upsertMirrors(updated.slice(i, i + DIFF_STEP / 5));
       yield;
     }
   }
