@@ -22,11 +22,38 @@ import { shortError } from './hub';
 
 export type Translate = (key: string, fallback: string, vars?: Record<string, unknown>) => string;
 
+/**
+ * Catalog texts already translated, per runtime (the language is fixed at start): a status text
+ * is set on every message, and i18next's lookup and interpolation cost more than the rest of the
+ * status update. Only catalog hits are kept (a fallback may be replaced once the catalog loads);
+ * bounded (texts with counts or times in their variables are many).
+ */
+const translated = new WeakMap<NodeAPI, Map<string, string>>();
+const TRANSLATED_MAX = 2000;
+
 /** The one t(): `key` is the full catalog key, e.g. 'plate-check.status.ready'. */
 export function translator(RED: NodeAPI): Translate {
+  let cache = translated.get(RED);
+  if (!cache) translated.set(RED, (cache = new Map()));
+  const texts = cache;
   return (key, fallback, vars) => {
+    let id = key;
+    if (vars) {
+      try {
+        id = `${key}\u0000${JSON.stringify(vars)}`;
+      } catch {
+        id = '';
+      }
+    }
+    const hit = id ? texts.get(id) : undefined;
+    if (hit !== undefined) return hit;
     const s = RED._(key, vars as Record<string, string> | undefined);
-    return s && s !== key ? s : fallback;
+    if (!s || s === key) return fallback;
+    if (id) {
+      if (texts.size >= TRANSLATED_MAX) texts.clear();
+      texts.set(id, s);
+    }
+    return s;
   };
 }
 

@@ -7,6 +7,10 @@
  */
 import type { MirrorPass } from './contracts';
 import { normalizePlate } from './plate';
+import { runSteps, Steps } from './steps';
+
+/** items handled between two yields of the `…Steps` generators */
+const STEP_ITEMS = 1000;
 
 export const LIST_NAMES = ['AllowedList1', 'AllowedList2'] as const;
 export type ListName = (typeof LIST_NAMES)[number];
@@ -78,6 +82,11 @@ export function decodeBody(body: Uint8Array | string, contentType = ''): { text:
 
 /** Parses a list body (bytes as received, or text) into normalised entries, or says why not. */
 export function parseAllowedList(body: Uint8Array | string, contentType = ''): ListParse {
+  return runSteps(parseAllowedListSteps(body, contentType));
+}
+
+/** parseAllowedList in steps (a yield every STEP_ITEMS items; the body's JSON.parse is one step). */
+export function* parseAllowedListSteps(body: Uint8Array | string, contentType = ''): Steps<ListParse> {
   const { text, encoding } = decodeBody(body, contentType);
   const trimmed = text.trim();
   if (!trimmed) return { ok: false, kind: 'empty-body', error: 'empty body', encoding };
@@ -85,6 +94,7 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
     const title = /<title[^>]*>([^<]{0,80})/i.exec(trimmed)?.[1]?.trim();
     return { ok: false, kind: 'html', error: `HTML page instead of JSON${title ? ` ("${title}")` : ''}`, encoding };
   }
+  yield;
   let doc: unknown;
   try {
     doc = JSON.parse(trimmed);
@@ -107,6 +117,7 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
     if (!Array.isArray(items)) continue;
     lists[list] = items.length;
     for (let i = 0; i < items.length; i++) {
+      if (i % STEP_ITEMS === STEP_ITEMS - 1) yield;
       const item = items[i];
       if (!item || typeof item !== 'object' || Array.isArray(item)) {
         invalid.push({ list, index: i, reason: 'item is not an object', item: short(item) });
@@ -161,10 +172,17 @@ export interface MirrorDiff {
 
 /** What applying `next` to the mirror `current` changes. */
 export function diffMirror(current: readonly MirrorPass[], next: readonly ListEntry[]): MirrorDiff {
+  return runSteps(diffMirrorSteps(current, next));
+}
+
+/** diffMirror in steps (a yield every STEP_ITEMS passes: run it with `runSliced` off the hot path). */
+export function* diffMirrorSteps(current: readonly MirrorPass[], next: readonly ListEntry[]): Steps<MirrorDiff> {
   // Keyed by the plate, then list and house inside the (nearly always single) bucket: no key
   // strings to build for 2 × 50k passes, and the plates' hashes are computed once and kept.
   const byPlate = new Map<string, MirrorPass | MirrorPass[]>();
+  let n = 0;
   for (const p of current) {
+    if (++n % STEP_ITEMS === 0) yield;
     const had = byPlate.get(p.canonical);
     if (had === undefined) byPlate.set(p.canonical, p);
     else {
@@ -179,6 +197,7 @@ export function diffMirror(current: readonly MirrorPass[], next: readonly ListEn
   const updated: Array<{ pass: MirrorPass; raw: string }> = [];
   let unchanged = 0;
   for (const e of next) {
+    if (++n % STEP_ITEMS === 0) yield;
     const had = byPlate.get(e.canonical);
     let old: MirrorPass | undefined;
     if (had !== undefined) {
@@ -207,6 +226,7 @@ export function diffMirror(current: readonly MirrorPass[], next: readonly ListEn
   const removed: MirrorPass[] = [];
   if (byPlate.size) {
     for (const p of current) {
+      if (++n % STEP_ITEMS === 0) yield;
       const left = byPlate.get(p.canonical);
       if (left === p || (Array.isArray(left) && left.includes(p))) removed.push(p);
     }

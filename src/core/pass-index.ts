@@ -10,6 +10,10 @@
 import type { MatchPolicy, MatchPolicyName, MirrorPass, Plate, TempPass } from './contracts';
 import { editDistance, withinOneEdit } from './match';
 import { normalizePlate, normalizeQuery, withoutRegion } from './plate';
+import { runSteps, Steps } from './steps';
+
+/** passes handled between two yields of `mirrorDiffSteps` */
+const DIFF_STEP = 500;
 
 export interface PassEntry {
   /** 'mirror:<id>' | 'temp:<id>' */
@@ -172,6 +176,11 @@ export class PassIndex {
    */
   private trigrams = new Map<string, PassEntry[]>();
   private readonly strings = new Interner();
+  /**
+   * Mirror pass ids removed by a committed diff whose index update is still running (in slices):
+   * their entries no longer match nor show in search, from the moment the diff is announced.
+   */
+  private revoked: Array<ReadonlySet<number>> = [];
 
   get mirrorSize(): number {
     return this.mirror.byRef.size;
@@ -218,6 +227,15 @@ export class PassIndex {
       if (kept.length) this.trigrams.set(g, kept);
       else this.trigrams.delete(g);
     }
+  }
+
+  /** isActive, and not a mirror pass removed by a diff still being applied. */
+  private live(e: PassEntry, now: number): boolean {
+    if (e.source === 'mirror') {
+      for (const r of this.revoked) if (r.has(e.id)) return false;
+      return true;
+    }
+    return PassIndex.isActive(e, now);
   }
 
   private side(e: PassEntry): Side {
@@ -282,11 +300,76 @@ export class PassIndex {
    * the added ones either way.)
    */
   applyMirrorDiff(added: readonly MirrorPass[], removedIds: readonly number[], updated: readonly MirrorPass[]): void {
-    const refs: string[] = removedIds.map((id) => `mirror:${id}`);
-    for (const p of updated) refs.push(`mirror:${p.id}`);
-    this.removeRefs(refs);
-    this.upsertMirrors(added);
-    this.upsertMirrors(updated);
+    runSteps(this.mirrorDiffSteps(added, removedIds, updated, this.revokeMirror(removedIds)));
+  }
+
+  /**
+   * The first half of a committed mirror diff, at once: the removed passes stop matching (and
+   * showing in search) now. Pass the result to `mirrorDiffSteps`, which lifts it when their
+   * entries are gone.
+   */
+  revokeMirror(removedIds: readonly number[]): ReadonlySet<number> {
+    const ids = new Set(removedIds);
+    if (ids.size) this.revoked.push(ids);
+    return ids;
+  }
+
+  /**
+   * `applyMirrorDiff` in steps (run with `runSliced`: a sync of 100k changes never holds the
+   * event loop for long), after `revokeMirror(removedIds)`. At every step a lookup sees either
+   * the old entry of a pass or its new one, never a wrong one: removed passes are revoked from
+   * the start and their entries removed first; added passes appear one by one (a plate just
+   * listed may be refused until its step ran, as before the sync); an updated pass (same plate,
+   * new text / house / list) is replaced in one step.
+   */
+  *mirrorDiffSteps(added: readonly MirrorPass[], removedIds: readonly number[], updated: readonly MirrorPass[], revoked: ReadonlySet<number>): Steps<void> {
+    try {
+      // off the lookup maps first (cheap), then each trigram postings list touched is filtered
+      // once (search hides the revoked entries meanwhile)
+      const gone = new Set<PassEntry>();
+      for (let i = 0; i < removedIds.length; i++) {
+        const old = this.mirror.byRef.get(`mirror:${removedIds[i]}`);
+        if (old) {
+          this.mirror.remove(old);
+          gone.add(old);
+        }
+        if (i % DIFF_STEP === DIFF_STEP - 1) yield;
+      }
+      if (gone.size) {
+        const touched = new Set<string>();
+        let n = 0;
+        for (const e of gone) {
+          for (let i = 0; i + 3 <= e.text.length; i++) touched.add(e.text.slice(i, i + 3));
+          if (++n % DIFF_STEP === 0) yield;
+        }
+        let postings = 0;
+        for (const g of touched) {
+          const list = this.trigrams.get(g);
+          if (!list) continue;
+          const kept = list.filter((x) => !gone.has(x));
+          if (kept.length) this.trigrams.set(g, kept);
+          else this.trigrams.delete(g);
+          postings += list.length;
+          if (postings >= DIFF_STEP * 10) {
+            postings = 0;
+            yield;
+          }
+        }
+      }
+    } finally {
+      // their entries are gone (or the steps were abandoned: never leave a pass revoked for good)
+      const at = this.revoked.indexOf(revoked);
+      if (at >= 0) this.revoked.splice(at, 1);
+    }
+    for (let i = 0; i < added.length; i += DIFF_STEP) {
+      this.upsertMirrors(added.slice(i, i + DIFF_STEP));
+      yield;
+    }
+    // (an update drops its old entry's postings one by one: smaller steps)
+    for (let i = 0; i < updated.length; i += DIFF_STEP / 5) {
+      this.upsertMirrors(updated.slice(i, i + DIFF_STEP / 5));
+      yield;
+    }
   }
 
   /** Temporary passes: cancelled or expired ones are removed instead. */
@@ -311,19 +394,19 @@ export class PassIndex {
     return n;
   }
 
-  /** The first active entry of a list (exact lookups). */
-  private static firstActive(list: readonly PassEntry[], now: number): PassEntry | undefined {
-    for (const e of list) if (PassIndex.isActive(e, now)) return e;
+  /** The first live entry of a list (exact lookups). */
+  private firstActive(list: readonly PassEntry[], now: number): PassEntry | undefined {
+    for (const e of list) if (this.live(e, now)) return e;
     return undefined;
   }
 
   /** Exact canonical, then (ignore-region policy) the plate without its region, on one side. */
   private findExact(side: Side, plate: Plate, policy: MatchPolicy, now: number): PassMatch | null {
-    let e = PassIndex.firstActive(listOf(side.byCanonical, plate.canonical), now);
+    let e = this.firstActive(listOf(side.byCanonical, plate.canonical), now);
     if (e) return { entry: e, policy: 'exact', how: 'exact' };
     if (policy.ignoreRegion) {
       const key = withoutRegion(plate);
-      e = key ? PassIndex.firstActive(listOf(side.byRegionless, key), now) : undefined;
+      e = key ? this.firstActive(listOf(side.byRegionless, key), now) : undefined;
       if (e) return { entry: e, policy: 'ignore-region', how: 'ignore-region' };
     }
     return null;
@@ -339,7 +422,7 @@ export class PassIndex {
     const len = plate.canonical.length;
     for (const side of [this.mirror, this.temp]) {
       for (const c of side.byRef.values()) {
-        if (!c.canonical || Math.abs(c.canonical.length - len) > max || !PassIndex.isActive(c, now)) continue;
+        if (!c.canonical || Math.abs(c.canonical.length - len) > max || !this.live(c, now)) continue;
         const d = max === 1 ? (withinOneEdit(plate.canonical, c.canonical) ? 1 : 2) : editDistance(plate.canonical, c.canonical, max);
         if (d <= max) found.push({ e: c, d });
       }
@@ -359,7 +442,7 @@ export class PassIndex {
     const m = this.findExact(this.mirror, plate, policy, now) ?? this.findExact(this.temp, plate, policy, now);
     if (m) return m;
     if (plate.digits) {
-      const e = PassIndex.firstActive(listOf(this.temp.digitsOnly, plate.digits), now);
+      const e = this.firstActive(listOf(this.temp.digitsOnly, plate.digits), now);
       if (e) return { entry: e, policy: 'exact', how: 'digits' };
     }
     if (policy.maxEditDistance > 0) {
@@ -385,7 +468,7 @@ export class PassIndex {
     if (!nq || limit <= 0) return out;
     const seen = new Set<PassEntry>();
     const take = (e: PassEntry): boolean => {
-      if (seen.has(e) || (source && e.source !== source) || !PassIndex.isActive(e, now)) return false;
+      if (seen.has(e) || (source && e.source !== source) || !this.live(e, now)) return false;
       seen.add(e);
       out.push(e);
       return out.length >= limit;

@@ -14,7 +14,8 @@
 import { httpRequest, DeviceError, redactUrl } from './http';
 import type { OnlineChecker, OnlineResult, Plate } from '../core/contracts';
 import { CircuitBreaker, BreakerSnapshot } from '../core/breaker';
-import { parseAllowedList, ListParse, ListErrorKind } from '../core/eposelok-list';
+import { parseAllowedListSteps, ListParse, ListErrorKind } from '../core/eposelok-list';
+import { runSliced } from '../core/steps';
 import { displayPlate } from '../core/plate';
 import type { Clock } from '../core/clock';
 import { systemClock } from '../core/clock';
@@ -167,7 +168,8 @@ export class EposelokClient implements OnlineChecker {
       this.logger.warn(`e-poselok: ${msg}`);
       throw new EposelokError(msg, 'http', res.status);
     }
-    const parse = parseAllowedList(res.body, res.headers['content-type'] ?? '');
+    // in slices: a 50k list is parsed beside the decisions, not in one block
+    const parse = await runSliced(parseAllowedListSteps(res.body, res.headers['content-type'] ?? ''));
     if (!parse.ok) {
       const msg = `list from ${redactUrl(url)} unusable: ${this.scrub(parse.error)}`;
       this.logger.warn(`e-poselok: ${msg}`);

@@ -269,8 +269,9 @@ export class EposelokService implements Service {
       this.hub.emit('alarm', { source: 'eposelok', kind: 'shrink', ts: this.hub.clock.now(), message: `E-Poselok: ${msg}` });
       return this.failed(store, report, startedPerf, msg, 'shrink', true);
     }
-    // the index follows the committed diff synchronously: no lookup sees a half-applied list
-    passesOf(this.hub).mirrorChanged(result.added, result.removedIds, result.updated);
+    // the index follows the committed diff: the removed passes stop matching at once, the rest
+    // is applied in slices (no lookup sees a removed pass; the next sync waits for this one)
+    await passesOf(this.hub).mirrorChanged(result.added, result.removedIds, result.updated);
     report.ok = true;
     report.added = result.added.length;
     report.removed = result.removedIds.length;

@@ -11,6 +11,7 @@ import { PassAmbiguity, PassEntry, PassIndex, PassMatch } from '../core/pass-ind
 import { displayPlate } from '../core/plate';
 import { extendedValidTo, TempPassInput, validateTempPass } from '../core/validity';
 import { PassesStore } from '../store/passes-store';
+import { runSliced } from '../core/steps';
 
 /** A refused request (bad input 400, unknown pass 404). */
 export class PassError extends Error {
@@ -74,7 +75,7 @@ export class PassesService implements Service {
   readonly index = new PassIndex();
   private store: PassesStore | null = null;
   private loading = true;
-  private pendingMirror: Array<() => void> = [];
+  private pendingMirror: Array<() => Promise<void>> = [];
   private sweepTimer: NodeJS.Timeout | null = null;
   private started: Promise<void> | null = null;
 
@@ -99,9 +100,10 @@ export class PassesService implements Service {
       }
       for (const t of temp) this.index.upsertTemp(t, now);
       this.loadStats = { ms: Math.round(performance.now() - t0), heapMb: Math.round((process.memoryUsage().heapUsed - heap0) / 104857.6) / 10 };
+      // changes announced while the snapshot was loading (idempotent replays), before any
+      // decision uses the index
+      for (const fn of this.pendingMirror.splice(0)) await fn().catch(() => undefined);
       this.loading = false;
-      // changes announced while the snapshot was loading (idempotent replays)
-      for (const fn of this.pendingMirror.splice(0)) fn();
       for (const fn of this.readyWaiters.splice(0)) fn();
       this.sweepTimer = setInterval(() => this.index.sweep(this.hub.clock.now()), SWEEP_MS);
       this.sweepTimer.unref();
@@ -145,13 +147,30 @@ export class PassesService implements Service {
     return this.index.match(plate, policy, now);
   }
 
-  /** Called by the E-Poselok sync after it committed a diff of `mirror_passes`. */
-  mirrorChanged(added: MirrorPass[], removedIds: number[], updated: MirrorPass[]): void {
-    const apply = () => this.index.applyMirrorDiff(added, removedIds, updated);
-    if (this.loading) this.pendingMirror.push(apply);
-    else apply();
-    this.hub.emit('passes-changed', { source: 'mirror', added: added.length, removed: removedIds.length, updated: updated.length });
+  /**
+   * Called by the E-Poselok sync right after it committed a diff of `mirror_passes`. The removed
+   * passes stop matching before this returns; the index is then updated in slices (a 100k diff
+   * never holds the event loop for long — `PassIndex.mirrorDiffSteps`), one diff after the
+   * other. Resolves when the index holds the whole diff ('passes-changed' is emitted then).
+   */
+  mirrorChanged(added: MirrorPass[], removedIds: number[], updated: MirrorPass[]): Promise<void> {
+    const revoked = this.index.revokeMirror(removedIds);
+    const apply = () => runSliced(this.index.mirrorDiffSteps(added, removedIds, updated, revoked));
+    let applied: Promise<void>;
+    if (this.loading) applied = new Promise<void>((resolve, reject) => this.pendingMirror.push(() => apply().then(resolve, reject)));
+    // nothing being applied: the first slice runs now (a small diff is in the index on return)
+    else if (this.applying === 0) applied = apply();
+    else applied = this.mirrorApplies.then(apply);
+    this.applying++;
+    const settled = applied.catch((err) => this.hub.logger.error(`pass index: mirror update failed: ${(err as Error).message}`)).finally(() => this.applying--);
+    this.mirrorApplies = settled;
+    return applied.then(() => {
+      this.hub.emit('passes-changed', { source: 'mirror', added: added.length, removed: removedIds.length, updated: updated.length });
+    });
   }
+  /** the mirror diffs being applied to the index, one after the other */
+  private mirrorApplies: Promise<unknown> = Promise.resolve();
+  private applying = 0;
 
   /** Active passes matching a query (digits or partial plate, Latin or Cyrillic). */
   search(q: unknown, limit = 50, source?: 'mirror' | 'temporary'): PassSearchResult[] {

@@ -153,6 +153,14 @@ export class EventsStore {
    */
   async insertMany(records: EventRecord[]): Promise<void> {
     if (!records.length) return;
+    if (records.length <= INSERT_ROWS) {
+      // one INSERT statement is atomic by itself: no BEGIN / COMMIT round trips (the usual case,
+      // one decision per batch: two fewer sqlite jobs and callbacks per event)
+      const params: unknown[] = [];
+      for (const r of records) params.push(...rowOfRecord(r));
+      await this.db.run(records.length === 1 ? INSERT : insertOf(records.length), params);
+      return;
+    }
     await this.db.transaction((tx) => EventsStore.insertRows(tx, records));
   }
 

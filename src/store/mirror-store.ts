@@ -1,12 +1,14 @@
 /**
  * Repository of the E-Poselok mirror: the only writer of `mirror_passes` and `sync_runs`.
- * A new list is applied as one diff in one write transaction (read the mirror, diff, check the
- * shrink limit, delete / insert / update, record the run), so readers see the old mirror or the
+ * A new list is applied as one diff in one write transaction (the diff against the committed
+ * mirror is computed before it, in slices; then check the shrink limit, delete / insert /
+ * update, record the run), so readers see the old mirror or the
  * new one, never half of it, and a refused or failed apply leaves the mirror as it was.
  */
 import type { Db, Tx } from './db';
 import type { MirrorPass } from '../core/contracts';
-import { diffMirror, ListEntry, suspiciousShrink } from '../core/eposelok-list';
+import { diffMirrorSteps, ListEntry, suspiciousShrink } from '../core/eposelok-list';
+import { runSliced, Steps } from '../core/steps';
 import { mirrorOfRow } from './passes-store';
 
 export interface SyncRunRow {
@@ -134,9 +136,11 @@ export class MirrorStore {
   private async applyNow(entries: ListEntry[], opts: ApplyOptions): Promise<ApplyResult> {
     const now = opts.now;
     const current = await this.committed();
-    let next: MirrorPass[] | null = null;
+    // the diff in slices, before the write transaction (events are written meanwhile): `current`
+    // is the committed mirror and cannot change before this apply (applies are chained, and
+    // this store is the only writer of mirror_passes)
+    const diff = await runSliced(diffMirrorSteps(current, entries));
     const result = await this.db.transaction(async (tx): Promise<ApplyResult> => {
-      const diff = diffMirror(current, entries);
       const reason = opts.confirm ? null : suspiciousShrink(current.length, diff, opts.maxShrink ?? 0.5);
       if (reason) {
         return { applied: false, reason, added: diff.added.length, removed: diff.removed.length, unchanged: diff.unchanged + diff.updated.length, total: diff.total, before: current.length };
@@ -164,16 +168,12 @@ export class MirrorStore {
         diff.total,
         durationMs,
       ]);
-      // the mirror after this commit (for the cache)
-      const gone = new Set(removedIds);
-      const changed = new Map(updated.map((u) => [u.id, u]));
-      next = [];
-      for (const p of current) if (!gone.has(p.id)) next.push(changed.get(p.id) ?? p);
-      for (const p of added) next.push(p);
       return { applied: true, runId: run.lastID, added, removedIds, updated, unchanged: diff.unchanged + updated.length, total: diff.total, before: current.length };
     });
-    // only a committed transaction moves the cache
-    if (result.applied && next) caches.set(this.db, Promise.resolve(next));
+    // only a committed transaction moves the cache: the mirror after this commit, built in
+    // slices after this returns (the caller updates the pass index at once; the next apply
+    // waits for the cache)
+    if (result.applied) caches.set(this.db, runSliced(mirrorAfter(current, result.removedIds, result.updated, result.added)));
     keepCacheAwhile(this.db);
     return result;
   }
@@ -263,6 +263,21 @@ async function insertEntries(tx: Tx, entries: ListEntry[], now: number): Promise
     }
   }
   return out;
+}
+
+/** The committed mirror after an apply: `current` without the removed, the updated replaced, the added appended. */
+function* mirrorAfter(current: readonly MirrorPass[], removedIds: readonly number[], updated: readonly MirrorPass[], added: readonly MirrorPass[]): Steps<MirrorPass[]> {
+  const gone = new Set(removedIds);
+  yield;
+  const changed = new Map(updated.map((u) => [u.id, u]));
+  const next: MirrorPass[] = [];
+  for (let i = 0; i < current.length; i++) {
+    if (i % 5000 === 4999) yield;
+    const p = current[i];
+    if (!gone.has(p.id)) next.push(changed.get(p.id) ?? p);
+  }
+  for (const p of added) next.push(p);
+  return next;
 }
 
 function runOfRow(r: any): SyncRunRow {
