@@ -91,7 +91,7 @@ def main():
             el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
             state['sources'].append(el)
             el.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, lambda _pad, _info: on_frame(el))
-            media.connect('unprepared', lambda _m: el in state['sources'] and state['sources'].remove(el))
+            media.connect('unprepared', lambda _m: (state['pending'].discard(el), el in state['sources'] and state['sources'].remove(el)))
 
     def on_frame(el):
         # runs as a frame leaves the source (after the live clock wait). A speed change is applied
