@@ -205,15 +205,20 @@ async function motionToMqtt(rows: BenchRow[]): Promise<void> {
     await new Promise<void>((r) => client.once('connect', () => r()));
     let onAt = 0;
     let offAt = 0;
+    let online = false;
     client.on('message', (topic, payload) => {
+      if (topic === 'gatepost/camera/camera1/status') online = payload.toString().includes('"online"');
       if (topic !== 'gatepost/camera/camera1/motion') return;
       if (payload.toString() === 'ON') onAt = monotonicMs();
       else offAt = monotonicMs();
     });
-    await new Promise<void>((r) => client.subscribe('gatepost/camera/camera1/motion', { qos: 1 }, () => r()));
+    await new Promise<void>((r) => client.subscribe(['gatepost/camera/camera1/motion', 'gatepost/camera/camera1/status'], { qos: 1 }, () => r()));
     const res = await fetch(`${rt.url}/api/cameras`, { headers: rt.basicAuth() });
     if (!res.ok) throw new Error(`api ${res.status}`);
     await until(() => offAt > 0, 30_000, 'camera1 online (motion OFF retained)');
+    // the retained OFF comes before the detect ffmpeg delivers frames: sample a running detector
+    await until(() => online, 30_000, 'camera1 status online');
+    await sleep(1000);
     const samples: number[] = [];
     for (let i = 0; i < SAMPLES; i++) {
       onAt = 0;
