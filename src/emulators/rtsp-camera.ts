@@ -40,11 +40,23 @@ export interface RtspCamera {
   port: number;
   proc: ChildProcess;
   motion(on: boolean): Promise<void>;
+  /**
+   * When the picture last changed after `motion()`: the moment (ms on `monotonicMs()`'s clock) the
+   * first frame that moves (on) or stands still (off) left the camera's source — the honest start of
+   * motion for latency measurements (the command itself takes effect at the next frame, up to one
+   * frame interval later). null until a change was seen.
+   */
+  lastChange: { on: boolean; at: number } | null;
+  /** resolves with the time (monotonicMs) of the next picture change to `on` */
+  nextChange(on: boolean): Promise<number>;
   /** image mode: the picture in front of the empty scene (true) or the empty scene only (false) */
   show(on: boolean): Promise<void>;
   /** stops serving (a stream that ends mid-way); resolves when the server exited */
   close(): Promise<void>;
 }
+
+/** CLOCK_MONOTONIC in ms — the clock of `RtspCamera.lastChange` (the camera prints Python's time.monotonic()). */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 let available: string | null | undefined;
 /** null when the GStreamer RTSP server can run here, else why not. */
@@ -67,8 +79,23 @@ export async function startRtspCamera(opts: RtspCameraOptions = {}): Promise<Rts
   let out = '';
   let err = '';
   const waiters: Array<{ test: () => boolean; resolve: () => void }> = [];
+  const changeWaiters: Array<{ on: boolean; resolve: (at: number) => void }> = [];
+  let cam: RtspCamera | null = null;
+  let partial = '';
   proc.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^CHANGE motion (on|off) ([\d.]+)/.exec(line);
+      if (!m || !cam) continue;
+      const change = { on: m[1] === 'on', at: Number(m[2]) };
+      cam.lastChange = change;
+      for (const w of changeWaiters.filter((x) => x.on === change.on)) {
+        changeWaiters.splice(changeWaiters.indexOf(w), 1);
+        w.resolve(change.at);
+      }
+    }
     for (const w of [...waiters]) {
       if (w.test()) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -100,10 +127,12 @@ export async function startRtspCamera(opts: RtspCameraOptions = {}): Promise<Rts
       waiters.push({ test: () => countOf(out, `OK ${line}\n`) >= want, resolve });
       proc.stdin!.write(`${line}\n`);
     });
-  return {
+  cam = {
     url: `rtsp://127.0.0.1:${port}${opts.path ?? '/cam'}`,
     port,
     proc,
+    lastChange: null,
+    nextChange: (on) => new Promise<number>((resolve) => changeWaiters.push({ on, resolve })),
     motion: (on) => command(on ? 'motion on' : 'motion off'),
     show: (on) => command(on ? 'show on' : 'show off'),
     close: async () => {
@@ -115,6 +144,7 @@ export async function startRtspCamera(opts: RtspCameraOptions = {}): Promise<Rts
       }
     },
   };
+  return cam;
 }
 
 function countOf(s: string, sub: string): number {

@@ -12,7 +12,11 @@ its parent):
   motion on | motion off   the test pattern scrolls (motion) or stands still
   show on | show off       image mode: the picture in front of the empty scene, or the empty scene
   quit                     stop serving (a stream that ends mid-way)
-Prints `READY <port>` on stdout once it listens, `OK <command>` after each command.
+Prints `READY <port>` on stdout once it listens, `OK <command>` after each command, and
+`CHANGE motion on|off <ms>` (time.monotonic() in ms) when the first frame that moves / stands still
+leaves the source (a motion command takes effect at the next frame: honest latency measurements
+start there). H.264 goes out access unit aligned, so the payloader sends a frame's last packets at
+once instead of holding them until the next frame (200 ms at 5 fps).
 
 Options: --port N (0 = any free port), --path /cam, --size 640x360, --fps 5, --user U --password P
 (RTSP basic auth: a wrong password is refused with 401), --image file.png, --hidden (image mode:
@@ -21,6 +25,7 @@ start with the empty scene), --motion (start moving), --bitrate kbit/s.
 import argparse
 import sys
 import threading
+import time
 
 import gi
 
@@ -46,10 +51,10 @@ def main():
     a = ap.parse_args()
     w, h = a.size.split('x')
     Gst.init(None)
-    state = {'moving': a.motion, 'sources': [], 'shown': not a.hidden, 'pictures': []}
+    state = {'moving': a.motion, 'sources': [], 'shown': not a.hidden, 'pictures': [], 'pending': set(), 'announce': None}
 
     caps = 'video/x-raw,width=%s,height=%s,framerate=%d/1' % (w, h, a.fps)
-    enc = ('x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d ! video/x-h264,profile=baseline ! '
+    enc = ('x264enc tune=zerolatency speed-preset=ultrafast key-int-max=%d bitrate=%d ! video/x-h264,profile=baseline,stream-format=byte-stream,alignment=au ! '
            'rtph264pay name=pay0 pt=96 config-interval=1' % (a.fps, a.bitrate))
     if a.image:
         # the empty scene (sink_0) and the picture (sink_1, alpha 1 shown / 0 hidden) mixed live
@@ -85,7 +90,24 @@ def main():
         if el is not None:
             el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
             state['sources'].append(el)
-            media.connect('unprepared', lambda _m: el in state['sources'] and state['sources'].remove(el))
+            el.get_static_pad('src').add_probe(Gst.PadProbeType.BUFFER, lambda _pad, _info: on_frame(el))
+            media.connect('unprepared', lambda _m: (state['pending'].discard(el), el in state['sources'] and state['sources'].remove(el)))
+
+    def on_frame(el):
+        # runs as a frame leaves the source (after the live clock wait). A speed change is applied
+        # here, so the next frame filled is the first one that moves (or stands still); when that
+        # frame leaves, `CHANGE motion on|off <ms>` (CLOCK_MONOTONIC) tells when the picture changed
+        ann = state['announce']
+        if ann is not None and el in ann[1]:
+            state['announce'] = None
+            print('CHANGE %s %.1f' % (ann[0], time.monotonic() * 1000), flush=True)
+        if el in state['pending']:
+            state['pending'].discard(el)
+            el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
+            if state['announce'] is None or state['announce'][0] != ('motion on' if state['moving'] else 'motion off'):
+                state['announce'] = ('motion on' if state['moving'] else 'motion off', set())
+            state['announce'][1].add(el)
+        return Gst.PadProbeReturn.OK
 
     factory.connect('media-configure', on_configure)
     if a.user:
@@ -109,8 +131,8 @@ def main():
         line = line.strip()
         if line in ('motion on', 'motion off'):
             state['moving'] = line == 'motion on'
-            for el in state['sources']:
-                el.set_property('horizontal-speed', SPEED if state['moving'] else 0)
+            # applied by on_frame as the current frame leaves the source
+            state['pending'].update(state['sources'])
         elif line in ('show on', 'show off'):
             state['shown'] = line == 'show on'
             for pad in state['pictures']:
