@@ -21,7 +21,7 @@ import { listBackups } from './backup';
 import sqlite3 from 'sqlite3';
 import type * as BasicFtp from 'basic-ftp';
 import { lazy } from '../core/lazy';
-import { describeFtpError } from '../services/upload-service';
+import { describeFtpError, ftpAccess } from '../services/upload-service';
 
 /** basic-ftp, loaded when the FTP check runs */
 const basicFtp = lazy((): typeof BasicFtp => require('basic-ftp'));
@@ -393,13 +393,13 @@ async function checkFtp(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Chec
   const secure = truthy(env.GATEPOST_FTP_SECURE);
   const client = new (basicFtp().Client)(Math.max(500, timeoutMs));
   try {
-    await client.access({
+    await ftpAccess(client, {
       host,
       port,
       user: env.GATEPOST_FTP_USER || 'anonymous',
       password: env.GATEPOST_FTP_PASSWORD || '',
       secure,
-      secureOptions: secure ? { rejectUnauthorized: !truthy(env.GATEPOST_FTP_ALLOW_SELF_SIGNED), servername: host } : undefined,
+      allowSelfSigned: truthy(env.GATEPOST_FTP_ALLOW_SELF_SIGNED),
     });
     const tls = secure ? ', FTPS' : '';
     return c('ftp', 'ok', `FTP записей ${shown}: вход выполнен${tls}`, `recordings FTP ${shown}: logged in${tls}`);

@@ -34,6 +34,18 @@ import { UploadsStore, UploadRow } from '../store/uploads-store';
 import { DEFAULT_DIR_TEMPLATE, remoteDir, remoteName, retryDelay, templateProblems } from '../core/ftp-path';
 import type { ClipReady, FtpState, UploadState, UploadStateName } from '../core/contracts';
 
+/** Connects and logs in to an FTP target (also the doctor's check). */
+export function ftpAccess(client: Client, cfg: Pick<FtpTargetConfig, 'host' | 'port' | 'user' | 'password' | 'secure' | 'allowSelfSigned'>) {
+  return client.access({
+    host: cfg.host,
+    port: cfg.port,
+    user: cfg.user,
+    password: cfg.password,
+    secure: cfg.secure,
+    secureOptions: cfg.secure ? { rejectUnauthorized: !cfg.allowSelfSigned, servername: cfg.host } : undefined,
+  });
+}
+
 export interface FtpTargetConfig {
   /** shown in the dashboard and the state (not secret) */
   name?: string;
@@ -519,14 +531,7 @@ export class UploadService implements Service {
     t.client = client;
     t.cwd = null;
     try {
-      await client.access({
-        host: cfg.host,
-        port: cfg.port,
-        user: cfg.user,
-        password: cfg.password,
-        secure: cfg.secure,
-        secureOptions: cfg.secure ? { rejectUnauthorized: !cfg.allowSelfSigned, servername: cfg.host } : undefined,
-      });
+      await ftpAccess(client, cfg);
       t.home = (await client.pwd()) || '/';
     } catch (err) {
       client.close();
