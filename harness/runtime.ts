@@ -45,6 +45,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** echo the child's output to this process's stderr */
   echo?: boolean;
+  /** node's own flags before the main script (e.g. --cpu-prof for a profile) */
+  nodeArgs?: string[];
 }
 
 export interface ExitInfo {
@@ -133,7 +135,7 @@ export async function startGatepost(opts: StartOptions = {}): Promise<GatepostHa
   const cwd = path.dirname(dataDir);
   fs.mkdirSync(cwd, { recursive: true });
   const started = Date.now();
-  const proc = spawn(process.execPath, [MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), MAIN], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const outWaiters = new Set<() => void>();
   const onData = (b: Buffer) => {
