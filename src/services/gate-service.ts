@@ -76,6 +76,8 @@ export class GateService implements Service {
   private gates = new Map<string, Entry>();
   private store: GatesStore | null = null;
   private persisted = new Map<string, GateStateRow>();
+  /** what was last written to gate_state per gate (state, since, error): unchanged ones are not written again */
+  private savedStates = new Map<string, { state: string; since: number; lastError: string | null }>();
   private loaded: Promise<void>;
   private resolveLoaded!: () => void;
   private closed = false;
@@ -171,7 +173,9 @@ export class GateService implements Service {
     const entry = this.gates.get(id);
     if (!entry) throw new GateError(`unknown gate "${id}"`, 404);
     await entry.started;
-    this.hub.logger.info(`gate ${id}: ${cmd} by ${sourceLabel(source)}`);
+    // a plate's open is recorded as its event and gate action: in the log only at debug (every car
+    // at a busy gate would rotate the warnings out of the log); a guard's, MQTT's or a flow's at info
+    (source.kind === 'decision' ? this.hub.logger.debug : this.hub.logger.info).call(this.hub.logger, `gate ${id}: ${cmd} by ${sourceLabel(source)}`);
     try {
       const snap = await entry.ctl.command(cmd, source);
       return this.payload(entry.def, snap);
@@ -281,9 +285,17 @@ export class GateService implements Service {
         this.noteReachable(id, s);
         const e = this.gates.get(id);
         const payload = this.payload(e?.def ?? { id }, s);
-        this.store
-          ?.saveState({ gate: id, state: s.state, since: s.since, by: s.by, lastError: s.lastError, updatedAt: this.hub.clock.now() })
-          .catch((err) => this.hub.logger.error(`gate ${id}: state not saved: ${(err as Error).message}`));
+        // the stored state is what a restart acts on (held → hold again, anything else → close):
+        // written when the state, its start or its error changes — not for every car that extends
+        // a pulse (only `by` and closesAt move then), which was one write per plate at a busy gate
+        const saved = this.savedStates.get(id);
+        if (this.store && (!saved || saved.state !== s.state || saved.since !== s.since || saved.lastError !== s.lastError)) {
+          this.savedStates.set(id, { state: s.state, since: s.since, lastError: s.lastError });
+          this.store.saveState({ gate: id, state: s.state, since: s.since, by: s.by, lastError: s.lastError, updatedAt: this.hub.clock.now() }).catch((err) => {
+            this.savedStates.delete(id); // written again with the next change
+            this.hub.logger.error(`gate ${id}: state not saved: ${(err as Error).message}`);
+          });
+        }
         this.hub.emit('gate-state', payload);
       },
       action: (a) => {

@@ -122,10 +122,22 @@ describe('disk faults (item 7): decisions go on, nothing recorded is lost', () =
     const { rt, lpr, seen } = await bootWithPlates({ GATEPOST_LOG_MAX_BYTES: '1024', GATEPOST_LOG_KEEP: '2' });
     try {
       const logs = path.join(rt.dataDir, 'logs');
-      const before = await eventTotal(rt);
       // the log dir is replaced by a file: the rotation's rename and re-open fail (ENOTDIR, root too)
       fs.renameSync(logs, `${logs}.away`);
       fs.writeFileSync(logs, 'not a directory');
+      // a plate's open is logged at debug only: a rejected input (a warning) writes the next line
+      const logLine = () => lpr.publish('gatepost/lpr/cam1', JSON.stringify({ plate: '' }), { qos: 1 });
+      // the open file still takes lines until the rotation is due (1 KB): warnings until it fails
+      await until(
+        'the log file failure noticed',
+        async () => {
+          logLine();
+          return /logging to stderr/.test(rt.output());
+        },
+        10_000,
+      );
+      await new Promise((r) => setTimeout(r, 500)); // the last rejected inputs recorded
+      const before = await eventTotal(rt);
       const N = 20;
       const r = await sendPlates(rt, lpr, seen, N);
       const stillAlive = alive(rt);
@@ -142,6 +154,7 @@ describe('disk faults (item 7): decisions go on, nothing recorded is lost', () =
         'disk:log cleared',
         async () => {
           await sendPlates(rt, lpr, seen, 1);
+          logLine();
           return !(await health(rt)).body.degraded.some((d: any) => d.what === 'disk:log');
         },
         30_000,
