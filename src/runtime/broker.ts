@@ -15,10 +15,6 @@ import { mayPublish, maySubscribe, mayRetain, reservedClientId, topicMatches } f
 import { verifyPassword, pendingChecks } from './password-hash';
 import { LoginLimiter, ADDRESS_LIMITS, USER_LIMITS } from './login-limiter';
 import { MqttPacketMeter, MAX_PACKET } from './mqtt-packet-guard';
-import { InProcSocket } from './inproc-socket';
-
-/** The client address of in-process connections (logs, login limiter). */
-const IN_PROCESS = 'in-process';
 
 export interface MqttAccount {
   username: string;
@@ -45,11 +41,6 @@ export interface EmbeddedBroker {
   onPublish(fn: (p: PublishInfo) => void): () => void;
   /** has a client with this id subscribed to anything since it connected? */
   hasSubscribed(clientId: string): boolean;
-  /**
-   * A connection from inside this process (src/runtime/inproc-socket.ts): the returned stream is
-   * the client's socket; the broker handles the other end as a TCP connection from `in-process`.
-   */
-  connectInProcess(): Duplex;
   /** handles HTTP upgrades of `path`; returns true when it took the socket */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean;
   close(): Promise<void>;
@@ -353,13 +344,6 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       listeners.add(fn);
       return () => listeners.delete(fn);
     },
-    connectInProcess() {
-      const [client, server] = InProcSocket.pair(IN_PROCESS);
-      sockets.add(server);
-      server.on('close', () => sockets.delete(server));
-      attach(server, IN_PROCESS);
-      return client;
-    },
     handleUpgrade(req, socket, head) {
       const pathname = (req.url ?? '').split('?')[0];
       if (pathname !== opts.wsPath) return false;
@@ -374,8 +358,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const c of wss.clients) c.terminate();
       wss.close();
-      for (const s of sockets) s.destroy();
       if (server) {
+        for (const s of sockets) s.destroy();
         await new Promise<void>((resolve) => server!.close(() => resolve()));
       }
     },

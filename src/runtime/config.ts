@@ -20,8 +20,6 @@ export interface RuntimeConfig {
   mqttPort: number;
   /** `false` = no embedded TCP listener (ws /mqtt only) */
   mqttTcp: boolean;
-  /** the runtime's own MQTT clients reach the embedded broker in memory, not over loopback TCP (GATEPOST_MQTT_INPROC, default on; src/runtime/inproc-socket.ts) */
-  mqttInProcess: boolean;
   dataDir: string;
   /** external broker; empty = embedded aedes */
   mqttUrl: string;
@@ -137,7 +135,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig 
     bind: str('GATEPOST_BIND', '0.0.0.0'),
     mqttPort: port('GATEPOST_MQTT_PORT', 1883),
     mqttTcp: mqttPortRaw.toLowerCase() !== 'off',
-    mqttInProcess: !['0', 'false', 'off', 'no'].includes(str('GATEPOST_MQTT_INPROC', 'on').toLowerCase()),
     dataDir: path.resolve(str('GATEPOST_DATA_DIR', path.join(process.cwd(), 'data'))),
     mqttUrl: str('GATEPOST_MQTT_URL'),
     mqttUsername: str('GATEPOST_MQTT_USERNAME'),

@@ -30,7 +30,6 @@ import { createApi, MountedApi, RuntimeStatus } from './api';
 import { Hub } from '../services/hub';
 import { uploadsOf } from '../services/upload-service';
 import { noDelayOnOutgoingTcp } from './tcp-nodelay';
-import { routeInProcess } from './inproc-socket';
 import { acquireInstanceLock, InstanceLockedError } from './instance-lock';
 import { startDeviceMonitor, DeviceMonitor, configuredDevices } from './device-monitor';
 import { degradedOf } from '../services/degraded';
@@ -165,7 +164,6 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   let adminApp: any = null;
   let nodeApp: any = null;
   let broker: EmbeddedBroker | null = null;
-  let unrouteInProcess: (() => void) | undefined;
   let bridge: MqttBridge | null = null;
   let nr: EmbeddedNodeRed | null = null;
   let demo: DemoDevice[] = [];
@@ -257,7 +255,6 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     server.closeIdleConnections?.();
     await bridge?.stop().catch((err) => log.error(`bridge stop: ${err.message}`));
     await nr?.stop().catch((err: Error) => log.error(`Node-RED stop: ${err.message}`));
-    unrouteInProcess?.();
     await broker?.close().catch((err) => log.error(`broker close: ${err.message}`));
     await Promise.all(demo.map((d) => d.close().catch(() => undefined)));
     await Hub.closeAll().catch((err) => log.error(`database close: ${err.message}`));
@@ -275,11 +272,6 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
       broker = await startBroker({ port: cfg.mqttPort, host: cfg.bind, tcp: true, wsPath: '/mqtt', accounts, log: log.child('mqtt') });
       const host = cfg.bind === '0.0.0.0' || cfg.bind === '::' ? '127.0.0.1' : cfg.bind;
       brokerUrl = `mqtt://${host.includes(':') ? `[${host}]` : host}:${broker.port}`;
-      // Node-RED's mqtt nodes, the bridge: in memory instead of loopback TCP (see inproc-socket.ts)
-      if (cfg.mqttInProcess) {
-        const b = broker;
-        unrouteInProcess = routeInProcess(broker.port, host, () => b.connectInProcess());
-      }
       markMemory('broker started');
       log.info(`MQTT broker (embedded) on ${cfg.bind}:${broker.port} and ws://…:${httpPort}/mqtt; ${accounts.length} accounts`);
     } else {

@@ -46,55 +46,7 @@ describe('the runtime at start (shipped flows, demo mode)', () => {
     expect(sys.memory.stages.map((s: { stage: string }) => s.stage)).toEqual(['modules loaded', 'broker started', 'node-red loaded', 'database open', 'node-red started', 'flows deployed', 'ready']);
     expect(sys.memory.passIndex).toMatchObject({ loaded: expect.any(Boolean), mirror: expect.any(Number) });
   });
-
-  test("the runtime's own MQTT clients (the flows' mqtt nodes, the bridge) use no TCP connection to the embedded broker", async () => {
-    // ready means the flows' mqtt in nodes have subscribed: they are connected, just not over TCP
-    expect(tcpConnectionsTo(rt.mqttPort)).toBe(0);
-    const lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword });
-    try {
-      expect(tcpConnectionsTo(rt.mqttPort)).toBe(1); // ours: the count does see TCP clients
-      // and plates still reach the flows and decisions come back through the broker
-      const decisions = collector(lpr);
-      await subscribe(lpr, 'gatepost/decision/#');
-      lpr.publish('gatepost/lpr/cam1', JSON.stringify({ plate: 'Х001ХХ77' }), { qos: 1 });
-      const d = await decisions.wait((m) => m.topic.startsWith('gatepost/decision/'), 10_000);
-      expect(JSON.parse(d.payload).plate).toBe('X001XX77'); // canonical (Latin)
-    } finally {
-      await end(lpr);
-    }
-  });
 });
-
-describe('GATEPOST_MQTT_INPROC=off', () => {
-  test('the flows and the bridge connect over loopback TCP (as before), and plates are decided', async () => {
-    const rt = await startGatepost({ env: { GATEPOST_DEMO: 'on', GATEPOST_DEMO_IVMS: 'off', GATEPOST_BACKUP_KEEP: '0', GATEPOST_MQTT_INPROC: 'off' } });
-    try {
-      expect(tcpConnectionsTo(rt.mqttPort)).toBeGreaterThanOrEqual(2); // the flows' client and the bridge
-    } finally {
-      await rt.stop();
-      rt.cleanup();
-    }
-  });
-});
-
-/** Established TCP connections whose local port is `port` (the server side: one per connected client), from /proc/net/tcp{,6}. */
-function tcpConnectionsTo(port: number): number {
-  let n = 0;
-  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
-    try {
-      text = fs.readFileSync(f, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 4 || cols[3] !== '01') continue; // 01 = ESTABLISHED
-      if (parseInt(cols[1].split(':')[1], 16) === port) n++;
-    }
-  }
-  return n;
-}
 
 describe('a data dir with 20k mirror passes', () => {
   const N = 20_000;
