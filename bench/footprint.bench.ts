@@ -22,7 +22,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BenchRow, fmt, summarize, runStandalone } from './lib';
+import { BenchRow, fmt, summarize, runStandalone, LAUNCH_ENV } from './lib';
 import { startClGateEmulator } from '../src/emulators/clgate';
 import { startEposelokEmulator, syntheticPasses } from '../src/emulators/eposelok';
 import { MqttLite } from '../src/cli/mqtt-lite';
@@ -141,6 +141,7 @@ async function round(template: string, plates: string[], k: number, work: string
       dataDir,
       timeoutMs: 180_000,
       env: {
+        ...LAUNCH_ENV,
         GATEPOST_DEMO: 'off',
         // the nightly backup's catch-up at start (when due) would copy the whole database inside the windows measured
         GATEPOST_BACKUP_KEEP: '0',
@@ -294,7 +295,7 @@ export async function footprintRows(): Promise<BenchRow[]> {
         area: 'memory',
         metric: `at idle (${envNum('BENCH_FP_IDLE_S', 60)} s)`,
         value: `RSS ${mem.rssMb} MB: V8 heap used ${mem.heapUsedMb} / total ${mem.heapTotalMb} MB, external ${mem.externalMb} MB`,
-        note: `heavy optional modules loaded: ${JSON.stringify(mem.heavyModulesLoaded)}; MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? 'unset'}`,
+        note: `heavy optional modules loaded: ${JSON.stringify(mem.heavyModulesLoaded)}; MALLOC_ARENA_MAX=${LAUNCH_ENV.MALLOC_ARENA_MAX} (as npm start and the systemd unit)`,
       });
     }
     rows.push({ area: 'footprint', metric: 'idle CPU, % of one core', value: all((r) => r.idleCpuPct, 2) });

@@ -49,3 +49,10 @@ export function runStandalone(rows: () => Promise<BenchRow[] | void>): void {
     },
   );
 }
+
+/**
+ * The environment gatepost is launched with (`npm start` and the systemd unit of `gatepost service
+ * install` set it): glibc's malloc arenas capped at 2 instead of 8 per core — ~30 MB less idle RSS
+ * with the sqlite3 and libuv pool threads (docs/BENCHMARKS.md). An explicit MALLOC_ARENA_MAX wins.
+ */
+export const LAUNCH_ENV: Record<string, string> = { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };

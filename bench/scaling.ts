@@ -11,7 +11,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { BenchRow, fmt, summarize, runStandalone } from './lib';
+import { BenchRow, fmt, summarize, runStandalone, LAUNCH_ENV } from './lib';
 import { generateDataset } from './dataset';
 import { Hub } from '../src/services/hub';
 import { passesOf } from '../src/services/passes-service';
@@ -90,7 +90,7 @@ async function runtimeOn(db: string, work: string): Promise<{ readyMs: number; r
   const dataDir = path.join(work, `rt-${path.basename(db)}`, 'data');
   fs.mkdirSync(dataDir, { recursive: true });
   fs.copyFileSync(db, path.join(dataDir, 'gatepost.db'));
-  const rt = await startGatepost({ dataDir, timeoutMs: 300_000, env: { GATEPOST_DEMO: 'off', GATEPOST_BACKUP_KEEP: '0' } });
+  const rt = await startGatepost({ dataDir, timeoutMs: 300_000, env: { ...LAUNCH_ENV, GATEPOST_DEMO: 'off', GATEPOST_BACKUP_KEEP: '0' } });
   try {
     await new Promise((r) => setTimeout(r, envNum('BENCH_SCALE_IDLE_S', 10) * 1000));
     const status = fs.readFileSync(`/proc/${rt.proc.pid}/status`, 'utf8');
