@@ -205,6 +205,9 @@ describe('doctor, backup and restore against the running gatepost', () => {
     const r = cli(['restore', file]);
     expect(r.code).toBe(2);
     expect(r.out).toMatch(/gatepost is running on .* \(pid \d+\); stop it first/);
+    // the CLI ran synchronously for seconds: let fetch's pool see the keep-alive connection the
+    // server closed meanwhile (else the request goes out on it: "other side closed")
+    await new Promise((resolve) => setTimeout(resolve, 100));
     expect((await get('/api/health')).status).toBe(200);
   });
 
