@@ -13,22 +13,17 @@
  *    TCP, publishes a QoS 1 decision back and sends the GET — the transport of the runtime's path.
  */
 import { fork, ChildProcess } from 'child_process';
-import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import mqtt from 'mqtt';
 import { BenchRow, runStandalone } from './lib';
+import { cpuMs } from './footprint.bench';
 
 const S = Number(process.env.BENCH_FLOOR_S) || 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Mode = 'hook' | 'hook-relay' | 'client';
 // the child reads the parent's (one password for both processes)
 const PASSWORD = (process.env.GATEPOST_FLOOR_PW ??= `floor-${Math.random().toString(36).slice(2)}`);
-
-function cpuMsOf(pid: number): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
-}
 
 /** The child: broker + the mode's consumer. */
 async function serve(mode: Mode, relayPort: number): Promise<void> {
@@ -94,12 +89,12 @@ async function measure(mode: Mode): Promise<{ net: number; gross: number; n: num
       return sent;
     };
     await run(5); // warm-up
-    const c0 = cpuMsOf(child.pid!);
+    const c0 = cpuMs(child.pid!);
     await sleep(S * 1000);
-    const c1 = cpuMsOf(child.pid!);
+    const c1 = cpuMs(child.pid!);
     const g0 = gets;
     const n = await run(S);
-    const c2 = cpuMsOf(child.pid!);
+    const c2 = cpuMs(child.pid!);
     if ((mode === 'hook' ? n : gets - g0) < n * 0.95) throw new Error(`floor ${mode}: ${gets - g0} relay requests for ${n} plates`);
     await pub.endAsync();
     return { net: (c2 - c1 - (c1 - c0)) / n, gross: (c2 - c1) / n, n };

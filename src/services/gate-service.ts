@@ -75,9 +75,8 @@ export function pulseMsOf(def: Pick<GateDef, 'pulseMs' | 'kind'>): number {
 export class GateService implements Service {
   private gates = new Map<string, Entry>();
   private store: GatesStore | null = null;
+  /** gate_state as stored: loaded at start, then every row written (a change not yet stored is written) */
   private persisted = new Map<string, GateStateRow>();
-  /** what was last written to gate_state per gate (state, since, error): unchanged ones are not written again */
-  private savedStates = new Map<string, { state: string; since: number; lastError: string | null }>();
   private loaded: Promise<void>;
   private resolveLoaded!: () => void;
   private closed = false;
@@ -175,7 +174,7 @@ export class GateService implements Service {
     await entry.started;
     // a plate's open is recorded as its event and gate action: in the log only at debug (every car
     // at a busy gate would rotate the warnings out of the log); a guard's, MQTT's or a flow's at info
-    (source.kind === 'decision' ? this.hub.logger.debug : this.hub.logger.info).call(this.hub.logger, `gate ${id}: ${cmd} by ${sourceLabel(source)}`);
+    this.hub.logger[source.kind === 'decision' ? 'debug' : 'info'](`gate ${id}: ${cmd} by ${sourceLabel(source)}`);
     try {
       const snap = await entry.ctl.command(cmd, source);
       return this.payload(entry.def, snap);
@@ -288,11 +287,12 @@ export class GateService implements Service {
         // the stored state is what a restart acts on (held → hold again, anything else → close):
         // written when the state, its start or its error changes — not for every car that extends
         // a pulse (only `by` and closesAt move then), which was one write per plate at a busy gate
-        const saved = this.savedStates.get(id);
-        if (this.store && (!saved || saved.state !== s.state || saved.since !== s.since || saved.lastError !== s.lastError)) {
-          this.savedStates.set(id, { state: s.state, since: s.since, lastError: s.lastError });
-          this.store.saveState({ gate: id, state: s.state, since: s.since, by: s.by, lastError: s.lastError, updatedAt: this.hub.clock.now() }).catch((err) => {
-            this.savedStates.delete(id); // written again with the next change
+        const stored = this.persisted.get(id);
+        if (this.store && (!stored || stored.state !== s.state || stored.since !== s.since || stored.lastError !== s.lastError)) {
+          const row: GateStateRow = { gate: id, state: s.state, since: s.since, by: s.by, lastError: s.lastError, updatedAt: this.hub.clock.now() };
+          this.persisted.set(id, row);
+          this.store.saveState(row).catch((err) => {
+            if (this.persisted.get(id) === row) this.persisted.delete(id); // written again with the next change
             this.hub.logger.error(`gate ${id}: state not saved: ${(err as Error).message}`);
           });
         }
