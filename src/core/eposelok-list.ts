@@ -7,7 +7,7 @@
  */
 import type { MirrorPass } from './contracts';
 import { normalizePlate } from './plate';
-import { runSteps, Steps } from './steps';
+import { parseJsonSteps, runSteps, Steps } from './steps';
 
 /** items handled between two yields of the `…Steps` generators */
 const STEP_ITEMS = 1000;
@@ -85,7 +85,7 @@ export function parseAllowedList(body: Uint8Array | string, contentType = ''): L
   return runSteps(parseAllowedListSteps(body, contentType));
 }
 
-/** parseAllowedList in steps (a yield every STEP_ITEMS items; the body's JSON.parse is one step). */
+/** parseAllowedList in steps (the body's JSON in chunks: parseJsonSteps; a yield every STEP_ITEMS items). */
 export function* parseAllowedListSteps(body: Uint8Array | string, contentType = ''): Steps<ListParse> {
   const { text, encoding } = decodeBody(body, contentType);
   const trimmed = text.trim();
@@ -97,7 +97,7 @@ export function* parseAllowedListSteps(body: Uint8Array | string, contentType = 
   yield;
   let doc: unknown;
   try {
-    doc = JSON.parse(trimmed);
+    doc = yield* parseJsonSteps(trimmed);
   } catch (err) {
     return { ok: false, kind: 'not-json', error: `not JSON: ${(err as Error).message} (starts with ${JSON.stringify(trimmed.slice(0, 40))})`, encoding };
   }
