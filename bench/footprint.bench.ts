@@ -63,23 +63,44 @@ export function datasetTemplate(work: string, passes = 100_000, events = 1_000_0
   return { db, plates, genMs: Number(gen.stdout.trim()) };
 }
 
-/** Plates to the runtime at a steady rate, the relay requests (state=1) timed against them. */
+/**
+ * Plates to the runtime at a steady rate, the relay requests (state=1) timed against them. Each
+ * plate carries a requestId; the decisions (gatepost/decision/#) say which plates were allowed,
+ * and the n-th relay request belongs to the n-th allowed plate — so a refused plate (a sync that
+ * removes the plates being sent) does not shift the pairs.
+ */
 class PlateRig {
   private sentAt: number[] = [];
   private openAt: number[] = [];
+  /** the send index of each allowed plate, in the order of the decisions */
+  private allowed: number[] = [];
   private next = 0;
   constructor(
     private readonly client: MqttLite,
     private readonly plates: string[],
-  ) {}
+  ) {
+    client.on('message', (m: { topic: string; payload: Buffer }) => {
+      if (!m.topic.startsWith('gatepost/decision/')) return;
+      try {
+        const d = JSON.parse(m.payload.toString('utf8'));
+        if (d.decision === 'allowed' && typeof d.requestId === 'string' && d.requestId.startsWith('fp')) this.allowed.push(Number(d.requestId.slice(2)));
+      } catch {
+        /* not ours */
+      }
+    });
+  }
+  /** subscribes to the decisions (before the first plate) */
+  async listen(): Promise<void> {
+    await this.client.subscribe('gatepost/decision/#', 1, 5000);
+  }
   onRelay(url: string): void {
     if (url.startsWith('/api/relay') && /[?&]state=1(&|$)/.test(url)) this.openAt.push(performance.now());
   }
   send(): void {
-    const plate = this.plates[this.next % this.plates.length];
-    this.next++;
+    const i = this.next++;
+    const plate = this.plates[i % this.plates.length];
     this.sentAt.push(performance.now());
-    this.client.publish('gatepost/lpr/cam1', JSON.stringify({ plate }), { qos: 1, timeoutMs: 30_000 }).catch(() => undefined);
+    this.client.publish('gatepost/lpr/cam1', JSON.stringify({ plate, requestId: `fp${i}` }), { qos: 1, timeoutMs: 30_000 }).catch(() => undefined);
   }
   get opens(): number {
     return this.openAt.length;
@@ -87,7 +108,6 @@ class PlateRig {
   /** rate/s for ms (or until `until` resolves); returns plate → relay latencies of that phase */
   async phase(rate: number, ms: number, until?: Promise<unknown>): Promise<{ sent: number; latencies: number[] }> {
     const first = this.sentAt.length;
-    const firstOpen = this.openAt.length;
     let done = false;
     void until?.finally(() => (done = true));
     const t0 = performance.now();
@@ -97,10 +117,15 @@ class PlateRig {
       for (; sent < due; sent++) this.send();
       await sleep(Math.max(0, t0 + sent * (1000 / rate) - performance.now()));
     }
-    for (let i = 0; i < 300 && this.openAt.length < firstOpen + sent; i++) await sleep(10);
-    const got = Math.min(this.openAt.length - firstOpen, sent);
+    // every plate of the phase decided, every allowed one's relay request in
+    const decided = () => this.allowed.filter((k) => k >= first).length;
+    for (let i = 0; i < 300 && (this.openAt.length < this.allowed.length || (decided() === 0 && sent > 0)); i++) await sleep(10);
+    await sleep(200);
     const latencies: number[] = [];
-    for (let i = 0; i < got; i++) latencies.push(this.openAt[firstOpen + i] - this.sentAt[first + i]);
+    for (let j = 0; j < Math.min(this.allowed.length, this.openAt.length); j++) {
+      const k = this.allowed[j];
+      if (k >= first && k < first + sent) latencies.push(this.openAt[j] - this.sentAt[k]);
+    }
     return { sent, latencies };
   }
 }
@@ -160,6 +185,7 @@ async function round(template: string, plates: string[], k: number, work: string
     // distinct plates (the repeat window), rotated with a stride so that a plate comes back only after minutes
     const order = plates.filter((_, i) => i % 7 === k % 7);
     const rig = new PlateRig(client, order);
+    await rig.listen();
     relay.onRequest_((r) => rig.onRelay(r.url));
     // the first allowed plate that opens the relay: the index is loaded and the flows take plates
     let firstOpenMs = NaN;

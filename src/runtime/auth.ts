@@ -21,7 +21,7 @@ import type { RuntimeLogger } from './logger';
 import { LoginThrottle } from './login-throttle';
 import { RevokedSessions } from './sessions';
 import { originAllowed } from './origin';
-import { hashPasswordSync, verifyPassword } from './password-hash';
+import { hashPassword, verifyPassword } from './password-hash';
 
 export const SESSION_COOKIE = 'gatepost_session';
 /** a long-lived, signed id of a browser that logged in as a user before (login-throttle.ts) */
@@ -51,8 +51,11 @@ export class Auth {
   private verified = new Map<string, number>();
   private readonly throttle = new LoginThrottle();
   private readonly revoked: RevokedSessions;
-  /** compared against for unknown users, so that timing does not tell which names exist */
-  private readonly dummyHash = hashPasswordSync(crypto.randomBytes(8).toString('hex'));
+  /**
+   * compared against for unknown users, so that timing does not tell which names exist; made on
+   * the thread pool (a synchronous scrypt here cost every start ~0.1 s of the main thread)
+   */
+  private readonly dummyHash: Promise<string> = hashPassword(crypto.randomBytes(8).toString('hex'));
 
   constructor(
     private readonly secret: string,
@@ -61,6 +64,7 @@ export class Auth {
     opts: { revokedSessionsFile?: string } = {},
   ) {
     for (const a of accounts) this.users.set(a.username, a);
+    this.dummyHash.catch(() => undefined); // a failure surfaces in the login that awaits it
     this.revoked = new RevokedSessions(opts.revokedSessionsFile ?? null, (m) => log.error(m));
   }
 
@@ -74,7 +78,7 @@ export class Auth {
     const cached = this.verified.get(key);
     if (user && cached && cached > Date.now()) return user;
     // compare against a dummy hash for unknown users too: same timing
-    const ok = await verifyPassword(password, user?.hash ?? this.dummyHash);
+    const ok = await verifyPassword(password, user?.hash ?? (await this.dummyHash));
     if (!user || !ok) return null;
     if (this.verified.size > 1000) this.verified.clear();
     this.verified.set(key, Date.now() + 10 * 60 * 1000);
