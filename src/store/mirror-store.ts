@@ -151,6 +151,8 @@ export class MirrorStore {
   private async applyNow(entries: ListEntry[], opts: ApplyOptions): Promise<ApplyResult> {
     const now = opts.now;
     const current = await this.committed();
+    // the cached copy goes a while after this apply whatever its outcome (a refused shrink, a failure); again below after a commit
+    keepCacheAwhile(this.db);
     // the diff in slices, before any write (events are written meanwhile): `current` is the
     // committed mirror and cannot change before this apply (applies are chained, and this store
     // is the only writer of mirror_passes)
