@@ -83,9 +83,11 @@ export function* parseJsonSteps(text: string, chunkChars = JSON_CHUNK_CHARS): St
   };
   const take = (to: number, last: boolean) => {
     const piece = text.slice(chunkFrom, to);
-    // an empty piece after a cut is a stray comma ("[1,]", "[1,,2]"); an empty array is fine
-    if (!/\S/.test(piece) && (!last || elements.length || chunkFrom !== arrayFrom)) fail();
-    if (!/\S/.test(piece)) return;
+    if (!/\S/.test(piece)) {
+      // an empty array is fine; an empty piece after a cut is a stray comma ("[1,]", "[1,,2]")
+      if (!last || chunkFrom !== arrayFrom) fail();
+      return;
+    }
     let values: unknown[];
     try {
       values = JSON.parse(`[${piece}]`) as unknown[];

@@ -62,10 +62,25 @@ const LOAD_CHUNK = 5000;
  * a smaller one is applied in place in one transaction (≈ 5 µs of sqlite per row here: ≤ ~10 ms).
  */
 export const SWAP_MIN_CHANGES = 2000;
-/** rows per statement while the copy is built: each a short write (~6 ms) that events can follow */
-const FILL_CHUNK = 1000;
+/**
+ * Rows per insert / copy statement: one JSON text each (bounded memory, one SQL text for the
+ * statement cache); while a copy is built each is a short write (~6 ms) that events can follow.
+ */
+const INSERT_CHUNK = 1000;
 
 type Applied = Extract<ApplyResult, { applied: true }>;
+/** What an apply writes: worked out before any write (applyNow). */
+interface Plan {
+  diff: MirrorDiff;
+  removedIds: number[];
+  /** the updated passes as they will be */
+  updated: MirrorPass[];
+  /** the largest id left after the removals: the added ones follow it */
+  top: number;
+  now: number;
+  opts: ApplyOptions;
+}
+type Written = { runId: number; added: MirrorPass[] };
 
 /**
  * The committed mirror, per database: loaded (in chunks, so no single long stall of the
@@ -161,46 +176,46 @@ export class MirrorStore {
     if (reason) {
       return { applied: false, reason, added: diff.added.length, removed: diff.removed.length, unchanged: diff.unchanged + diff.updated.length, total: diff.total, before: current.length };
     }
-    const changes = diff.removed.length + diff.added.length + diff.updated.length;
-    const result = changes > SWAP_MIN_CHANGES ? await this.applyBeside(current, diff, now, opts) : await this.applyInPlace(current, diff, now, opts);
+    // what the apply writes, worked out once for either way of writing it
+    const removedIds = diff.removed.map((p) => p.id);
+    const gone = new Set(removedIds);
+    const updated: MirrorPass[] = diff.updated.map((u) => ({ ...u.pass, raw: u.raw, house: u.house ?? u.pass.house, list: u.list ?? u.pass.list, lastSeen: now }));
+    // new ids: those sqlite would pick itself after the removals (largest id left + 1, + 2, …)
+    let top = 0;
+    for (const p of current) if (p.id > top && !gone.has(p.id)) top = p.id;
+    const plan: Plan = { diff, removedIds, updated, top, now, opts };
+    const changes = removedIds.length + diff.added.length + updated.length;
+    const { runId, added } = changes > SWAP_MIN_CHANGES ? await this.applyBeside(current, plan) : await this.applyInPlace(plan);
+    const result: Applied = { applied: true, runId, added, removedIds, updated, unchanged: diff.unchanged + updated.length, total: diff.total, before: current.length };
     // only a committed apply moves the cache: the mirror after this commit, built in slices after
     // this returns (the caller updates the pass index at once; the next apply waits for the cache)
-    caches.set(this.db, runSliced(mirrorAfter(current, result.removedIds, result.updated, result.added)));
+    caches.set(this.db, runSliced(mirrorAfter(current, removedIds, updated, added)));
     keepCacheAwhile(this.db);
     return result;
   }
 
   /** A small diff: delete / update / insert and the run's row in one short write transaction. */
-  private applyInPlace(current: readonly MirrorPass[], diff: MirrorDiff, now: number, opts: ApplyOptions): Promise<Applied> {
-    return this.db.transaction(async (tx): Promise<Applied> => {
-      const removedIds = diff.removed.map((p) => p.id);
-      for (const ids of chunks(removedIds)) {
+  private applyInPlace(plan: Plan): Promise<Written> {
+    return this.db.transaction(async (tx): Promise<Written> => {
+      for (const ids of chunks(plan.removedIds)) {
         await tx.run(`DELETE FROM mirror_passes WHERE id IN (${ids.map(() => '?').join(',')})`, ids);
       }
-      const updated: MirrorPass[] = [];
-      for (const u of diff.updated) {
-        const house = u.house ?? u.pass.house;
-        const list = u.list ?? u.pass.list;
-        await tx.run('UPDATE mirror_passes SET raw = ?, house = ?, list = ?, last_seen = ? WHERE id = ?', [u.raw, house, list, now, u.pass.id]);
-        updated.push({ ...u.pass, raw: u.raw, house, list, lastSeen: now });
-      }
-      const top = (await tx.get<{ m: number | null }>('SELECT MAX(id) AS m FROM mirror_passes'))?.m ?? 0;
-      const added = await insertEntries((sql, params) => tx.run(sql, params), 'mirror_passes', diff.added, top, now, INSERT_CHUNK);
-      const runId = await recordApplied(tx, added.length, removedIds.length, diff, now, opts);
-      return { applied: true, runId, added, removedIds, updated, unchanged: diff.unchanged + updated.length, total: diff.total, before: current.length };
+      for (const u of plan.updated) await tx.run('UPDATE mirror_passes SET raw = ?, house = ?, list = ?, last_seen = ? WHERE id = ?', [u.raw, u.house, u.list, plan.now, u.id]);
+      const added = await insertEntries((sql, params) => tx.run(sql, params), 'mirror_passes', plan);
+      return { runId: await recordApplied(tx, added.length, plan), added };
     });
   }
 
   /**
    * A large diff (a list replaced, a first sync): the new mirror is built beside the old one in
-   * `mirror_next`, in statements of FILL_CHUNK rows, each its own short write — the events of the
+   * `mirror_next`, in statements of INSERT_CHUNK rows, each its own short write — the events of the
    * plates decided meanwhile are written between them instead of waiting a second behind one
    * long transaction. Then one short transaction drops the old table, renames the new one and
    * records the run: readers see the old mirror or the new one, never half of it. An apply cut
    * short (a crash, a disk error) leaves the old mirror as it was and at most a `mirror_next`,
    * which the next large apply drops first.
    */
-  private async applyBeside(current: readonly MirrorPass[], diff: MirrorDiff, now: number, opts: ApplyOptions): Promise<Applied> {
+  private async applyBeside(current: readonly MirrorPass[], plan: Plan): Promise<Written> {
     const db = this.db;
     // the schema as the writer sees it (the reader's snapshot may predate the last swap)
     const schema = await db.getAfterWrites<{ j: string }>("SELECT json_group_array(json_object('type', type, 'name', name, 'sql', sql)) AS j FROM sqlite_master WHERE tbl_name = 'mirror_passes'");
@@ -216,51 +231,32 @@ export class MirrorStore {
       if (!m) throw new Error(`unexpected index definition: ${i.sql}`);
       return `CREATE ${m[1] ?? ''}INDEX ${m[2].replace(/_[ab]$/, '')}${suffix} ON mirror_next ${m[3]}`;
     });
-    const removedIds = diff.removed.map((p) => p.id);
-    const gone = new Set(removedIds);
-    const changed = new Map(diff.updated.map((u) => [u.pass.id, u]));
-    const kept: number[] = [];
-    let top = 0;
-    for (const p of current) {
-      if (gone.has(p.id)) continue;
-      if (!changed.has(p.id)) kept.push(p.id);
-      if (p.id > top) top = p.id;
-    }
+    const gone = new Set(plan.removedIds);
+    const staying = current.filter((p) => !gone.has(p.id)).map((p) => p.id);
     try {
       await db.run('DROP TABLE IF EXISTS mirror_next');
       await db.run(table.sql.replace(/^CREATE TABLE\s+("?)mirror_passes\1/i, 'CREATE TABLE mirror_next'));
       for (const sql of indexSql) await db.run(sql);
-      // the passes that stay as they are: copied row for row (every column, whatever later migrations add)
-      for (let i = 0; i < kept.length; i += FILL_CHUNK) {
-        await db.run('INSERT INTO mirror_next SELECT * FROM mirror_passes WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(kept.slice(i, i + FILL_CHUNK))]);
+      // the passes that stay: copied row for row (every column, whatever later migrations add), then the changed ones rewritten
+      for (let i = 0; i < staying.length; i += INSERT_CHUNK) {
+        await db.run('INSERT INTO mirror_next SELECT * FROM mirror_passes WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(staying.slice(i, i + INSERT_CHUNK))]);
       }
-      const updated: MirrorPass[] = [];
-      const updates = [...changed.values()];
-      for (let i = 0; i < updates.length; i += FILL_CHUNK) {
-        const part = updates.slice(i, i + FILL_CHUNK);
-        await db.run('INSERT INTO mirror_next SELECT * FROM mirror_passes WHERE id IN (SELECT value FROM json_each(?))', [JSON.stringify(part.map((u) => u.pass.id))]);
-        const rows: Array<[number, string, string, string]> = [];
-        for (const u of part) {
-          const house = u.house ?? u.pass.house;
-          const list = u.list ?? u.pass.list;
-          rows.push([u.pass.id, asBound(u.raw), house, list]);
-          updated.push({ ...u.pass, raw: u.raw, house, list, lastSeen: now });
-        }
+      for (let i = 0; i < plan.updated.length; i += INSERT_CHUNK) {
+        const rows = plan.updated.slice(i, i + INSERT_CHUNK).map((u) => [u.id, asBound(u.raw), u.house, u.list]);
         await db.run(
           "UPDATE mirror_next SET raw = json_extract(j.value, '$[1]'), house = json_extract(j.value, '$[2]'), list = json_extract(j.value, '$[3]'), last_seen = ? " +
             "FROM json_each(?) AS j WHERE mirror_next.id = json_extract(j.value, '$[0]')",
-          [now, JSON.stringify(rows)],
+          [plan.now, JSON.stringify(rows)],
         );
       }
-      const added = await insertEntries((sql, params) => db.run(sql, params), 'mirror_next', diff.added, top, now, FILL_CHUNK);
-      const expected = kept.length + updates.length + added.length;
-      return await db.transaction(async (tx): Promise<Applied> => {
+      const added = await insertEntries((sql, params) => db.run(sql, params), 'mirror_next', plan);
+      const expected = staying.length + added.length;
+      return await db.transaction(async (tx): Promise<Written> => {
         const n = (await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM mirror_next'))?.n;
         if (n !== expected) throw new Error(`mirror copy holds ${n} of ${expected} rows`);
         await tx.run('DROP TABLE mirror_passes');
         await tx.run('ALTER TABLE mirror_next RENAME TO mirror_passes');
-        const runId = await recordApplied(tx, added.length, removedIds.length, diff, now, opts);
-        return { applied: true, runId, added, removedIds, updated, unchanged: diff.unchanged + updated.length, total: diff.total, before: current.length };
+        return { runId: await recordApplied(tx, added.length, plan), added };
       });
     } catch (err) {
       await db.run('DROP TABLE IF EXISTS mirror_next').catch(() => undefined);
@@ -308,8 +304,6 @@ export class MirrorStore {
   }
 }
 
-/** Rows per insert statement: one JSON text per chunk (bounded memory, one SQL text for the statement cache). */
-const INSERT_CHUNK = 10_000;
 /**
  * Inserts a chunk of passes given as one JSON array of [list, canonical, raw, digits, house]:
  * one parameter to bind instead of 7 per row (binding runs on the event loop; json_each runs
@@ -330,22 +324,13 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  */
 const asBound = (s: string): string => (SURROGATE.test(s) ? s.replace(LONE_SURROGATE, '\ufffd') : s);
 
-/**
- * Inserts `entries` into `table` with the ids sqlite would pick itself for rows inserted without
- * one (largest id + 1, + 2, … in this order; `top` is that largest id), given explicitly so that
- * the rows need not be read back. Statements of `chunk` rows.
- */
-async function insertEntries(
-  run: (sql: string, params: unknown[]) => Promise<RunResult>,
-  table: 'mirror_passes' | 'mirror_next',
-  entries: ListEntry[],
-  top: number,
-  now: number,
-  chunk: number,
-): Promise<MirrorPass[]> {
+/** Inserts the plan's added entries into `table` with the ids after `plan.top`, in statements of INSERT_CHUNK rows. */
+async function insertEntries(run: (sql: string, params: unknown[]) => Promise<RunResult>, table: 'mirror_passes' | 'mirror_next', plan: Plan): Promise<MirrorPass[]> {
+  const { top, now } = plan;
+  const entries = plan.diff.added;
   const out: MirrorPass[] = [];
-  for (let i = 0; i < entries.length; i += chunk) {
-    const part = entries.slice(i, i + chunk);
+  for (let i = 0; i < entries.length; i += INSERT_CHUNK) {
+    const part = entries.slice(i, i + INSERT_CHUNK);
     const first = top + 1 + i;
     const rows: Array<[string, string, string, string | null, string]> = [];
     for (const e of part) rows.push([e.list, e.canonical, e.raw, e.digits, e.house]);
@@ -364,12 +349,13 @@ async function insertEntries(
 }
 
 /** The run's row in sync_runs, inside the apply's transaction. */
-async function recordApplied(tx: Tx, added: number, removed: number, diff: MirrorDiff, now: number, opts: ApplyOptions): Promise<number> {
+async function recordApplied(tx: Tx, added: number, plan: Plan): Promise<number> {
+  const { diff, opts } = plan;
   const durationMs = opts.startedPerf !== undefined ? performance.now() - opts.startedPerf : null;
   const run = await tx.run('INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total, duration_ms, error, pending_confirm) VALUES (?, 1, ?, ?, ?, ?, ?, NULL, 0)', [
-    now,
+    plan.now,
     added,
-    removed,
+    plan.removedIds.length,
     diff.unchanged + diff.updated.length,
     diff.total,
     durationMs,
