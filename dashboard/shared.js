@@ -17,6 +17,9 @@
  *  - formatting in the post's time zone (from /api/system): time, dateTime, date, validity, durations,
  *    plates shown with Cyrillic letters, bytes
  *  - toast(message, kind): a short notice at the bottom of the screen (aria-live)
+ *  - kept: state a widget keeps across its own re-mounts (Dashboard 2.0 re-mounts a page's widgets
+ *    when its socket comes back after a server restart; a fresh widget would show nothing until
+ *    its first load answered): gatepost.kept.<widget> = what it shows
  *
  * Plain ES2019 on purpose: Dashboard 2.0 re-generates template scripts with escodegen.
  * Also loaded by the unit tests under Node (module.exports at the end).
@@ -41,6 +44,7 @@ function createGatepost(win, strings, streamEvents) {
     system: null,
     timeZone: undefined,
     strings: strings,
+    kept: {},
   };
 
   var saved = null;

@@ -430,6 +430,13 @@ describe('disconnects', () => {
     const shown = await page.locator('[data-testid=gp-feed-item]').count();
     const dataDir = rt.dataDir;
     const outBefore = rt.output().length;
+    // the fewest passages the page shows at any moment from here on (Dashboard re-mounts the widgets when its socket is back)
+    await page.evaluate(() => {
+      const w = window as unknown as { gpFeedMin: number };
+      const count = () => document.querySelectorAll('[data-testid=gp-feed-item]').length;
+      w.gpFeedMin = count();
+      new MutationObserver(() => (w.gpFeedMin = Math.min(w.gpFeedMin, count()))).observe(document.body, { childList: true, subtree: true });
+    });
 
     const stop = await rt.stop();
     figures.stopMs = stop.ms;
@@ -466,6 +473,9 @@ describe('disconnects', () => {
     await expect(page.locator('[data-testid=gp-gate-open]').first().isDisabled()).resolves.toBe(false);
     // the widgets are still there (and Dashboard's own socket is back too)
     await expect(page.locator('[data-testid=gp-feed-item]').count()).resolves.toBeGreaterThanOrEqual(shown);
+    // … and never went blank meanwhile, neither offline nor while Dashboard re-mounted them
+    await page.waitForTimeout(500);
+    await expect(page.evaluate(() => (window as unknown as { gpFeedMin: number }).gpFeedMin)).resolves.toBe(shown);
     lpr.end(true);
     lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-guard-lpr-2' });
     await publishPlate('Е780КХ777', (await gateIds())[0]);
