@@ -17,9 +17,9 @@
  *  - formatting in the post's time zone (from /api/system): time, dateTime, date, validity, durations,
  *    plates shown with Cyrillic letters, bytes
  *  - toast(message, kind): a short notice at the bottom of the screen (aria-live)
- *  - kept: state a widget keeps across its own re-mounts (Dashboard 2.0 re-mounts a page's widgets
- *    when its socket comes back after a server restart; a fresh widget would show nothing until
- *    its first load answered): gatepost.kept.<widget> = what it shows
+ *  - restore(name, defaults) / keep(vm, name, fields): a widget's state across its own re-mounts
+ *    (Dashboard 2.0 re-mounts a page's widgets when its socket comes back after a server restart:
+ *    a fresh widget showed nothing until its first load answered, and lost what the guard was typing)
  *
  * Plain ES2019 on purpose: Dashboard 2.0 re-generates template scripts with escodegen.
  * Also loaded by the unit tests under Node (module.exports at the end).
@@ -44,7 +44,6 @@ function createGatepost(win, strings, streamEvents) {
     system: null,
     timeZone: undefined,
     strings: strings,
-    kept: {},
   };
 
   var saved = null;
@@ -54,6 +53,30 @@ function createGatepost(win, strings, streamEvents) {
     saved = null;
   }
   if (saved === 'ru' || saved === 'en') gp.lang = saved;
+
+  // ---------- state kept across re-mounts ----------
+  // data() { return window.gatepost ? window.gatepost.restore('feed', defaults) : defaults } starts from
+  // the last instance's values; gatepost.keep(this, 'feed', ['items', …]) (in init) saves those
+  // fields whenever they change.
+  var kept = {};
+  gp.restore = function (name, defaults) {
+    var k = kept[name];
+    if (k) for (var f in k) defaults[f] = k[f];
+    return defaults;
+  };
+  gp.keep = function (vm, name, fields) {
+    var k = (kept[name] = kept[name] || {});
+    fields.forEach(function (f) {
+      k[f] = vm[f];
+      vm.$watch(
+        f,
+        function (v) {
+          k[f] = v;
+        },
+        { deep: true },
+      );
+    });
+  };
 
   // ---------- events ----------
   gp.on = function (name, fn) {

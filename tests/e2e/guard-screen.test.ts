@@ -430,12 +430,21 @@ describe('disconnects', () => {
     const shown = await page.locator('[data-testid=gp-feed-item]').count();
     const dataDir = rt.dataDir;
     const outBefore = rt.output().length;
-    // the fewest passages the page shows at any moment from here on (Dashboard re-mounts the widgets when its socket is back)
+    // the fewest passages, gates and passes the page shows at any moment from here on (Dashboard re-mounts the widgets when its socket is back)
+    // a guard half-way through typing a pass
+    await page.fill('[data-testid=gp-pass-plate]', '123');
+    const passesShown = await page.locator('[data-testid=gp-pass]').count();
+    expect(passesShown).toBeGreaterThan(0);
     await page.evaluate(() => {
-      const w = window as unknown as { gpFeedMin: number };
-      const count = () => document.querySelectorAll('[data-testid=gp-feed-item]').length;
-      w.gpFeedMin = count();
-      new MutationObserver(() => (w.gpFeedMin = Math.min(w.gpFeedMin, count()))).observe(document.body, { childList: true, subtree: true });
+      const w = window as unknown as { gpFeedMin: number; gpMin: Record<string, number> };
+      const count = (q: string) => document.querySelectorAll(q).length;
+      const qs = ['[data-testid=gp-gate]', '[data-testid=gp-pass]'];
+      w.gpFeedMin = count('[data-testid=gp-feed-item]');
+      w.gpMin = Object.fromEntries(qs.map((q) => [q, count(q)]));
+      new MutationObserver(() => {
+        w.gpFeedMin = Math.min(w.gpFeedMin, count('[data-testid=gp-feed-item]'));
+        for (const q of qs) w.gpMin[q] = Math.min(w.gpMin[q], count(q));
+      }).observe(document.body, { childList: true, subtree: true });
     });
 
     const stop = await rt.stop();
@@ -476,6 +485,9 @@ describe('disconnects', () => {
     // … and never went blank meanwhile, neither offline nor while Dashboard re-mounted them
     await page.waitForTimeout(500);
     await expect(page.evaluate(() => (window as unknown as { gpFeedMin: number }).gpFeedMin)).resolves.toBe(shown);
+    await expect(page.inputValue('[data-testid=gp-pass-plate]')).resolves.toBe('123');
+    await page.fill('[data-testid=gp-pass-plate]', '');
+    await expect(page.evaluate(() => (window as unknown as { gpMin: Record<string, number> }).gpMin)).resolves.toEqual({ '[data-testid=gp-gate]': 2, '[data-testid=gp-pass]': passesShown });
     lpr.end(true);
     lpr = await connect(rt.mqttUrl, { username: 'lpr', password: rt.lprPassword, clientId: 'e2e-guard-lpr-2' });
     await publishPlate('Е780КХ777', (await gateIds())[0]);
