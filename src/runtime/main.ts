@@ -48,7 +48,7 @@ import { finalErrorHandler } from './error-handler';
 import { startLoopMonitor } from './loop-monitor';
 import { consoleBanner, demoPlates } from './banner';
 import demoList from '../emulators/eposelok-demo.json';
-import { checkDatabaseAtStart, CorruptDatabaseError, EXIT_CORRUPT_DB } from '../ops/integrity';
+import { checkDatabaseAtStart, checkDatabaseNow, checkDatabaseLater, markCleanClose, CorruptDatabaseError, EXIT_CORRUPT_DB } from '../ops/integrity';
 import { startBackupSchedule, BackupSchedule } from '../ops/backup';
 import { runOpsCommand } from '../ops/cli';
 import { markMemory, settleAfterStart } from './memory';
@@ -140,9 +140,11 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
   // PRAGMA quick_check before anything opens the database: a damaged one stops the start unless allowed (ops/integrity.ts).
   // It runs on sqlite's thread (~0.8 s for a 300 MB file) while the HTTP server and the broker start and
   // Node-RED's modules load; the hub opens the database only after it passed (awaited below).
-  const dbCheck = checkDatabaseAtStart(path.join(cfg.dataDir, 'gatepost.db'), cfg.allowCorruptDb, log);
+  const dbPath = path.join(cfg.dataDir, 'gatepost.db');
+  const dbCheck = checkDatabaseAtStart(dbPath, cfg.allowCorruptDb, log);
   dbCheck.catch(() => undefined); // handled where it is awaited
-  let dbProblems: string[] = [];
+  /** a quick_check of this run passed: a clean stop may let the next start skip its own (ops/integrity.ts) */
+  let dbSound = false;
 
   // ---- secrets and accounts
   const sec = loadOrCreateSecrets(cfg.dataDir, { adminPassword: cfg.adminPassword || undefined });
@@ -257,7 +259,11 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     await nr?.stop().catch((err: Error) => log.error(`Node-RED stop: ${err.message}`));
     await broker?.close().catch((err) => log.error(`broker close: ${err.message}`));
     await Promise.all(demo.map((d) => d.close().catch(() => undefined)));
-    await Hub.closeAll().catch((err) => log.error(`database close: ${err.message}`));
+    const closed = await Hub.closeAll().then(
+      () => true,
+      (err) => log.error(`database close: ${err.message}`),
+    );
+    if (closed && dbSound) markCleanClose(dbPath, log);
     server.closeAllConnections?.();
     await new Promise<void>((r) => server.close(() => r()));
   };
@@ -303,14 +309,19 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     // Node-RED's modules (~0.5 s of require) load while quick_check runs
     require('node-red');
     markMemory('node-red loaded');
-    dbProblems = await dbCheck;
+    const { problems: dbProblems, deferred: dbDeferred } = await dbCheck;
+    dbSound = !dbDeferred && !dbProblems.length;
 
     // ---- database
-    const dbPath = path.join(cfg.dataDir, 'gatepost.db');
     const hub = Hub.open({ dbPath, timezone: cfg.timezone, retentionYears: cfg.retentionYears, logger: log.child('hub') });
-    await hub.db();
+    // a file that fails to open after its check was deferred gets the check now: a damaged one is refused with the usual message
+    await hub.db().catch(async (err) => {
+      if (dbDeferred) await checkDatabaseNow(dbPath, cfg.allowCorruptDb, log);
+      throw err;
+    });
     markMemory('database open');
-    if (dbProblems.length) degradedOf(hub).set('db', `quick_check: ${dbProblems.slice(0, 3).join('; ')}`);
+    const dbDamaged = (problems: string[]) => degradedOf(hub).set('db', `quick_check: ${problems.slice(0, 3).join('; ')}`);
+    if (dbProblems.length) dbDamaged(dbProblems);
     // the iVMS access log: started now so its after-hours check (GATEPOST_ACCESS_AFTER_HOURS) runs without a page open
     accessLogOf(hub);
     // the alarm service listens from the start (alerts are stored and queued even before a bot is configured)
@@ -381,6 +392,13 @@ export async function startRuntime(cfg: RuntimeConfig = loadConfig()): Promise<R
     await flowsTakeMqtt(nr!, broker, log, cfg.flowsReadyTimeoutMs);
     ready = true;
     markMemory('ready');
+    // a check deferred by a clean close runs now that plates are taken (its own read-only connection, on sqlite's thread)
+    if (dbDeferred) {
+      void checkDatabaseLater(dbPath, log).then(
+        (problems) => (problems.length ? dbDamaged(problems) : (dbSound = true)),
+        (err) => log.error(`database check after the start failed: ${(err as Error).message}`),
+      );
+    }
     // the garbage of the index load and of the first sync, collected once they are over (memory.ts)
     void settleAfterStart(hub, { stopped: () => closing }).then((ms) => {
       if (ms !== null) log.info(`start-up garbage collected (one full GC, ${ms} ms)`);

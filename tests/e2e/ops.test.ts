@@ -7,7 +7,9 @@
  *  - `gatepost backup` while it runs (online), `gatepost restore` refused while it runs (exit 2),
  *    `gatepost doctor` from the command line (exit 0, the running gatepost's ports are fine);
  *  - a damaged database: the start is refused (exit 4, a clear message) unless
- *    GATEPOST_ALLOW_CORRUPT_DB=1 (then `db` is degraded); a restore of the backup brings it back.
+ *    GATEPOST_ALLOW_CORRUPT_DB=1 (then `db` is degraded); a restore of the backup brings it back;
+ *  - after a clean stop the next start checks the database once it is up; damage the identity
+ *    of the file cannot show is found then (`db` degraded) and the stop after leaves no mark.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -15,6 +17,8 @@ import * as path from 'path';
 import { chromium, Browser, Page } from 'playwright-core';
 import { Database } from 'sqlite3';
 import { startGatepost, GatepostHandle, MAIN } from '../helpers/runtime';
+import { markCleanClose } from '../../src/ops/integrity';
+import { silentLogger } from '../../src/core/log';
 
 jest.setTimeout(180_000);
 
@@ -217,17 +221,7 @@ describe('doctor, backup and restore against the running gatepost', () => {
     const known = { adminPassword: rt.adminPassword, lprPassword: rt.lprPassword };
     await rt.stop();
     const dbFile = path.join(rt.dataDir, 'gatepost.db');
-    // garbage over one index's pages (the schema stays readable, as after a torn write)
-    const root = await new Promise<number>((resolve, reject) => {
-      const db = new Database(dbFile, (err) => {
-        if (err) return reject(err);
-        db.get("SELECT rootpage FROM sqlite_master WHERE name = 'events_ts'", (e: Error | null, row: { rootpage: number }) => db.close(() => (e ? reject(e) : resolve(row.rootpage))));
-      });
-    });
-    const bytes = fs.readFileSync(dbFile);
-    const page = bytes.readUInt16BE(16) || 65536;
-    bytes.fill(0x5a, (root - 1) * page, root * page);
-    fs.writeFileSync(dbFile, bytes);
+    await damageIndex(dbFile);
 
     const refused = spawnSync(process.execPath, [MAIN], { cwd: path.dirname(rt.dataDir), env: rt.env, encoding: 'utf8', timeout: 60_000 });
     expect({ code: refused.status, out: `${refused.stdout}${refused.stderr}`.slice(-1500) }).toEqual({
@@ -250,7 +244,60 @@ describe('doctor, backup and restore against the running gatepost', () => {
     const h = await fetch(`${rt.url}/api/health`).then((x) => x.json());
     expect(h.degraded.map((d: any) => d.what)).not.toContain('db');
   });
+
+  test('a clean stop lets the next start check the database after it is up; damage under an unchanged identity is still found', async () => {
+    const known = { adminPassword: rt.adminPassword, lprPassword: rt.lprPassword };
+    const dbFile = path.join(rt.dataDir, 'gatepost.db');
+    // this run checked the database at its start: its clean stop leaves the mark
+    await rt.waitForOutput(/database check \(quick_check\) ok in \d+ ms/);
+    await rt.stop();
+    expect(fs.existsSync(`${dbFile}.clean`)).toBe(true);
+    rt = await startGatepost({ dataDir: rt.dataDir, known, env: pick(rt.env) });
+    expect(rt.output()).toMatch(/closed cleanly by the last run and unchanged since: quick_check runs after the start/);
+    expect(rt.output()).not.toMatch(/database check \(quick_check\) ok in/);
+    await rt.waitForOutput(/database check \(quick_check, after the start\) ok in \d+ ms/, 30_000);
+    expect(fs.existsSync(`${dbFile}.clean`)).toBe(false);
+
+    // the file rots after a clean stop without its identity changing (the mark rewritten for the damaged file stands in for that)
+    await rt.stop();
+    await damageIndex(dbFile);
+    markCleanClose(dbFile, silentLogger);
+    rt = await startGatepost({ dataDir: rt.dataDir, known, env: pick(rt.env) });
+    await rt.waitForOutput(/is damaged .* found after the start; gatepost goes on/, 30_000);
+    const h = await fetch(`${rt.url}/api/health`).then((x) => x.json());
+    expect(h.degraded.map((d: any) => d.what)).toContain('db');
+    // a run whose check failed leaves no mark: the next start refuses the damaged file as before
+    await rt.stop();
+    expect(fs.existsSync(`${dbFile}.clean`)).toBe(false);
+    const refuse = () => {
+      const r = spawnSync(process.execPath, [MAIN], { cwd: path.dirname(rt.dataDir), env: rt.env, encoding: 'utf8', timeout: 60_000 });
+      return { code: r.status, out: `${r.stdout}${r.stderr}`.slice(-1500) };
+    };
+    const refusal = { code: 4, out: expect.stringMatching(/the database .*gatepost\.db is damaged \(PRAGMA quick_check: .*gatepost restore/) };
+    expect(refuse()).toEqual(refusal);
+    // rot so bad that the database does not even open, under a mark that matches: refused with the same message
+    const bytes = fs.readFileSync(dbFile);
+    const page = bytes.readUInt16BE(16) || 65536;
+    for (let p = 1; p < Math.floor(bytes.length / page) - 1; p += 2) bytes.fill(0x5a, p * page, p * page + page);
+    fs.writeFileSync(dbFile, bytes);
+    markCleanClose(dbFile, silentLogger);
+    expect(refuse()).toEqual(refusal);
+  });
 });
+
+/** Garbage over one index's pages (the schema stays readable, as after a torn write). */
+async function damageIndex(dbFile: string): Promise<void> {
+  const root = await new Promise<number>((resolve, reject) => {
+    const db = new Database(dbFile, (err) => {
+      if (err) return reject(err);
+      db.get("SELECT rootpage FROM sqlite_master WHERE name = 'events_ts'", (e: Error | null, row: { rootpage: number }) => db.close(() => (e ? reject(e) : resolve(row.rootpage))));
+    });
+  });
+  const bytes = fs.readFileSync(dbFile);
+  const page = bytes.readUInt16BE(16) || 65536;
+  bytes.fill(0x5a, (root - 1) * page, root * page);
+  fs.writeFileSync(dbFile, bytes);
+}
 
 /** The GATEPOST_* settings of a handle, for a restart with new ports. */
 function pick(env: Record<string, string>): Record<string, string> {

@@ -1,7 +1,7 @@
 /**
  * Operations on real sqlite files in temp dirs: the retention prune lets event writes through
  * between its chunks, the online backup (sqlite backup API) while writes go on, quick_check finding
- * a damaged file, backup archives (create, restore, refuse a non-backup, keep N), the nightly
+ * a damaged file, the check at start skipped only for a file closed cleanly and unchanged since, backup archives (create, restore, refuse a non-backup, keep N), the nightly
  * schedule, the doctor's verdicts against a relay emulator and a closed port on 127.0.0.1.
  */
 import * as fs from 'fs';
@@ -14,6 +14,7 @@ import { eventsOf } from '../../src/services/events-service';
 import { silentLogger } from '../../src/core/log';
 import { createBackup, restoreBackup, pruneBackups, listBackups, startBackupSchedule } from '../../src/ops/backup';
 import { runDoctor, formatDoctor } from '../../src/ops/doctor';
+import { checkDatabaseAtStart, checkDatabaseLater, markCleanClose, CorruptDatabaseError } from '../../src/ops/integrity';
 import { loadConfig } from '../../src/runtime/config';
 import { startClGateEmulator } from '../../src/emulators/clgate';
 import type { EventRecord } from '../../src/store/events-store';
@@ -116,6 +117,84 @@ describe('online backup and quick_check', () => {
     for (let p = 4; p < Math.floor(bytes.length / page) - 2; p += 3) bytes.fill(0x5a, p * page + 8, p * page + page - 8);
     fs.writeFileSync(file, bytes);
     expect((await quickCheck(file)).length).toBeGreaterThan(0);
+  });
+});
+
+describe('the database check at start', () => {
+  /** a logger that keeps what it was told */
+  const recorder = () => {
+    const lines: string[] = [];
+    const at = (level: string) => (m: string) => lines.push(`${level} ${m}`);
+    return { lines, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  };
+  /** garbage over pages in the middle of the file, the header left intact (as in a torn write or bit rot) */
+  const damage = (file: string) => {
+    const bytes = fs.readFileSync(file);
+    const page = bytes.readUInt16BE(16) || 65536;
+    for (let p = 4; p < Math.floor(bytes.length / page) - 2; p += 3) bytes.fill(0x5a, p * page + 8, p * page + page - 8);
+    fs.writeFileSync(file, bytes);
+  };
+  async function database(): Promise<string> {
+    const file = path.join(dir, 'gatepost.db');
+    const db = await Db.open(file);
+    await fillOld(db, 5000, 1);
+    await db.close();
+    return file;
+  }
+
+  test('no mark: checked; a clean-close mark of the file as it is: deferred once, and the mark is gone', async () => {
+    const file = await database();
+    const r = recorder();
+    await expect(checkDatabaseAtStart(file, false, r.log)).resolves.toEqual({ problems: [], deferred: false });
+    expect(r.lines.join('\n')).toMatch(/quick_check\) ok in \d+ ms/);
+    markCleanClose(file, silentLogger);
+    expect(fs.existsSync(`${file}.clean`)).toBe(true);
+    await expect(checkDatabaseAtStart(file, false, r.log)).resolves.toEqual({ problems: [], deferred: true });
+    expect(fs.existsSync(`${file}.clean`)).toBe(false);
+    // the next start (a run that died leaves no mark) checks again
+    await expect(checkDatabaseAtStart(file, false, r.log)).resolves.toEqual({ problems: [], deferred: false });
+    await expect(checkDatabaseLater(file, r.log)).resolves.toEqual([]);
+  });
+
+  test('a file written after its clean close (by sqlite, by hand, replaced, with a WAL beside it) is checked before the start', async () => {
+    const file = await database();
+    // damaged after the mark: refused as always
+    markCleanClose(file, silentLogger);
+    damage(file);
+    await expect(checkDatabaseAtStart(file, false, silentLogger)).rejects.toBeInstanceOf(CorruptDatabaseError);
+    // a sound file written through sqlite after the mark, or replaced by another one of the same size
+    fs.rmSync(file);
+    const sound = await database();
+    markCleanClose(sound, silentLogger);
+    const db = await Db.open(sound);
+    await db.run('INSERT INTO sync_runs (ts, ok, added, removed, unchanged, total) VALUES (1, 1, 0, 0, 0, 0)');
+    await db.close();
+    await expect(checkDatabaseAtStart(sound, false, silentLogger)).resolves.toEqual({ problems: [], deferred: false });
+    markCleanClose(sound, silentLogger);
+    fs.copyFileSync(sound, `${sound}.copy`);
+    fs.renameSync(`${sound}.copy`, sound);
+    await expect(checkDatabaseAtStart(sound, false, silentLogger)).resolves.toEqual({ problems: [], deferred: false });
+    // a WAL with content beside the file: not a clean close
+    markCleanClose(sound, silentLogger);
+    fs.writeFileSync(`${sound}-wal`, Buffer.alloc(4096, 1));
+    await expect(checkDatabaseAtStart(sound, false, silentLogger)).resolves.toEqual({ problems: [], deferred: false });
+    fs.rmSync(`${sound}-wal`);
+    // no mark is written while a WAL with content is there
+    fs.writeFileSync(`${sound}-wal`, Buffer.alloc(4096, 1));
+    markCleanClose(sound, silentLogger);
+    expect(fs.existsSync(`${sound}.clean`)).toBe(false);
+  });
+
+  test('damage the mark cannot see (bit rot under an unchanged identity) is found by the check after the start', async () => {
+    const file = await database();
+    damage(file);
+    markCleanClose(file, silentLogger); // as if the file had rotted after a clean close without its identity changing
+    const r = recorder();
+    await expect(checkDatabaseAtStart(file, false, r.log)).resolves.toEqual({ problems: [], deferred: true });
+    expect(r.lines.join('\n')).toMatch(/quick_check runs after the start/);
+    const problems = await checkDatabaseLater(file, r.log);
+    expect(problems.length).toBeGreaterThan(0);
+    expect(r.lines.filter((l) => l.startsWith('error')).join('\n')).toMatch(/is damaged .* found after the start; gatepost goes on/);
   });
 });
 
