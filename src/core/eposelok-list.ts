@@ -231,18 +231,21 @@ export function* diffMirrorSteps(current: readonly MirrorPass[], next: readonly 
       if (left === p || (Array.isArray(left) && left.includes(p))) removed.push(p);
     }
   }
-  return pairMoves({ added, removed, updated, unchanged, total: next.length });
+  return yield* pairMovesSteps({ added, removed, updated, unchanged, total: next.length });
 }
 
 /**
  * A plate that left one (list, house) and arrived under another is a move: the removed pass and
  * the added entry become one update (the pass keeps its id; the shrink guard does not count it).
- * Pairs in order, one removed pass per added entry of the same plate.
+ * Pairs in order, one removed pass per added entry of the same plate. In steps (a yield every
+ * STEP_ITEMS passes): 100k removed against 50k added took ~40 ms in one go.
  */
-function pairMoves(d: MirrorDiff): MirrorDiff {
+function* pairMovesSteps(d: MirrorDiff): Steps<MirrorDiff> {
   if (!d.removed.length || !d.added.length) return d;
   const gone = new Map<string, MirrorPass[]>();
+  let n = 0;
   for (const p of d.removed) {
+    if (++n % STEP_ITEMS === 0) yield;
     const l = gone.get(p.canonical);
     if (l) l.push(p);
     else gone.set(p.canonical, [p]);
@@ -250,6 +253,7 @@ function pairMoves(d: MirrorDiff): MirrorDiff {
   const moved = new Set<MirrorPass>();
   const added: ListEntry[] = [];
   for (const e of d.added) {
+    if (++n % STEP_ITEMS === 0) yield;
     const p = gone.get(e.canonical)?.shift();
     if (!p) {
       added.push(e);
@@ -259,7 +263,12 @@ function pairMoves(d: MirrorDiff): MirrorDiff {
     d.updated.push({ pass: p, raw: e.raw, house: e.house, list: e.list });
   }
   if (!moved.size) return d;
-  return { ...d, added, removed: d.removed.filter((p) => !moved.has(p)) };
+  const removed: MirrorPass[] = [];
+  for (const p of d.removed) {
+    if (++n % STEP_ITEMS === 0) yield;
+    if (!moved.has(p)) removed.push(p);
+  }
+  return { ...d, added, removed };
 }
 
 /** diffMirror by one key string per pass (a `current` holding the same identity twice: the last one counts); also the reference the tests compare diffMirror with. */
@@ -280,7 +289,7 @@ export function diffMirrorKeyed(current: readonly MirrorPass[], next: readonly L
     if (old.raw !== e.raw) updated.push({ pass: old, raw: e.raw });
     else unchanged++;
   }
-  return pairMoves({ added, removed: [...byKey.values()], updated, unchanged, total: next.length });
+  return runSteps(pairMovesSteps({ added, removed: [...byKey.values()], updated, unchanged, total: next.length }));
 }
 
 /**
